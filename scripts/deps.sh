@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Hallmark needs, and only when one is missing,
+# so that `make run` and `make test` work on a fresh machine and cost nothing
+# on a prepared one.
+#
+#   scripts/deps.sh build   compiler, pkg-config and the libraries we link
+#   scripts/deps.sh test    build + clang/libFuzzer, chromium and node for the browser test
+#   scripts/deps.sh bench   test + wrk and nginx (the reference points of `make bench`)
+set -euo pipefail
+
+build_pkgs=(build-essential pkg-config libsecp256k1-dev librocksdb-dev libevent-dev
+    libssl-dev libjansson-dev libqrencode-dev libcmocka-dev openssl curl)
+test_pkgs=(clang libclang-rt-14-dev chromium nodejs npm)
+bench_pkgs=(wrk nginx-light)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+build) ;;
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*)
+    echo "usage: $0 [build|test|bench]" >&2
+    exit 2
+    ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "deps: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
