@@ -54,6 +54,9 @@ typedef enum {
     HM_ERR_RANDOM,       /* the OS random source failed */
     HM_ERR_NOT_FOUND,    /* a lookup found nothing */
     HM_ERR_CRYPTO,       /* the crypto library failed (not the input) */
+    HM_ERR_DENIED,       /* the signer is not allowed to do this */
+    HM_ERR_CONFLICT,     /* refused by a rule over current state (duplicate, over-refund) */
+    HM_ERR_LIMIT,        /* a configured bound reached (queue full, too many) */
     HM_ERR__COUNT
 } hm_err;
 
@@ -133,7 +136,9 @@ void hm_writer_init(hm_writer *w, uint8_t *buf, size_t cap);
  * hm_writer_free() (or take the buffer with hm_writer_take()). */
 void hm_writer_init_growable(hm_writer *w, size_t cap_max);
 void hm_writer_free(hm_writer *w);
-/* Hands the growable buffer to the caller (free() it); the writer is reset. */
+/* Hands the growable buffer to the caller (free() it); the writer is reset.
+ * Check hm_writer_error() first: the buffer is handed over even after an
+ * error. NULL only when out of memory or when a failed writer had none. */
 uint8_t *hm_writer_take(hm_writer *w, size_t *len_out);
 
 void hm_put_u8(hm_writer *w, uint8_t v);
@@ -190,21 +195,20 @@ void hm_merkle_leaf_hash(const uint8_t *data, size_t data_len, uint8_t out[HM_HA
 void hm_merkle_node_hash(const uint8_t left[HM_HASH_LEN], const uint8_t right[HM_HASH_LEN],
                          uint8_t out[HM_HASH_LEN]);
 /* Root of n leaf hashes; the root of the empty tree is SHA-256(""). */
-void hm_merkle_root(const uint8_t (*leaf_hashes)[HM_HASH_LEN], size_t n,
-                    uint8_t root[HM_HASH_LEN]);
+void hm_merkle_root(const uint8_t (*leaf_hashes)[HM_HASH_LEN], size_t n, uint8_t root[HM_HASH_LEN]);
 
 /* Inclusion proof of leaf index in the tree of the n leaf hashes; writes up to
  * HM_MERKLE_PROOF_MAX hashes. HM_ERR_ARG if index >= n. */
 HM_MUST_USE hm_err hm_merkle_inclusion_proof(const uint8_t (*leaf_hashes)[HM_HASH_LEN], size_t n,
-                                             size_t index,
-                                             uint8_t (*proof)[HM_HASH_LEN], size_t *proof_len);
+                                             size_t index, uint8_t (*proof)[HM_HASH_LEN],
+                                             size_t *proof_len);
 /* RFC 9162 2.1.3.2. HM_OK when the proof links leaf_hash at index of a tree
  * of tree_size leaves to root; HM_ERR_PROOF otherwise (including a proof of
  * the wrong length or index >= tree_size). */
 HM_MUST_USE hm_err hm_merkle_inclusion_verify(const uint8_t leaf_hash[HM_HASH_LEN], uint64_t index,
                                               uint64_t tree_size,
-                                              const uint8_t (*proof)[HM_HASH_LEN],
-                                              size_t proof_len, const uint8_t root[HM_HASH_LEN]);
+                                              const uint8_t (*proof)[HM_HASH_LEN], size_t proof_len,
+                                              const uint8_t root[HM_HASH_LEN]);
 /* Consistency proof between the first size1 leaves and all n (= size2). */
 HM_MUST_USE hm_err hm_merkle_consistency_proof(const uint8_t (*leaf_hashes)[HM_HASH_LEN], size_t n,
                                                size_t size1, uint8_t (*proof)[HM_HASH_LEN],
@@ -297,7 +301,8 @@ HM_MUST_USE hm_err hm_bip340_verify(const hm_pubkey *pub, const uint8_t *msg, si
 /* Key files: one line "hallmark-key-v1 <64 hex digits of the secret key>\n".
  * Written with mode 0600, refusing to overwrite (HM_ERR_EXISTS). Reading
  * refuses a file readable or writable by group or others (HM_ERR_KEY_PERMS)
- * or malformed (HM_ERR_KEY_FORMAT). */
+ * or malformed (HM_ERR_KEY_FORMAT); HM_ERR_NOT_FOUND if there is no file,
+ * HM_ERR_BAD_KEY if the number is not a valid secret key. */
 HM_MUST_USE hm_err hm_keyfile_write(const char *path, const hm_keypair *kp);
 HM_MUST_USE hm_err hm_keyfile_read(const char *path, hm_keypair *kp);
 
@@ -313,17 +318,20 @@ HM_MUST_USE hm_err hm_random_bytes(uint8_t *buf, size_t len);
 
 typedef struct {
     char chain_id[HM_CHAIN_ID_MAX + 1];
-    uint64_t height;  /* first block is 1 */
-    uint64_t time_ms; /* Unix milliseconds, strictly increasing */
-    uint8_t prev_block_hash[HM_HASH_LEN];  /* zero for height 1 */
-    uint8_t tx_root[HM_HASH_LEN];          /* RFC 9162 root over the txs */
-    uint8_t state_root[HM_HASH_LEN];       /* state after this block's txs */
+    uint64_t height;                      /* first block is 1 */
+    uint64_t time_ms;                     /* Unix milliseconds, strictly increasing */
+    uint8_t prev_block_hash[HM_HASH_LEN]; /* zero for height 1 */
+    uint8_t tx_root[HM_HASH_LEN];         /* RFC 9162 root over the txs */
+    uint8_t state_root[HM_HASH_LEN];      /* state after this block's txs */
     uint8_t validator_set_hash[HM_HASH_LEN];
     hm_pubkey proposer;
 } hm_block_header;
 
 #define HM_BLOCK_HEADER_ENCODED_MAX (1 + 1 + HM_CHAIN_ID_MAX + 10 + 8 + 4 * 32 + 32)
 
+/* Layout in docs/encoding.md. Encode refuses (and fails w with) an empty or
+ * too long chain id or height 0. Decode reads one header from r and leaves
+ * the rest: call hm_reader_finish() to refuse trailing bytes. */
 HM_MUST_USE hm_err hm_block_header_encode(const hm_block_header *h, hm_writer *w);
 HM_MUST_USE hm_err hm_block_header_decode(hm_reader *r, hm_block_header *h);
 /* The block id: tagged_hash("hallmark/block", encoded header). */
@@ -351,6 +359,8 @@ typedef struct {
     uint8_t block_id[HM_HASH_LEN];
 } hm_vote_body;
 
+/* Always HM_VOTE_BODY_ENCODED_LEN bytes; decode refuses an unknown type. */
+#define HM_VOTE_BODY_ENCODED_LEN (1 + 8 + 4 + HM_HASH_LEN)
 void hm_vote_body_encode(const hm_vote_body *v, hm_writer *w);
 HM_MUST_USE hm_err hm_vote_body_decode(hm_reader *r, hm_vote_body *v);
 
@@ -369,6 +379,9 @@ typedef struct {
     hm_cert_sig sigs[HM_VALIDATORS_MAX];
 } hm_cert;
 
+#define HM_CERT_ENCODED_MAX (8 + 4 + HM_HASH_LEN + 2 + HM_VALIDATORS_MAX * (2 + HM_SIG_LEN))
+/* Decode checks the structure only (count <= HM_VALIDATORS_MAX, indices
+ * below it); order, membership and signatures are hm_cert_verify's job. */
 HM_MUST_USE hm_err hm_cert_encode(const hm_cert *c, hm_writer *w);
 HM_MUST_USE hm_err hm_cert_decode(hm_reader *r, hm_cert *c);
 /* HM_OK if c carries >= quorum valid precommit signatures of distinct
