@@ -1,0 +1,179 @@
+/* contracts/bytemap.c — an ordered map from byte keys to byte values.
+ *
+ * Layer: contracts/ (pure). An AVL tree: worst-case O(log n) whatever keys
+ * an attacker chooses (a hash table would need a secret seed, and contracts
+ * have no randomness), and in-order traversal is byte order, which is the
+ * only order the state may ever be visited in. Entries are never unlinked:
+ * a slot keeps a state (absent, set, deleted) so that a block's overlay can
+ * record deletions and roll a refused tx back in place. */
+#include "ct_internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ct_key_compare(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len) {
+    size_t n = a_len < b_len ? a_len : b_len;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return (a_len > b_len) - (a_len < b_len);
+}
+
+void ct_bytemap_init(ct_bytemap *m) {
+    memset(m, 0, sizeof *m);
+}
+
+static void node_free(ct_bytemap_node *n) {
+    while (n != NULL) {
+        node_free(n->left);
+        ct_bytemap_node *right = n->right;
+        free(n->val);
+        free(n);
+        n = right;
+    }
+}
+
+void ct_bytemap_free(ct_bytemap *m) {
+    if (m == NULL)
+        return;
+    node_free(m->root);
+    memset(m, 0, sizeof *m);
+}
+
+ct_bytemap_node *ct_bytemap_find(const ct_bytemap *m, const uint8_t *key, size_t key_len) {
+    ct_bytemap_node *n = m->root;
+    while (n != NULL) {
+        int c = ct_key_compare(key, key_len, n->key, n->key_len);
+        if (c == 0)
+            return n;
+        n = c < 0 ? n->left : n->right;
+    }
+    return NULL;
+}
+
+static int height(const ct_bytemap_node *n) {
+    return n ? n->height : 0;
+}
+
+static void fix_height(ct_bytemap_node *n) {
+    int l = height(n->left), r = height(n->right);
+    n->height = (l > r ? l : r) + 1;
+}
+
+static ct_bytemap_node *rotate_right(ct_bytemap_node *n) {
+    ct_bytemap_node *l = n->left;
+    n->left = l->right;
+    l->right = n;
+    fix_height(n);
+    fix_height(l);
+    return l;
+}
+
+static ct_bytemap_node *rotate_left(ct_bytemap_node *n) {
+    ct_bytemap_node *r = n->right;
+    n->right = r->left;
+    r->left = n;
+    fix_height(n);
+    fix_height(r);
+    return r;
+}
+
+static ct_bytemap_node *rebalance(ct_bytemap_node *n) {
+    fix_height(n);
+    int balance = height(n->left) - height(n->right);
+    if (balance > 1) {
+        if (height(n->left->left) < height(n->left->right))
+            n->left = rotate_left(n->left);
+        return rotate_right(n);
+    }
+    if (balance < -1) {
+        if (height(n->right->right) < height(n->right->left))
+            n->right = rotate_right(n->right);
+        return rotate_left(n);
+    }
+    return n;
+}
+
+static ct_bytemap_node *insert(ct_bytemap_node *n, ct_bytemap_node *fresh,
+                               ct_bytemap_node **found) {
+    if (n == NULL)
+        return fresh;
+    int c = ct_key_compare(fresh->key, fresh->key_len, n->key, n->key_len);
+    if (c == 0) {
+        *found = n;
+        return n;
+    }
+    if (c < 0)
+        n->left = insert(n->left, fresh, found);
+    else
+        n->right = insert(n->right, fresh, found);
+    return *found ? n : rebalance(n);
+}
+
+hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_bytemap_node **out) {
+    assert(key_len <= CT_KEY_MAX);
+    ct_bytemap_node *n = ct_bytemap_find(m, key, key_len);
+    if (n != NULL) {
+        *out = n;
+        return HM_OK;
+    }
+    /* The key lives in the same allocation as its node. */
+    ct_bytemap_node *fresh = calloc(1, sizeof *fresh + key_len);
+    if (fresh == NULL)
+        return HM_ERR_NOMEM;
+    memcpy(fresh->key, key, key_len);
+    fresh->key_len = key_len;
+    fresh->height = 1;
+    fresh->state = CT_SLOT_ABSENT;
+    ct_bytemap_node *found = NULL;
+    m->root = insert(m->root, fresh, &found);
+    assert(found == NULL);
+    m->nodes++;
+    *out = fresh;
+    return HM_OK;
+}
+
+hm_err ct_bytemap_node_set(ct_bytemap_node *n, const uint8_t *val, size_t val_len) {
+    uint8_t *copy = NULL;
+    if (val_len > 0) {
+        copy = malloc(val_len);
+        if (copy == NULL)
+            return HM_ERR_NOMEM;
+        memcpy(copy, val, val_len);
+    }
+    free(n->val);
+    n->val = copy;
+    n->val_len = val_len;
+    n->state = CT_SLOT_SET;
+    return HM_OK;
+}
+
+void ct_bytemap_node_take(ct_bytemap_node *n, uint8_t *val, size_t val_len, uint8_t state) {
+    free(n->val);
+    n->val = val;
+    n->val_len = val_len;
+    n->state = state;
+}
+
+/* In-order walk of [start, end); returns false when the visitor stopped. */
+static bool walk(ct_bytemap_node *n, const uint8_t *start, size_t start_len, const uint8_t *end,
+                 size_t end_len, ct_bytemap_walk_fn fn, void *arg) {
+    while (n != NULL) {
+        bool above_start = start == NULL || ct_key_compare(n->key, n->key_len, start, start_len) >= 0;
+        bool below_end = end == NULL || ct_key_compare(n->key, n->key_len, end, end_len) < 0;
+        if (above_start && !walk(n->left, start, start_len, end, end_len, fn, arg))
+            return false;
+        if (above_start && below_end && !fn(arg, n))
+            return false;
+        if (!below_end)
+            return true;
+        n = n->right;
+    }
+    return true;
+}
+
+bool ct_bytemap_walk(const ct_bytemap *m, const uint8_t *start, size_t start_len,
+                     const uint8_t *end, size_t end_len, ct_bytemap_walk_fn fn, void *arg) {
+    return walk(m->root, start, start_len, end, end_len, fn, arg);
+}

@@ -1,0 +1,481 @@
+/* contracts/exec.c — executing one block's transactions over committed state.
+ *
+ * Layer: contracts/ (pure). A ct_exec is an overlay of writes on top of a
+ * read-only ct_store. Each tx runs against the overlay with an undo journal:
+ * a refused tx is rolled back in place and leaves nothing behind but its
+ * result under "t/<id>", which also makes every tx id single-use. The writes
+ * come out in byte order, so the state root and the node's WriteBatch are the
+ * same on every machine. Never reads a clock: block time is in the context. */
+#include "ct_internal.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    ct_bytemap_node *node;
+    uint8_t *old_val;
+    size_t old_len;
+    uint8_t old_state;
+} journal_entry;
+
+struct ct_exec {
+    ct_store base;
+    ct_block_ctx ctx;
+    ct_bytemap overlay;
+    journal_entry *journal;
+    size_t journal_len, journal_cap;
+    bool in_tx;
+    bool ended; /* end_block ran */
+};
+
+static const char TX_RESULT_PREFIX[] = "t/";
+static const char NOTE_PREFIX[] = "n/";
+
+hm_err ct_refuse(ct_result *res, hm_err code, uint32_t rule, uint32_t index, const char *fmt,
+                 ...) {
+    assert(code != HM_OK);
+    res->code = code;
+    res->rule = rule;
+    res->index = index;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+    return HM_OK;
+}
+
+hm_err ct_exec_new(const ct_store *base, const ct_block_ctx *ctx, ct_exec **out) {
+    if (base == NULL || ctx == NULL || out == NULL || base->get == NULL || base->scan == NULL)
+        return HM_ERR_ARG;
+    if (ctx->admin_count > CT_ADMINS_MAX || memchr(ctx->chain_id, 0, sizeof ctx->chain_id) == NULL)
+        return HM_ERR_ARG;
+    ct_exec *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return HM_ERR_NOMEM;
+    x->base = *base;
+    x->ctx = *ctx;
+    ct_bytemap_init(&x->overlay);
+    *out = x;
+    return HM_OK;
+}
+
+void ct_exec_free(ct_exec *x) {
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i < x->journal_len; i++)
+        free(x->journal[i].old_val);
+    free(x->journal);
+    ct_bytemap_free(&x->overlay);
+    free(x);
+}
+
+const ct_block_ctx *ct_exec_ctx(const ct_exec *x) {
+    return &x->ctx;
+}
+
+/* ------------------------------------------------------------ state access */
+
+hm_err ct_state_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **val,
+                    size_t *val_len) {
+    if (x == NULL || key == NULL || val == NULL || val_len == NULL || key_len > CT_KEY_MAX)
+        return HM_ERR_ARG;
+    ct_bytemap_node *n = ct_bytemap_find(&x->overlay, key, key_len);
+    if (n != NULL && n->state == CT_SLOT_DELETED)
+        return HM_ERR_NOT_FOUND;
+    if (n != NULL && n->state == CT_SLOT_SET) {
+        uint8_t *copy = NULL;
+        if (n->val_len > 0) {
+            copy = malloc(n->val_len);
+            if (copy == NULL)
+                return HM_ERR_NOMEM;
+            memcpy(copy, n->val, n->val_len);
+        }
+        *val = copy;
+        *val_len = n->val_len;
+        return HM_OK;
+    }
+    *val = NULL;
+    *val_len = 0;
+    return x->base.get(x->base.ctx, key, key_len, val, val_len);
+}
+
+/* Writes val (NULL = delete) into the overlay, journaling what it replaces
+ * when a tx is open so that a refusal can put it back. */
+static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_t *val,
+                            size_t val_len) {
+    if (x == NULL || key == NULL || key_len == 0 || key_len > CT_KEY_MAX ||
+        (val == NULL && val_len != 0))
+        return HM_ERR_ARG;
+    ct_bytemap_node *n;
+    hm_err err = ct_bytemap_slot(&x->overlay, key, key_len, &n);
+    if (err != HM_OK)
+        return err;
+    uint8_t *copy = NULL;
+    if (val != NULL && val_len > 0) {
+        copy = malloc(val_len);
+        if (copy == NULL)
+            return HM_ERR_NOMEM;
+        memcpy(copy, val, val_len);
+    }
+    if (x->in_tx) {
+        if (x->journal_len == x->journal_cap) {
+            size_t cap = x->journal_cap ? x->journal_cap * 2 : 64;
+            journal_entry *j = realloc(x->journal, cap * sizeof *j);
+            if (j == NULL) {
+                free(copy);
+                return HM_ERR_NOMEM;
+            }
+            x->journal = j;
+            x->journal_cap = cap;
+        }
+        x->journal[x->journal_len++] =
+            (journal_entry){.node = n, .old_val = n->val, .old_len = n->val_len,
+                            .old_state = n->state};
+        n->val = NULL; /* now owned by the journal */
+    }
+    ct_bytemap_node_take(n, copy, val != NULL ? val_len : 0,
+                         val != NULL ? CT_SLOT_SET : CT_SLOT_DELETED);
+    return HM_OK;
+}
+
+hm_err ct_state_put(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_t *val,
+                    size_t val_len) {
+    if (val == NULL && val_len == 0) {
+        static const uint8_t empty[1];
+        val = empty;
+    }
+    return overlay_write(x, key, key_len, val, val_len);
+}
+
+hm_err ct_state_del(ct_exec *x, const uint8_t *key, size_t key_len) {
+    return overlay_write(x, key, key_len, NULL, 0);
+}
+
+static void tx_begin(ct_exec *x) {
+    assert(!x->in_tx && x->journal_len == 0);
+    x->in_tx = true;
+}
+
+static void tx_commit(ct_exec *x) {
+    assert(x->in_tx);
+    for (size_t i = 0; i < x->journal_len; i++)
+        free(x->journal[i].old_val);
+    x->journal_len = 0;
+    x->in_tx = false;
+}
+
+static void tx_rollback(ct_exec *x) {
+    assert(x->in_tx);
+    while (x->journal_len > 0) {
+        journal_entry *e = &x->journal[--x->journal_len];
+        ct_bytemap_node_take(e->node, e->old_val, e->old_len, e->old_state);
+    }
+    x->in_tx = false;
+}
+
+/* Scan: the overlay's slots in range, merged into the base's scan. */
+typedef struct {
+    const ct_bytemap_node **slots;
+    size_t count, cap, next;
+    ct_visit_fn visit;
+    void *arg;
+    bool stopped;
+    hm_err err;
+} scan_merge;
+
+static bool collect_slot(void *arg, const ct_bytemap_node *n) {
+    scan_merge *s = arg;
+    if (n->state == CT_SLOT_ABSENT)
+        return true;
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        const ct_bytemap_node **p = realloc(s->slots, cap * sizeof *p);
+        if (p == NULL) {
+            s->err = HM_ERR_NOMEM;
+            return false;
+        }
+        s->slots = p;
+        s->cap = cap;
+    }
+    s->slots[s->count++] = n;
+    return true;
+}
+
+/* Emits overlay slots strictly below key (all when key is NULL). */
+static bool emit_overlay_until(scan_merge *s, const uint8_t *key, size_t key_len) {
+    while (s->next < s->count) {
+        const ct_bytemap_node *n = s->slots[s->next];
+        if (key != NULL && ct_key_compare(n->key, n->key_len, key, key_len) >= 0)
+            break;
+        s->next++;
+        if (n->state == CT_SLOT_SET && !s->visit(s->arg, n->key, n->key_len, n->val, n->val_len)) {
+            s->stopped = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool merge_base(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                       size_t val_len) {
+    scan_merge *s = arg;
+    if (!emit_overlay_until(s, key, key_len))
+        return false;
+    if (s->next < s->count) {
+        const ct_bytemap_node *n = s->slots[s->next];
+        if (ct_key_compare(n->key, n->key_len, key, key_len) == 0) {
+            s->next++; /* the overlay shadows the base */
+            if (n->state == CT_SLOT_SET &&
+                !s->visit(s->arg, n->key, n->key_len, n->val, n->val_len)) {
+                s->stopped = true;
+                return false;
+            }
+            return true;
+        }
+    }
+    if (!s->visit(s->arg, key, key_len, val, val_len)) {
+        s->stopped = true;
+        return false;
+    }
+    return true;
+}
+
+hm_err ct_state_scan(ct_exec *x, const uint8_t *start, size_t start_len, const uint8_t *end,
+                     size_t end_len, ct_visit_fn visit, void *arg) {
+    if (x == NULL || visit == NULL)
+        return HM_ERR_ARG;
+    scan_merge s = {.visit = visit, .arg = arg};
+    (void)ct_bytemap_walk(&x->overlay, start, start_len, end, end_len, collect_slot, &s);
+    hm_err err = s.err;
+    if (err == HM_OK)
+        err = x->base.scan(x->base.ctx, start, start_len, end, end_len, merge_base, &s);
+    if (err == HM_OK && !s.stopped)
+        (void)emit_overlay_until(&s, NULL, 0);
+    free(s.slots);
+    return err;
+}
+
+/* ------------------------------------------------------------ tx results */
+
+hm_err ct_result_encode(const ct_result *res, uint64_t height, hm_writer *w) {
+    hm_put_u8(w, 1);
+    hm_put_varint(w, (uint64_t)res->code);
+    hm_put_varint(w, res->rule);
+    hm_put_varint(w, res->index);
+    hm_put_str(w, res->message, sizeof res->message - 1);
+    hm_put_varint(w, height);
+    return hm_writer_error(w);
+}
+
+static void tx_result_key(const uint8_t id[HM_HASH_LEN], uint8_t key[2 + HM_HASH_LEN]) {
+    memcpy(key, TX_RESULT_PREFIX, 2);
+    memcpy(key + 2, id, HM_HASH_LEN);
+}
+
+hm_err ct_query_tx_result(const ct_store *s, const uint8_t id[HM_HASH_LEN], ct_result *res) {
+    if (s == NULL || id == NULL || res == NULL)
+        return HM_ERR_ARG;
+    uint8_t key[2 + HM_HASH_LEN];
+    tx_result_key(id, key);
+    uint8_t *val = NULL;
+    size_t val_len = 0;
+    hm_err err = s->get(s->ctx, key, sizeof key, &val, &val_len);
+    if (err != HM_OK)
+        return err;
+    hm_reader r;
+    hm_reader_init(&r, val, val_len);
+    ct_result out;
+    memset(&out, 0, sizeof out);
+    if (hm_get_u8(&r) != 1)
+        hm_reader_fail(&r, HM_ERR_UNKNOWN_TYPE);
+    out.code = (hm_err)hm_get_varint(&r, HM_ERR__COUNT - 1);
+    out.rule = (uint32_t)hm_get_varint(&r, UINT32_MAX);
+    out.index = (uint32_t)hm_get_varint(&r, UINT32_MAX);
+    hm_get_str(&r, out.message, sizeof out.message, sizeof out.message - 1);
+    (void)hm_get_varint(&r, UINT64_MAX);
+    err = hm_reader_finish(&r);
+    free(val);
+    if (err != HM_OK)
+        return HM_ERR_IO; /* our own record is unreadable: storage damage */
+    *res = out;
+    return HM_OK;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static hm_err note_apply(ct_exec *x, const ct_tx *tx, ct_result *res) {
+    if (tx->has_records)
+        return ct_refuse(res, HM_ERR_BAD_VALUE, 1, 0, "a note carries no records");
+    if (tx->body_len > CT_NOTE_MAX)
+        return ct_refuse(res, HM_ERR_TOO_LONG, 2, 0, "note longer than %d bytes", CT_NOTE_MAX);
+    uint8_t key[2 + HM_HASH_LEN];
+    memcpy(key, NOTE_PREFIX, 2);
+    memcpy(key + 2, tx->id, HM_HASH_LEN);
+    return ct_state_put(x, key, sizeof key, tx->body, tx->body_len);
+}
+
+static hm_err dispatch(ct_exec *x, const ct_tx *tx, const ct_member *signer, ct_result *res) {
+    if (tx->type >= CT_TX_MEMBER_ADD && tx->type <= CT_TX_MEMBER_ROTATE)
+        return ct_members_apply(x, tx, signer, res);
+    if (tx->type >= CT_TX_PREFIX_ASSIGN && tx->type <= 31)
+        return ct_prov_apply(x, tx, signer, res);
+    if (tx->type >= CT_TX_SPLIT_CREATE && tx->type <= 63)
+        return ct_settle_apply(x, tx, signer, res);
+    if (tx->type == CT_TX_NOTE)
+        return note_apply(x, tx, res);
+    return ct_refuse(res, HM_ERR_UNKNOWN_TYPE, 0, 0, "unknown transaction type %u", tx->type);
+}
+
+hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_checked,
+                  ct_result *res) {
+    if (x == NULL || data == NULL || res == NULL)
+        return HM_ERR_ARG;
+    assert(!x->in_tx && !x->ended);
+    memset(res, 0, sizeof *res);
+    ct_tx tx;
+    hm_err err = ct_tx_decode(data, data_len, &tx);
+    if (err != HM_OK)
+        return ct_refuse(res, err, 0, 0, "malformed transaction: %s", hm_err_message(err));
+
+    uint8_t key[2 + HM_HASH_LEN];
+    tx_result_key(tx.id, key);
+    uint8_t *seen = NULL;
+    size_t seen_len = 0;
+    err = ct_state_get(x, key, sizeof key, &seen, &seen_len);
+    free(seen);
+    if (err == HM_OK)
+        return ct_refuse(res, HM_ERR_CONFLICT, 0, 0, "transaction already executed");
+    if (err != HM_ERR_NOT_FOUND)
+        return err;
+
+    err = ct_tx_check(&tx, x->ctx.chain_id, sig_checked);
+    if (err != HM_OK) {
+        (void)ct_refuse(res, err, 0, 0, "%s", err == HM_ERR_PROOF
+                                                   ? "records do not hash to the signed root"
+                                                   : "signature does not verify");
+    } else {
+        ct_member member;
+        const ct_member *signer = NULL;
+        bool keyless = ct_tx_type_is_keyless(tx.type) &&
+                       memcmp(tx.signer.bytes, (uint8_t[32]){0}, 32) == 0;
+        if (!keyless) {
+            err = ct_member_lookup(x, &tx.signer, &member);
+            if (err == HM_OK)
+                signer = &member;
+            else if (err != HM_ERR_NOT_FOUND)
+                return err;
+        }
+        if (!keyless && signer == NULL && tx.type != CT_TX_NOTE) {
+            (void)ct_refuse(res, HM_ERR_DENIED, 0, 0, "signer is not a member, or was revoked");
+        } else {
+            tx_begin(x);
+            err = dispatch(x, &tx, signer, res);
+            if (err != HM_OK) {
+                tx_rollback(x);
+                return err;
+            }
+            if (res->code != HM_OK)
+                tx_rollback(x);
+            else
+                tx_commit(x);
+        }
+    }
+
+    uint8_t buf[256];
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    err = ct_result_encode(res, x->ctx.height, &w);
+    assert(err == HM_OK);
+    return ct_state_put(x, key, sizeof key, buf, w.len);
+}
+
+hm_err ct_exec_end_block(ct_exec *x) {
+    if (x == NULL)
+        return HM_ERR_ARG;
+    assert(!x->in_tx && !x->ended);
+    x->ended = true;
+    return ct_settle_end_block(x);
+}
+
+/* ------------------------------------------------------------ results out */
+
+typedef struct {
+    ct_visit_fn visit;
+    void *arg;
+} write_walk;
+
+static bool visit_write(void *arg, const ct_bytemap_node *n) {
+    static const uint8_t empty_value[1];
+    write_walk *w = arg;
+    if (n->state == CT_SLOT_ABSENT)
+        return true;
+    if (n->state == CT_SLOT_DELETED)
+        return w->visit(w->arg, n->key, n->key_len, NULL, 0);
+    /* An empty value is still a value: never hand out NULL for it. */
+    return w->visit(w->arg, n->key, n->key_len, n->val ? n->val : empty_value, n->val_len);
+}
+
+hm_err ct_exec_foreach_write(const ct_exec *x, ct_visit_fn visit, void *arg) {
+    if (x == NULL || visit == NULL)
+        return HM_ERR_ARG;
+    write_walk w = {.visit = visit, .arg = arg};
+    (void)ct_bytemap_walk(&x->overlay, NULL, 0, NULL, 0, visit_write, &w);
+    return HM_OK;
+}
+
+static bool digest_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                         size_t val_len) {
+    hm_sha256_ctx *sha = arg;
+    uint8_t buf[16];
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    hm_put_varint(&w, key_len);
+    hm_sha256_update(sha, buf, w.len);
+    hm_sha256_update(sha, key, key_len);
+    hm_writer_init(&w, buf, sizeof buf);
+    hm_put_bool(&w, val != NULL);
+    if (val != NULL)
+        hm_put_varint(&w, val_len);
+    hm_sha256_update(sha, buf, w.len);
+    if (val != NULL)
+        hm_sha256_update(sha, val, val_len);
+    return true;
+}
+
+void ct_exec_state_root(const ct_exec *x, const uint8_t prev_root[HM_HASH_LEN],
+                        uint8_t out[HM_HASH_LEN]) {
+    assert(x != NULL && !x->in_tx);
+    hm_sha256_ctx *sha = hm_sha256_new();
+    assert(sha != NULL); /* a few hundred bytes; failing here means the process is dying */
+    hm_err err = ct_exec_foreach_write(x, digest_write, sha);
+    assert(err == HM_OK); /* x and the visitor are not NULL */
+    (void)err;
+    uint8_t buf[2 * HM_HASH_LEN];
+    memcpy(buf, prev_root, HM_HASH_LEN);
+    hm_sha256_final(sha, buf + HM_HASH_LEN);
+    hm_sha256_free(sha);
+    hm_tagged_hash("hallmark/state", buf, sizeof buf, out);
+}
+
+typedef struct {
+    ct_memstore *m;
+    hm_err err;
+} apply_ctx;
+
+static bool apply_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len) {
+    apply_ctx *a = arg;
+    a->err = ct_memstore_write(a->m, key, key_len, val, val_len);
+    return a->err == HM_OK;
+}
+
+hm_err ct_exec_apply_to_memstore(const ct_exec *x, ct_memstore *m) {
+    if (x == NULL || m == NULL)
+        return HM_ERR_ARG;
+    apply_ctx a = {m, HM_OK};
+    hm_err err = ct_exec_foreach_write(x, apply_write, &a);
+    return err != HM_OK ? err : a.err;
+}

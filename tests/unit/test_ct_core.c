@@ -1,0 +1,441 @@
+/* tests/unit/test_ct_core.c — the contracts core: envelope, ordered map,
+ * overlay execution, scans, results and the state root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ct_internal.h"
+
+static const char CHAIN[] = "test-chain";
+
+static uint64_t rng_state = 0x1234567;
+static uint64_t rng_next(void) {
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void make_key(hm_keypair *kp, uint8_t seed) {
+    uint8_t sk[32];
+    memset(sk, seed, sizeof sk);
+    assert_int_equal(hm_keypair_from_seckey(kp, sk), HM_OK);
+}
+
+/* A tx built into a growable writer; the caller frees *out. */
+static size_t build_tx(uint8_t **out, uint32_t type, const hm_keypair *kp, uint64_t nonce,
+                       const char *body, uint32_t records) {
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    const uint8_t *recs[8];
+    size_t lens[8];
+    static const char *texts[8] = {"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"};
+    assert_true(records <= 8);
+    for (uint32_t i = 0; i < records; i++) {
+        recs[i] = (const uint8_t *)texts[i];
+        lens[i] = strlen(texts[i]);
+    }
+    assert_int_equal(ct_tx_build(&w, type, kp, CHAIN, nonce, (const uint8_t *)body, strlen(body),
+                                 records > 0, records ? recs : NULL, records ? lens : NULL,
+                                 records),
+                     HM_OK);
+    size_t len;
+    *out = hm_writer_take(&w, &len);
+    return len;
+}
+
+/* ------------------------------------------------------------ bytemap */
+
+static bool collect_keys(void *arg, const ct_bytemap_node *n) {
+    uint64_t **cursor = arg;
+    uint64_t v;
+    assert_int_equal(n->key_len, 8);
+    memcpy(&v, n->key, 8);
+    *(*cursor)++ = v;
+    return true;
+}
+
+static void test_bytemap_order_and_lookup(void **state) {
+    (void)state;
+    enum { N = 5000 };
+    ct_bytemap m;
+    ct_bytemap_init(&m);
+    uint64_t *keys = calloc(N, sizeof *keys);
+    for (size_t i = 0; i < N; i++) {
+        uint8_t be[8];
+        uint64_t v = rng_next() % 100000;
+        for (int b = 0; b < 8; b++)
+            be[b] = (uint8_t)(v >> (56 - 8 * b));
+        ct_bytemap_node *n;
+        assert_int_equal(ct_bytemap_slot(&m, be, 8, &n), HM_OK);
+        assert_int_equal(ct_bytemap_node_set(n, be, 8), HM_OK);
+        keys[i] = v;
+    }
+    /* Every key is found, and walking gives strictly increasing keys. */
+    for (size_t i = 0; i < N; i++) {
+        uint8_t be[8];
+        for (int b = 0; b < 8; b++)
+            be[b] = (uint8_t)(keys[i] >> (56 - 8 * b));
+        ct_bytemap_node *n = ct_bytemap_find(&m, be, 8);
+        assert_non_null(n);
+        assert_memory_equal(n->val, be, 8);
+    }
+    uint64_t *walked = calloc(m.nodes, sizeof *walked);
+    uint64_t *cursor = walked;
+    assert_true(ct_bytemap_walk(&m, NULL, 0, NULL, 0, collect_keys, &cursor));
+    assert_int_equal((size_t)(cursor - walked), m.nodes);
+    for (size_t i = 1; i < m.nodes; i++) {
+        uint8_t a[8], b[8];
+        memcpy(a, &walked[i - 1], 8);
+        memcpy(b, &walked[i], 8);
+        assert_true(ct_key_compare(a, 8, b, 8) < 0);
+    }
+    free(walked);
+    free(keys);
+    ct_bytemap_free(&m);
+}
+
+static void test_key_compare_prefix_first(void **state) {
+    (void)state;
+    assert_true(ct_key_compare((const uint8_t *)"ab", 2, (const uint8_t *)"abc", 3) < 0);
+    assert_true(ct_key_compare((const uint8_t *)"abd", 3, (const uint8_t *)"abc", 3) > 0);
+    assert_int_equal(ct_key_compare((const uint8_t *)"", 0, (const uint8_t *)"", 0), 0);
+}
+
+/* ------------------------------------------------------------ envelope */
+
+static void test_tx_round_trip_and_records(void **state) {
+    (void)state;
+    hm_keypair kp;
+    make_key(&kp, 7);
+    uint8_t *tx_bytes;
+    size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 42, "hello", 5);
+    ct_tx tx;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    assert_int_equal(tx.type, CT_TX_NOTE);
+    assert_int_equal(tx.nonce, 42);
+    assert_int_equal(tx.body_len, 5);
+    assert_memory_equal(tx.body, "hello", 5);
+    assert_memory_equal(tx.signer.bytes, kp.pub.bytes, 32);
+    assert_int_equal(tx.record_count, 5);
+    assert_int_equal(ct_tx_check(&tx, CHAIN, false), HM_OK);
+    size_t pos = 0, n = 0;
+    const uint8_t *rec;
+    size_t rec_len;
+    while (ct_tx_record_next(&tx, &pos, &rec, &rec_len)) {
+        char expect[3] = {'r', (char)('0' + n), 0};
+        assert_int_equal(rec_len, 2);
+        assert_memory_equal(rec, expect, 2);
+        n++;
+    }
+    assert_int_equal(n, 5);
+    /* The id is SHA-256(head || sig). */
+    uint8_t id[32];
+    hm_sha256(tx.head, tx.head_len + HM_SIG_LEN, id);
+    assert_memory_equal(id, tx.id, 32);
+    /* Another chain id: the signature must not verify. */
+    assert_int_equal(ct_tx_check(&tx, "other-chain", false), HM_ERR_BAD_SIG);
+    free(tx_bytes);
+}
+
+static void test_tx_tampering_detected(void **state) {
+    (void)state;
+    hm_keypair kp;
+    make_key(&kp, 9);
+    uint8_t *tx_bytes;
+    size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 1, "body", 3);
+    ct_tx tx;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    size_t head_len = tx.head_len;
+    /* A record byte changed: the records no longer hash to the signed root. */
+    tx_bytes[len - 1] ^= 1;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    assert_int_equal(ct_tx_check(&tx, CHAIN, false), HM_ERR_PROOF);
+    tx_bytes[len - 1] ^= 1;
+    /* A body byte changed: the signature fails. */
+    size_t body_at = (size_t)(tx.body - tx_bytes);
+    tx_bytes[body_at] ^= 1;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    assert_int_equal(ct_tx_check(&tx, CHAIN, false), HM_ERR_BAD_SIG);
+    /* ... unless the caller says it already verified this id (cache). */
+    assert_int_equal(ct_tx_check(&tx, CHAIN, true), HM_OK);
+    tx_bytes[body_at] ^= 1;
+    /* A signature byte changed. */
+    tx_bytes[head_len + 3] ^= 0x40;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    assert_int_not_equal(ct_tx_check(&tx, CHAIN, false), HM_OK);
+    free(tx_bytes);
+}
+
+static void test_tx_decode_rejections(void **state) {
+    (void)state;
+    hm_keypair kp;
+    make_key(&kp, 11);
+    uint8_t *tx_bytes;
+    size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 3, "x", 2);
+    ct_tx tx;
+    /* Every strict prefix is truncated or otherwise malformed. */
+    for (size_t cut = 0; cut < len; cut++)
+        assert_int_not_equal(ct_tx_decode(tx_bytes, cut, &tx), HM_OK);
+    /* Trailing bytes. */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, tx_bytes, len);
+    longer[len] = 0;
+    assert_int_equal(ct_tx_decode(longer, len + 1, &tx), HM_ERR_TRAILING);
+    free(longer);
+    /* Unknown version. */
+    tx_bytes[0] = 2;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_ERR_UNKNOWN_TYPE);
+    tx_bytes[0] = CT_TX_VERSION;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    /* The record count in the list must match the signed count. */
+    size_t list_at = (size_t)(tx.records - tx_bytes);
+    tx_bytes[list_at] = 1;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_ERR_BAD_VALUE);
+    free(tx_bytes);
+}
+
+static void test_tx_keyless_only_for_claims(void **state) {
+    (void)state;
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    /* Building a keyless note is refused outright. */
+    assert_int_equal(ct_tx_build(&w, CT_TX_NOTE, NULL, CHAIN, 1, (const uint8_t *)"a", 1, false,
+                                 NULL, NULL, 0),
+                     HM_ERR_ARG);
+    hm_writer_free(&w);
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    assert_int_equal(ct_tx_build(&w, CT_TX_CLAIM, NULL, CHAIN, 1, (const uint8_t *)"a", 1, false,
+                                 NULL, NULL, 0),
+                     HM_OK);
+    size_t len;
+    uint8_t *bytes = hm_writer_take(&w, &len);
+    ct_tx tx;
+    assert_int_equal(ct_tx_decode(bytes, len, &tx), HM_OK);
+    assert_int_equal(ct_tx_check(&tx, CHAIN, false), HM_OK);
+    /* The same zero signer on a keyed type is malformed. */
+    bytes[1] = CT_TX_NOTE;
+    assert_int_equal(ct_tx_decode(bytes, len, &tx), HM_ERR_BAD_VALUE);
+    free(bytes);
+}
+
+/* ------------------------------------------------------------ execution */
+
+static ct_block_ctx block_ctx(uint64_t height) {
+    ct_block_ctx c;
+    memset(&c, 0, sizeof c);
+    strcpy(c.chain_id, CHAIN);
+    c.height = height;
+    c.time_ms = 1700000000000ULL + height * 1000;
+    return c;
+}
+
+static void test_exec_note_and_replay(void **state) {
+    (void)state;
+    ct_memstore *mem;
+    assert_int_equal(ct_memstore_new(&mem), HM_OK);
+    ct_store store = ct_memstore_store(mem);
+    ct_block_ctx ctx = block_ctx(1);
+    ct_exec *x;
+    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    hm_keypair kp;
+    make_key(&kp, 3);
+    uint8_t *tx_bytes;
+    size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 5, "note", 0);
+    ct_result res;
+    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_OK);
+    /* The same tx again in the same block is refused. */
+    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_CONFLICT);
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(x, mem), HM_OK);
+    ct_exec_free(x);
+    /* Two keys now: the note and the tx result. */
+    assert_int_equal(ct_memstore_count(mem), 2);
+    ct_tx tx;
+    assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
+    ct_result got;
+    assert_int_equal(ct_query_tx_result(&store, tx.id, &got), HM_OK);
+    assert_int_equal(got.code, HM_OK);
+    /* And in a later block it is still refused as a replay. */
+    ctx = block_ctx(2);
+    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_CONFLICT);
+    ct_exec_free(x);
+    free(tx_bytes);
+    ct_memstore_free(mem);
+}
+
+static void test_exec_refusals_write_only_the_result(void **state) {
+    (void)state;
+    ct_memstore *mem;
+    assert_int_equal(ct_memstore_new(&mem), HM_OK);
+    ct_store store = ct_memstore_store(mem);
+    ct_block_ctx ctx = block_ctx(1);
+    ct_exec *x;
+    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    hm_keypair kp;
+    make_key(&kp, 4);
+    /* A note with records is refused by the note rule. */
+    uint8_t *tx_bytes;
+    size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 6, "n", 2);
+    ct_result res;
+    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_BAD_VALUE);
+    assert_int_equal(res.rule, 1);
+    /* Garbage is refused as malformed and writes nothing at all. */
+    uint8_t junk[7] = {1, 2, 3, 4, 5, 6, 7};
+    assert_int_equal(ct_exec_tx(x, junk, sizeof junk, false, &res), HM_OK);
+    assert_int_not_equal(res.code, HM_OK);
+    /* A type from nobody's range. */
+    free(tx_bytes);
+    len = build_tx(&tx_bytes, 99, &kp, 7, "n", 0);
+    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_not_equal(res.code, HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(x, mem), HM_OK);
+    /* Only the two results of decodable txs are written. */
+    assert_int_equal(ct_memstore_count(mem), 2);
+    ct_exec_free(x);
+    free(tx_bytes);
+    ct_memstore_free(mem);
+}
+
+typedef struct {
+    char seen[64][8];
+    size_t count;
+    size_t stop_after;
+} scan_log;
+
+static bool log_key(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                    size_t val_len) {
+    scan_log *l = arg;
+    (void)val;
+    (void)val_len;
+    assert_true(key_len < 8);
+    memcpy(l->seen[l->count], key, key_len);
+    l->seen[l->count][key_len] = 0;
+    l->count++;
+    return l->stop_after == 0 || l->count < l->stop_after;
+}
+
+static void test_exec_scan_merges_overlay_and_base(void **state) {
+    (void)state;
+    ct_memstore *mem;
+    assert_int_equal(ct_memstore_new(&mem), HM_OK);
+    const char *base_keys[] = {"a1", "a3", "a5", "a7", "b1"};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(ct_memstore_write(mem, (const uint8_t *)base_keys[i], 2,
+                                           (const uint8_t *)"v", 1),
+                         HM_OK);
+    ct_store store = ct_memstore_store(mem);
+    ct_block_ctx ctx = block_ctx(1);
+    ct_exec *x;
+    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    assert_int_equal(ct_state_put(x, (const uint8_t *)"a2", 2, (const uint8_t *)"w", 1), HM_OK);
+    assert_int_equal(ct_state_put(x, (const uint8_t *)"a5", 2, (const uint8_t *)"w", 1), HM_OK);
+    assert_int_equal(ct_state_del(x, (const uint8_t *)"a3", 2), HM_OK);
+    assert_int_equal(ct_state_put(x, (const uint8_t *)"a9", 2, (const uint8_t *)"w", 1), HM_OK);
+    scan_log l = {0};
+    assert_int_equal(ct_state_scan(x, (const uint8_t *)"a", 1, (const uint8_t *)"b", 1, log_key, &l),
+                     HM_OK);
+    const char *expect[] = {"a1", "a2", "a5", "a7", "a9"};
+    assert_int_equal(l.count, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(l.seen[i], expect[i]);
+    /* A visitor that stops is not called again. */
+    scan_log stop = {.stop_after = 2};
+    assert_int_equal(ct_state_scan(x, (const uint8_t *)"a", 1, NULL, 0, log_key, &stop), HM_OK);
+    assert_int_equal(stop.count, 2);
+    /* The deleted key is gone through get, the overlay wins over the base. */
+    uint8_t *val;
+    size_t val_len;
+    assert_int_equal(ct_state_get(x, (const uint8_t *)"a3", 2, &val, &val_len), HM_ERR_NOT_FOUND);
+    assert_int_equal(ct_state_get(x, (const uint8_t *)"a5", 2, &val, &val_len), HM_OK);
+    assert_int_equal(val_len, 1);
+    assert_int_equal(val[0], 'w');
+    free(val);
+    ct_exec_free(x);
+    ct_memstore_free(mem);
+}
+
+/* Signing draws fresh aux randomness, so the txs are built once and the
+ * same bytes are applied to each state. */
+typedef struct {
+    uint8_t *bytes[20];
+    size_t lens[20];
+} note_set;
+
+static void note_set_build(note_set *set, int variant) {
+    hm_keypair kp;
+    make_key(&kp, 5);
+    for (int i = 0; i < 20; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "note %d", i + variant);
+        set->lens[i] = build_tx(&set->bytes[i], CT_TX_NOTE, &kp, (uint64_t)i, body, 0);
+    }
+}
+
+static void note_set_free(note_set *set) {
+    for (int i = 0; i < 20; i++)
+        free(set->bytes[i]);
+}
+
+static void run_notes(ct_store *store, const note_set *set, uint8_t root[32]) {
+    ct_block_ctx ctx = block_ctx(1);
+    ct_exec *x;
+    assert_int_equal(ct_exec_new(store, &ctx, &x), HM_OK);
+    for (int i = 0; i < 20; i++) {
+        ct_result res;
+        assert_int_equal(ct_exec_tx(x, set->bytes[i], set->lens[i], false, &res), HM_OK);
+        assert_int_equal(res.code, HM_OK);
+    }
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    uint8_t prev[32] = {0};
+    ct_exec_state_root(x, prev, root);
+    ct_exec_free(x);
+}
+
+static void test_state_root_deterministic(void **state) {
+    (void)state;
+    ct_memstore *a, *b;
+    assert_int_equal(ct_memstore_new(&a), HM_OK);
+    assert_int_equal(ct_memstore_new(&b), HM_OK);
+    ct_store sa = ct_memstore_store(a), sb = ct_memstore_store(b);
+    note_set same, other;
+    note_set_build(&same, 0);
+    note_set_build(&other, 1);
+    uint8_t ra[32], rb[32], rc[32];
+    run_notes(&sa, &same, ra);
+    run_notes(&sb, &same, rb);
+    assert_memory_equal(ra, rb, 32);
+    run_notes(&sb, &other, rc);
+    assert_memory_not_equal(ra, rc, 32);
+    note_set_free(&same);
+    note_set_free(&other);
+    ct_memstore_free(a);
+    ct_memstore_free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bytemap_order_and_lookup),
+        cmocka_unit_test(test_key_compare_prefix_first),
+        cmocka_unit_test(test_tx_round_trip_and_records),
+        cmocka_unit_test(test_tx_tampering_detected),
+        cmocka_unit_test(test_tx_decode_rejections),
+        cmocka_unit_test(test_tx_keyless_only_for_claims),
+        cmocka_unit_test(test_exec_note_and_replay),
+        cmocka_unit_test(test_exec_refusals_write_only_the_result),
+        cmocka_unit_test(test_exec_scan_merges_overlay_and_base),
+        cmocka_unit_test(test_state_root_deterministic),
+    };
+    return cmocka_run_group_tests_name("ct_core", tests, NULL, NULL);
+}
