@@ -1,0 +1,214 @@
+/* tests/fuzz/fuzz_merkle_inclusion.c — libFuzzer target for RFC 9162
+ * inclusion proofs: generation (hm_merkle_inclusion_proof, hm_merkle_tree)
+ * and verification (hm_merkle_inclusion_verify).
+ *
+ * Layer: tests only. The input is structured, not parsed blindly:
+ *   byte 0, top bit clear ("tree mode"): a tree of 1 + (byte0 % 64) leaves
+ *     built from seed byte 2, leaf index byte 1 % size; then 3-byte mutations
+ *     (kind, a, b) applied one after another to the (leaf hash, index, size,
+ *     proof, root) claim.
+ *   byte 0, top bit set ("raw mode"): index u64, size u64, leaf hash, root,
+ *     then up to 64 proof hashes, all taken from the input as they are.
+ * Every generated proof and root is checked against merkle_ref.h (a naive RFC
+ * implementation), generated proofs must verify, and every claim - mutated or
+ * raw - must get the same verdict from lib/ as from the reference; a claim
+ * whose leaf, proof or root bytes differ from the original must never verify.
+ * Never depends on anything but the input: the same input, the same run. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hm.h"
+#include "merkle_ref.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define TREE_MAX 64
+
+typedef struct {
+    uint8_t leaf[HM_HASH_LEN];
+    uint64_t index;
+    uint64_t size;
+    uint8_t proof[HM_MERKLE_PROOF_MAX + 1][HM_HASH_LEN];
+    size_t proof_len;
+    uint8_t root[HM_HASH_LEN];
+} claim;
+
+/* Aborts (a finding for libFuzzer) naming the check that failed. */
+#define check(ok) check_at((ok), #ok, __LINE__)
+static void check_at(int ok, const char *what, int line) {
+    if (!ok) {
+        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, line, what);
+        abort();
+    }
+}
+
+static bool hm_accepts(const claim *c) {
+    if (c->proof_len > HM_MERKLE_PROOF_MAX)
+        return false;
+    return hm_merkle_inclusion_verify(c->leaf, c->index, c->size,
+                                      (const uint8_t(*)[HM_HASH_LEN])c->proof, c->proof_len,
+                                      c->root) == HM_OK;
+}
+
+static bool ref_accepts(const claim *c) {
+    if (c->proof_len > HM_MERKLE_PROOF_MAX)
+        return false;
+    return ref_inclusion_verify(c->leaf, c->index, c->size, (const uint8_t(*)[HM_HASH_LEN])c->proof,
+                                c->proof_len, c->root);
+}
+
+static void raw_mode(const uint8_t *data, size_t size) {
+    if (size < 1 + 16 + 64)
+        return;
+    claim c;
+    memset(&c, 0, sizeof c);
+    const uint8_t *p = data + 1;
+    for (int i = 0; i < 8; i++)
+        c.index = c.index << 8 | p[i];
+    for (int i = 0; i < 8; i++)
+        c.size = c.size << 8 | p[8 + i];
+    p += 16;
+    memcpy(c.leaf, p, HM_HASH_LEN);
+    memcpy(c.root, p + HM_HASH_LEN, HM_HASH_LEN);
+    p += 2 * HM_HASH_LEN;
+    size_t rest = size - (size_t)(p - data);
+    c.proof_len = rest / HM_HASH_LEN;
+    if (c.proof_len > HM_MERKLE_PROOF_MAX)
+        c.proof_len = HM_MERKLE_PROOF_MAX;
+    memcpy(c.proof, p, c.proof_len * HM_HASH_LEN);
+    check(hm_accepts(&c) == ref_accepts(&c));
+}
+
+static void tree_mode(const uint8_t *data, size_t size) {
+    if (size < 3)
+        return;
+    size_t n = 1 + data[0] % TREE_MAX;
+    size_t index = data[1] % n;
+    uint8_t seed = data[2];
+
+    /* Distinct leaves: (seed, i) with a length that varies with i. */
+    uint8_t leaves[TREE_MAX][HM_HASH_LEN];
+    for (size_t i = 0; i < n; i++) {
+        uint8_t leaf_data[3] = {seed, (uint8_t)i, (uint8_t)(i * 7)};
+        size_t leaf_len = 1 + i % 3;
+        uint8_t ref_hash[HM_HASH_LEN];
+        hm_merkle_leaf_hash(leaf_data, leaf_len, leaves[i]);
+        ref_leaf_hash(leaf_data, leaf_len, ref_hash);
+        check(memcmp(leaves[i], ref_hash, HM_HASH_LEN) == 0);
+    }
+    const uint8_t(*cleaves)[HM_HASH_LEN] = (const uint8_t(*)[HM_HASH_LEN])leaves;
+
+    /* Roots: the one-shot, the streaming builder, the kept tree, the RFC. */
+    claim orig;
+    memset(&orig, 0, sizeof orig);
+    uint8_t ref_r[HM_HASH_LEN], other[HM_HASH_LEN];
+    hm_merkle_root(cleaves, n, orig.root);
+    ref_root(cleaves, n, ref_r);
+    check(memcmp(orig.root, ref_r, HM_HASH_LEN) == 0);
+    hm_merkle_builder builder;
+    hm_merkle_builder_init(&builder);
+    for (size_t i = 0; i < n; i++)
+        hm_merkle_builder_add(&builder, leaves[i]);
+    hm_merkle_builder_root(&builder, other);
+    check(memcmp(orig.root, other, HM_HASH_LEN) == 0);
+    hm_merkle_tree *tree = NULL;
+    check(hm_merkle_tree_new(cleaves, n, &tree) == HM_OK);
+    check(hm_merkle_tree_size(tree) == n);
+    hm_merkle_tree_root(tree, other);
+    check(memcmp(orig.root, other, HM_HASH_LEN) == 0);
+
+    /* The proof: lib's two ways and the RFC's must agree, and verify. */
+    memcpy(orig.leaf, leaves[index], HM_HASH_LEN);
+    orig.index = index;
+    orig.size = n;
+    check(hm_merkle_inclusion_proof(cleaves, n, index, orig.proof, &orig.proof_len) == HM_OK);
+    uint8_t ref_proof[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+    size_t ref_len = 0;
+    ref_path(index, cleaves, n, ref_proof, &ref_len);
+    check(ref_len == orig.proof_len);
+    check(memcmp(ref_proof, orig.proof, ref_len * HM_HASH_LEN) == 0);
+    uint8_t tree_proof[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+    size_t tree_len = 0;
+    check(hm_merkle_tree_proof(tree, index, tree_proof, &tree_len) == HM_OK);
+    check(tree_len == orig.proof_len);
+    check(memcmp(tree_proof, orig.proof, tree_len * HM_HASH_LEN) == 0);
+    check(hm_merkle_tree_proof(tree, n, tree_proof, &tree_len) != HM_OK);
+    hm_merkle_tree_free(tree);
+    check(hm_merkle_inclusion_proof(cleaves, n, n, ref_proof, &ref_len) != HM_OK);
+    check(hm_accepts(&orig));
+    check(ref_accepts(&orig));
+
+    /* Mutations, cumulative. A change to the bytes (leaf, proof, root)
+     * that does not restore the original must be refused; a change of
+     * index or size may yield another true claim, so there lib and the
+     * RFC must simply agree. */
+    claim c = orig;
+    bool moved = false; /* index or size changed at some point */
+    for (size_t at = 3; at + 3 <= size; at += 3) {
+        uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
+        switch (kind) {
+        case 0:
+            if (c.proof_len)
+                c.proof[a % c.proof_len][b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            break;
+        case 1:
+            c.leaf[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            break;
+        case 2:
+            c.root[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            break;
+        case 3:
+            c.proof_len = c.proof_len ? (size_t)a % c.proof_len : 0;
+            break;
+        case 4:
+            if (c.proof_len <= HM_MERKLE_PROOF_MAX) {
+                memset(c.proof[c.proof_len], b, HM_HASH_LEN);
+                if (a & 1) /* a plausible extra hash: a real node */
+                    memcpy(c.proof[c.proof_len], leaves[b % n], HM_HASH_LEN);
+                c.proof_len++;
+            }
+            break;
+        case 5:
+            c.index = (a & 0x80) ? c.index ^ (1ull << (b % 64)) : (uint64_t)(a % (n + 2));
+            moved = true;
+            break;
+        case 6:
+            c.size = (a & 0x80) ? c.size ^ (1ull << (b % 64)) : (uint64_t)(a % (2 * n + 2));
+            moved = true;
+            break;
+        default:
+            if (c.proof_len >= 2) {
+                size_t i = a % c.proof_len, j = b % c.proof_len;
+                uint8_t tmp[HM_HASH_LEN];
+                memcpy(tmp, c.proof[i], HM_HASH_LEN);
+                memcpy(c.proof[i], c.proof[j], HM_HASH_LEN);
+                memcpy(c.proof[j], tmp, HM_HASH_LEN);
+            }
+            break;
+        }
+        bool hm_ok = hm_accepts(&c);
+        check(hm_ok == ref_accepts(&c));
+        bool same_bytes = memcmp(c.leaf, orig.leaf, HM_HASH_LEN) == 0 &&
+                          memcmp(c.root, orig.root, HM_HASH_LEN) == 0 &&
+                          c.proof_len == orig.proof_len &&
+                          memcmp(c.proof, orig.proof, c.proof_len * HM_HASH_LEN) == 0;
+        /* In a one-leaf tree the root is the leaf hash, so changing both
+         * alike is another true claim; there only agreement counts. */
+        if (n > 1 && (!moved || (c.index == orig.index && c.size == orig.size))) {
+            bool same = same_bytes && c.index == orig.index && c.size == orig.size;
+            check(hm_ok == same);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size == 0)
+        return 0;
+    if (data[0] & 0x80)
+        raw_mode(data, size);
+    else
+        tree_mode(data, size);
+    return 0;
+}
