@@ -134,19 +134,31 @@ hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_byt
     return HM_OK;
 }
 
+hm_err ct_bytes_dup(const uint8_t *data, size_t len, uint8_t **out) {
+    *out = NULL;
+    if (len == 0)
+        return HM_OK;
+    *out = malloc(len);
+    if (*out == NULL)
+        return HM_ERR_NOMEM;
+    memcpy(*out, data, len);
+    return HM_OK;
+}
+
 hm_err ct_bytemap_node_set(ct_bytemap_node *n, const uint8_t *val, size_t val_len) {
-    uint8_t *copy = NULL;
-    if (val_len > 0) {
-        copy = malloc(val_len);
-        if (copy == NULL)
-            return HM_ERR_NOMEM;
-        memcpy(copy, val, val_len);
-    }
+    uint8_t *copy;
+    if (ct_bytes_dup(val, val_len, &copy) != HM_OK)
+        return HM_ERR_NOMEM;
     free(n->val);
     n->val = copy;
     n->val_len = val_len;
     n->state = CT_SLOT_SET;
     return HM_OK;
+}
+
+const uint8_t *ct_bytemap_node_value(const ct_bytemap_node *n) {
+    static const uint8_t empty_value[1];
+    return n->val != NULL ? n->val : empty_value;
 }
 
 void ct_bytemap_node_take(ct_bytemap_node *n, uint8_t *val, size_t val_len, uint8_t state) {
@@ -160,7 +172,8 @@ void ct_bytemap_node_take(ct_bytemap_node *n, uint8_t *val, size_t val_len, uint
 static bool walk(ct_bytemap_node *n, const uint8_t *start, size_t start_len, const uint8_t *end,
                  size_t end_len, ct_bytemap_walk_fn fn, void *arg) {
     while (n != NULL) {
-        bool above_start = start == NULL || ct_key_compare(n->key, n->key_len, start, start_len) >= 0;
+        bool above_start =
+            start == NULL || ct_key_compare(n->key, n->key_len, start, start_len) >= 0;
         bool below_end = end == NULL || ct_key_compare(n->key, n->key_len, end, end_len) < 0;
         if (above_start && !walk(n->left, start, start_len, end, end_len, fn, arg))
             return false;

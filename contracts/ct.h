@@ -145,8 +145,10 @@ typedef struct {
     hm_pubkey admins[CT_ADMINS_MAX]; /* consortium admins, from genesis */
 } ct_block_ctx;
 
-/* Outcome of one tx inside a block. A failed tx changes nothing but is still
- * recorded (its id is spent so it can never be replayed). */
+/* Outcome of one tx inside a block. A tx refused by a rule changes nothing
+ * but is still recorded (its id is spent so it can never be replayed); a tx
+ * that is malformed or fails its signature or records check writes nothing,
+ * so that nobody can spend a genuine id with altered bytes. */
 typedef struct {
     hm_err code;       /* HM_OK or why the tx was refused */
     uint32_t rule;     /* contract-specific rule number (0 when none) */

@@ -6,6 +6,9 @@
 
 #include "ct.h"
 
+#include <assert.h>
+#include <string.h>
+
 /* ------------------------------------------------ ordered byte map (AVL) */
 
 enum { CT_SLOT_ABSENT = 0, CT_SLOT_SET = 1, CT_SLOT_DELETED = 2 };
@@ -35,14 +38,76 @@ ct_bytemap_node *ct_bytemap_find(const ct_bytemap *m, const uint8_t *key, size_t
 /* The slot for key, created ABSENT if new. */
 HM_MUST_USE hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len,
                                    ct_bytemap_node **out);
+/* A malloc'd copy of len bytes in *out; NULL (and HM_OK) when len is 0. */
+HM_MUST_USE hm_err ct_bytes_dup(const uint8_t *data, size_t len, uint8_t **out);
 /* Copies val into the slot and marks it SET. */
 HM_MUST_USE hm_err ct_bytemap_node_set(ct_bytemap_node *n, const uint8_t *val, size_t val_len);
+/* A SET slot's value for a visitor: never NULL, so that an empty value reads
+ * as a value (as the node's store hands it out), never as a deletion. */
+const uint8_t *ct_bytemap_node_value(const ct_bytemap_node *n);
 /* Replaces the slot's value with val (taking ownership) and state. */
 void ct_bytemap_node_take(ct_bytemap_node *n, uint8_t *val, size_t val_len, uint8_t state);
 /* In-order visit of start <= key < end (NULL bounds are open); false if the
  * visitor stopped. */
 bool ct_bytemap_walk(const ct_bytemap *m, const uint8_t *start, size_t start_len,
                      const uint8_t *end, size_t end_len, ct_bytemap_walk_fn fn, void *arg);
+
+/* ------------------------------------------------ settlement state keys
+ *
+ * The settlement schema (docs/settlement.md), in one place for the contract
+ * that writes it and the queries that read it. Fixed-width integers in keys
+ * are big-endian, so byte order is numeric order. */
+
+#define CT_SKEY_CONTRACT "s/c/"
+#define CT_SKEY_VERSION "s/v/"
+#define CT_SKEY_SALE "s/s/"
+#define CT_SKEY_MATURITY "s/m/"
+#define CT_SKEY_ITEM "s/i/"
+#define CT_SKEY_SEQ "s/n"
+#define CT_SKEY_JOURNAL "s/j/"
+#define CT_SKEY_ACCOUNT_INDEX "s/a/"
+#define CT_SKEY_BALANCE "s/b/"
+#define CT_SKEY_SESSION "s/ts/"
+#define CT_SKEY_STREAMER "s/tr/"
+
+typedef struct {
+    uint8_t bytes[CT_KEY_MAX];
+    size_t len;
+} ct_key_buf;
+
+/* Callers add only fields of bounded length, so a key never outgrows
+ * CT_KEY_MAX: that is asserted, not checked. */
+static inline void ct_key_start(ct_key_buf *k, const char *prefix) {
+    k->len = strlen(prefix);
+    memcpy(k->bytes, prefix, k->len);
+}
+
+static inline void ct_key_add(ct_key_buf *k, const void *data, size_t len) {
+    assert(k->len + len <= sizeof k->bytes);
+    memcpy(k->bytes + k->len, data, len);
+    k->len += len;
+}
+
+static inline void ct_key_add_u64(ct_key_buf *k, uint64_t v) {
+    uint8_t be[8];
+    for (int i = 0; i < 8; i++)
+        be[i] = (uint8_t)(v >> (56 - 8 * i));
+    ct_key_add(k, be, 8);
+}
+
+static inline void ct_key_add_u32(ct_key_buf *k, uint32_t v) {
+    uint8_t be[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    ct_key_add(k, be, 4);
+}
+
+static inline void ct_key_add_str(ct_key_buf *k, const char *text) {
+    ct_key_add(k, text, strlen(text));
+}
+
+static inline void ct_key_add_account(ct_key_buf *k, const ct_account *a) {
+    ct_key_add(k, &a->kind, 1);
+    ct_key_add(k, a->owner.bytes, HM_PUBKEY_LEN);
+}
 
 /* Encodes/decodes a tx result for the "t/" index. */
 HM_MUST_USE hm_err ct_result_encode(const ct_result *res, uint64_t height, hm_writer *w);

@@ -337,8 +337,9 @@ HM_MUST_USE hm_err ct_sale_totals_decode(const uint8_t *data, size_t len, ct_sal
 
 /* Refunds what is left of the latest sale that linked item (gtin, serial):
  * the hook for a return recorded as an EPCIS event (disposition returned).
- * Writes through x; *refunded is the amount (0 when the item is linked to no
- * sale or the sale is already refunded in full). Operating errors only. */
+ * Writes through x; *refunded is the amount (0, with nothing written, when
+ * the item is linked to no sale, the sale is already refunded in full, or
+ * the refund would take a balance out of int64). Operating errors only. */
 HM_MUST_USE hm_err ct_settle_item_returned(ct_exec *x, const char *gtin, const char *serial,
                                            const uint8_t tx_id[HM_HASH_LEN], uint64_t *refunded);
 

@@ -34,8 +34,7 @@ struct ct_exec {
 static const char TX_RESULT_PREFIX[] = "t/";
 static const char NOTE_PREFIX[] = "n/";
 
-hm_err ct_refuse(ct_result *res, hm_err code, uint32_t rule, uint32_t index, const char *fmt,
-                 ...) {
+hm_err ct_refuse(ct_result *res, hm_err code, uint32_t rule, uint32_t index, const char *fmt, ...) {
     assert(code != HM_OK);
     res->code = code;
     res->rule = rule;
@@ -86,16 +85,8 @@ hm_err ct_state_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **va
     if (n != NULL && n->state == CT_SLOT_DELETED)
         return HM_ERR_NOT_FOUND;
     if (n != NULL && n->state == CT_SLOT_SET) {
-        uint8_t *copy = NULL;
-        if (n->val_len > 0) {
-            copy = malloc(n->val_len);
-            if (copy == NULL)
-                return HM_ERR_NOMEM;
-            memcpy(copy, n->val, n->val_len);
-        }
-        *val = copy;
         *val_len = n->val_len;
-        return HM_OK;
+        return ct_bytes_dup(n->val, n->val_len, val);
     }
     *val = NULL;
     *val_len = 0;
@@ -113,13 +104,10 @@ static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, cons
     hm_err err = ct_bytemap_slot(&x->overlay, key, key_len, &n);
     if (err != HM_OK)
         return err;
-    uint8_t *copy = NULL;
-    if (val != NULL && val_len > 0) {
-        copy = malloc(val_len);
-        if (copy == NULL)
-            return HM_ERR_NOMEM;
-        memcpy(copy, val, val_len);
-    }
+    uint8_t *copy;
+    err = ct_bytes_dup(val, val != NULL ? val_len : 0, &copy);
+    if (err != HM_OK)
+        return err;
     if (x->in_tx) {
         if (x->journal_len == x->journal_cap) {
             size_t cap = x->journal_cap ? x->journal_cap * 2 : 64;
@@ -131,9 +119,8 @@ static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, cons
             x->journal = j;
             x->journal_cap = cap;
         }
-        x->journal[x->journal_len++] =
-            (journal_entry){.node = n, .old_val = n->val, .old_len = n->val_len,
-                            .old_state = n->state};
+        x->journal[x->journal_len++] = (journal_entry){
+            .node = n, .old_val = n->val, .old_len = n->val_len, .old_state = n->state};
         n->val = NULL; /* now owned by the journal */
     }
     ct_bytemap_node_take(n, copy, val != NULL ? val_len : 0,
@@ -211,7 +198,8 @@ static bool emit_overlay_until(scan_merge *s, const uint8_t *key, size_t key_len
         if (key != NULL && ct_key_compare(n->key, n->key_len, key, key_len) >= 0)
             break;
         s->next++;
-        if (n->state == CT_SLOT_SET && !s->visit(s->arg, n->key, n->key_len, n->val, n->val_len)) {
+        if (n->state == CT_SLOT_SET &&
+            !s->visit(s->arg, n->key, n->key_len, ct_bytemap_node_value(n), n->val_len)) {
             s->stopped = true;
             return false;
         }
@@ -229,7 +217,7 @@ static bool merge_base(void *arg, const uint8_t *key, size_t key_len, const uint
         if (ct_key_compare(n->key, n->key_len, key, key_len) == 0) {
             s->next++; /* the overlay shadows the base */
             if (n->state == CT_SLOT_SET &&
-                !s->visit(s->arg, n->key, n->key_len, n->val, n->val_len)) {
+                !s->visit(s->arg, n->key, n->key_len, ct_bytemap_node_value(n), n->val_len)) {
                 s->stopped = true;
                 return false;
             }
@@ -351,37 +339,41 @@ hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_che
     if (err != HM_ERR_NOT_FOUND)
         return err;
 
+    /* A tx that fails this check was not authored as it stands: the id does
+     * not cover the records, so anyone can pair a genuine head and signature
+     * with altered records. Spending the id here would let them burn the
+     * genuine tx for good; like a malformed tx, it is refused and writes
+     * nothing. */
     err = ct_tx_check(&tx, x->ctx.chain_id, sig_checked);
-    if (err != HM_OK) {
-        (void)ct_refuse(res, err, 0, 0, "%s", err == HM_ERR_PROOF
-                                                   ? "records do not hash to the signed root"
-                                                   : "signature does not verify");
+    if (err != HM_OK)
+        return ct_refuse(res, err, 0, 0, "%s",
+                         err == HM_ERR_PROOF ? "records do not hash to the signed root"
+                                             : "signature does not verify");
+
+    ct_member member;
+    const ct_member *signer = NULL;
+    bool keyless =
+        ct_tx_type_is_keyless(tx.type) && memcmp(tx.signer.bytes, (uint8_t[32]){0}, 32) == 0;
+    if (!keyless) {
+        err = ct_member_lookup(x, &tx.signer, &member);
+        if (err == HM_OK)
+            signer = &member;
+        else if (err != HM_ERR_NOT_FOUND)
+            return err;
+    }
+    if (!keyless && signer == NULL && tx.type != CT_TX_NOTE) {
+        (void)ct_refuse(res, HM_ERR_DENIED, 0, 0, "signer is not a member, or was revoked");
     } else {
-        ct_member member;
-        const ct_member *signer = NULL;
-        bool keyless = ct_tx_type_is_keyless(tx.type) &&
-                       memcmp(tx.signer.bytes, (uint8_t[32]){0}, 32) == 0;
-        if (!keyless) {
-            err = ct_member_lookup(x, &tx.signer, &member);
-            if (err == HM_OK)
-                signer = &member;
-            else if (err != HM_ERR_NOT_FOUND)
-                return err;
+        tx_begin(x);
+        err = dispatch(x, &tx, signer, res);
+        if (err != HM_OK) {
+            tx_rollback(x);
+            return err;
         }
-        if (!keyless && signer == NULL && tx.type != CT_TX_NOTE) {
-            (void)ct_refuse(res, HM_ERR_DENIED, 0, 0, "signer is not a member, or was revoked");
-        } else {
-            tx_begin(x);
-            err = dispatch(x, &tx, signer, res);
-            if (err != HM_OK) {
-                tx_rollback(x);
-                return err;
-            }
-            if (res->code != HM_OK)
-                tx_rollback(x);
-            else
-                tx_commit(x);
-        }
+        if (res->code != HM_OK)
+            tx_rollback(x);
+        else
+            tx_commit(x);
     }
 
     uint8_t buf[256];
@@ -408,14 +400,13 @@ typedef struct {
 } write_walk;
 
 static bool visit_write(void *arg, const ct_bytemap_node *n) {
-    static const uint8_t empty_value[1];
     write_walk *w = arg;
     if (n->state == CT_SLOT_ABSENT)
         return true;
     if (n->state == CT_SLOT_DELETED)
         return w->visit(w->arg, n->key, n->key_len, NULL, 0);
     /* An empty value is still a value: never hand out NULL for it. */
-    return w->visit(w->arg, n->key, n->key_len, n->val ? n->val : empty_value, n->val_len);
+    return w->visit(w->arg, n->key, n->key_len, ct_bytemap_node_value(n), n->val_len);
 }
 
 hm_err ct_exec_foreach_write(const ct_exec *x, ct_visit_fn visit, void *arg) {

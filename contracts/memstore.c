@@ -62,16 +62,8 @@ static hm_err mem_get(void *ctx, const uint8_t *key, size_t key_len, uint8_t **v
     ct_bytemap_node *n = ct_bytemap_find(&m->map, key, key_len);
     if (n == NULL || n->state != CT_SLOT_SET)
         return HM_ERR_NOT_FOUND;
-    uint8_t *copy = NULL;
-    if (n->val_len > 0) {
-        copy = malloc(n->val_len);
-        if (copy == NULL)
-            return HM_ERR_NOMEM;
-        memcpy(copy, n->val, n->val_len);
-    }
-    *val = copy;
     *val_len = n->val_len;
-    return HM_OK;
+    return ct_bytes_dup(n->val, n->val_len, val);
 }
 
 typedef struct {
@@ -83,7 +75,7 @@ static bool mem_scan_one(void *arg, const ct_bytemap_node *n) {
     mem_scan_ctx *s = arg;
     if (n->state != CT_SLOT_SET)
         return true;
-    return s->visit(s->arg, n->key, n->key_len, n->val, n->val_len);
+    return s->visit(s->arg, n->key, n->key_len, ct_bytemap_node_value(n), n->val_len);
 }
 
 static hm_err mem_scan(void *ctx, const uint8_t *start, size_t start_len, const uint8_t *end,

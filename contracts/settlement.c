@@ -18,62 +18,15 @@
 
 /* ------------------------------------------------------------ keys */
 
-#define KEY_CONTRACT "s/c/"
-#define KEY_VERSION "s/v/"
-#define KEY_SALE "s/s/"
-#define KEY_MATURITY "s/m/"
-#define KEY_ITEM "s/i/"
-#define KEY_SEQ "s/n"
-#define KEY_JOURNAL "s/j/"
-#define KEY_ACCOUNT_INDEX "s/a/"
-#define KEY_BALANCE "s/b/"
-#define KEY_SESSION "s/ts/"
-#define KEY_STREAMER "s/tr/"
+/* The keys' prefixes and builders are in ct_internal.h (CT_SKEY_*). */
 #define PREFIX_LEN 4
-
-typedef struct {
-    uint8_t bytes[CT_KEY_MAX];
-    size_t len;
-} key_buf;
-
-static void key_start(key_buf *k, const char *prefix) {
-    k->len = strlen(prefix);
-    memcpy(k->bytes, prefix, k->len);
-}
-
-static void key_add(key_buf *k, const void *data, size_t len) {
-    assert(k->len + len <= sizeof k->bytes);
-    memcpy(k->bytes + k->len, data, len);
-    k->len += len;
-}
-
-static void key_add_u64(key_buf *k, uint64_t v) {
-    uint8_t be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (uint8_t)(v >> (56 - 8 * i));
-    key_add(k, be, 8);
-}
-
-static void key_add_u32(key_buf *k, uint32_t v) {
-    uint8_t be[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    key_add(k, be, 4);
-}
-
-static void key_add_str(key_buf *k, const char *s) {
-    key_add(k, s, strlen(s));
-}
-
-static void key_add_account(key_buf *k, const ct_account *a) {
-    key_add(k, &a->kind, 1);
-    key_add(k, a->owner.bytes, HM_PUBKEY_LEN);
-}
 
 /* ------------------------------------------------------------ state io */
 
 /* Reads key; *found false when absent. Decodes with dec into out. */
 typedef hm_err (*decode_fn)(const uint8_t *data, size_t len, void *out);
 
-static hm_err state_load(ct_exec *x, const key_buf *k, decode_fn dec, void *out, bool *found) {
+static hm_err state_load(ct_exec *x, const ct_key_buf *k, decode_fn dec, void *out, bool *found) {
     uint8_t *val = NULL;
     size_t val_len = 0;
     hm_err err = ct_state_get(x, k->bytes, k->len, &val, &val_len);
@@ -92,7 +45,7 @@ static hm_err state_load(ct_exec *x, const key_buf *k, decode_fn dec, void *out,
     return HM_OK;
 }
 
-static hm_err state_exists(ct_exec *x, const key_buf *k, bool *found) {
+static hm_err state_exists(ct_exec *x, const ct_key_buf *k, bool *found) {
     uint8_t *val = NULL;
     size_t val_len = 0;
     hm_err err = ct_state_get(x, k->bytes, k->len, &val, &val_len);
@@ -101,7 +54,7 @@ static hm_err state_exists(ct_exec *x, const key_buf *k, bool *found) {
     return err == HM_ERR_NOT_FOUND ? HM_OK : err;
 }
 
-static hm_err state_put_writer(ct_exec *x, const key_buf *k, hm_writer *w) {
+static hm_err state_put_writer(ct_exec *x, const ct_key_buf *k, hm_writer *w) {
     hm_err err = hm_writer_error(w);
     if (err == HM_OK)
         err = ct_state_put(x, k->bytes, k->len, w->buf, w->len);
@@ -182,15 +135,15 @@ static hm_err version_decode_any(const uint8_t *data, size_t len, void *out) {
 
 /* ------------------------------------------------------------ contracts */
 
-static void contract_key(key_buf *k, const uint8_t id[32]) {
-    key_start(k, KEY_CONTRACT);
-    key_add(k, id, 32);
+static void contract_key(ct_key_buf *k, const uint8_t id[32]) {
+    ct_key_start(k, CT_SKEY_CONTRACT);
+    ct_key_add(k, id, 32);
 }
 
-static void version_key(key_buf *k, const uint8_t id[32], uint32_t version) {
-    key_start(k, KEY_VERSION);
-    key_add(k, id, 32);
-    key_add_u32(k, version);
+static void version_key(ct_key_buf *k, const uint8_t id[32], uint32_t version) {
+    ct_key_start(k, CT_SKEY_VERSION);
+    ct_key_add(k, id, 32);
+    ct_key_add_u32(k, version);
 }
 
 void ct_split_id(const hm_pubkey *creator, const char *name, uint8_t out[32]) {
@@ -202,14 +155,14 @@ void ct_split_id(const hm_pubkey *creator, const char *name, uint8_t out[32]) {
 }
 
 static hm_err load_head(ct_exec *x, const uint8_t id[32], ct_split_head *h, bool *found) {
-    key_buf k;
+    ct_key_buf k;
     contract_key(&k, id);
     return state_load(x, &k, head_decode_any, h, found);
 }
 
 static hm_err load_version(ct_exec *x, const uint8_t id[32], uint32_t version, ct_split_version *v,
                            bool *found) {
-    key_buf k;
+    ct_key_buf k;
     version_key(&k, id, version);
     return state_load(x, &k, version_decode_any, v, found);
 }
@@ -369,7 +322,7 @@ static hm_err check_terms(ct_exec *x, const uint8_t id[32], const ct_split_terms
 }
 
 static hm_err write_version(ct_exec *x, const uint8_t id[32], const ct_split_version *v) {
-    key_buf k;
+    ct_key_buf k;
     version_key(&k, id, v->version);
     hm_writer w;
     hm_writer_init_growable(&w, 8192);
@@ -381,7 +334,7 @@ static hm_err write_version(ct_exec *x, const uint8_t id[32], const ct_split_ver
 }
 
 static hm_err write_head(ct_exec *x, const ct_split_head *h) {
-    key_buf k;
+    ct_key_buf k;
     contract_key(&k, h->id);
     uint8_t buf[256];
     hm_writer w;
@@ -516,8 +469,8 @@ static const uint8_t ZERO32[32];
 static const hm_pubkey ZERO_KEY;
 
 static hm_err next_seq(ct_exec *x, uint64_t *seq) {
-    key_buf k;
-    key_start(&k, KEY_SEQ);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_SEQ);
     uint8_t *val = NULL;
     size_t val_len = 0;
     uint64_t last = 0;
@@ -541,10 +494,10 @@ static hm_err next_seq(ct_exec *x, uint64_t *seq) {
     return ct_state_put(x, k.bytes, k.len, buf, w.len);
 }
 
-static void balance_key(key_buf *k, const ct_account *a, const char *currency) {
-    key_start(k, KEY_BALANCE);
-    key_add_account(k, a);
-    key_add(k, currency, CT_CURRENCY_LEN);
+static void balance_key(ct_key_buf *k, const ct_account *a, const char *currency) {
+    ct_key_start(k, CT_SKEY_BALANCE);
+    ct_key_add_account(k, a);
+    ct_key_add(k, currency, CT_CURRENCY_LEN);
 }
 
 hm_err ct_balance_decode(const uint8_t *data, size_t len, int64_t *pending, int64_t *available) {
@@ -562,7 +515,7 @@ hm_err ct_balance_decode(const uint8_t *data, size_t len, int64_t *pending, int6
 
 static hm_err load_balance(ct_exec *x, const ct_account *a, const char *currency, int64_t *pending,
                            int64_t *available) {
-    key_buf k;
+    ct_key_buf k;
     balance_key(&k, a, currency);
     uint8_t *val = NULL;
     size_t val_len = 0;
@@ -583,17 +536,24 @@ static bool add_overflows(int64_t a, int64_t b, int64_t *out) {
 
 /* Posts amount to (account, bucket): the journal entry, the account's
  * statement index and its balance. HM_ERR_OVERFLOW when the balance would
- * leave int64 (a refusal for the caller). */
+ * leave int64 (a refusal for the caller).
+ *
+ * Pending and available together must stay within int64 too. Pending is never
+ * below zero, so with that bound maturing (pending -> available, in
+ * end_block, where nothing can be refused) can never overflow; without it a
+ * member holding nearly 2^63 in both buckets, which two sellers could build
+ * up, would make end_block fail on every node at the same block, for good. */
 static hm_err post(op *o, uint8_t entry, const ct_account *account, uint8_t bucket,
                    int64_t amount) {
     if (amount == 0)
         return HM_OK;
-    int64_t pending, available;
+    int64_t pending, available, both;
     hm_err err = load_balance(o->x, account, o->currency, &pending, &available);
     if (err != HM_OK)
         return err;
     int64_t *target = bucket == CT_BUCKET_PENDING ? &pending : &available;
-    if (add_overflows(*target, amount, target) || add_overflows(o->sum, amount, &o->sum))
+    if (add_overflows(*target, amount, target) || add_overflows(pending, available, &both) ||
+        add_overflows(o->sum, amount, &o->sum))
         return HM_ERR_OVERFLOW;
     const ct_block_ctx *ctx = ct_exec_ctx(o->x);
 
@@ -619,17 +579,17 @@ static hm_err post(op *o, uint8_t entry, const ct_account *account, uint8_t buck
     err = ct_posting_encode(&p, &w);
     if (err != HM_OK)
         return err;
-    key_buf k;
-    key_start(&k, KEY_JOURNAL);
-    key_add_u64(&k, p.seq);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_JOURNAL);
+    ct_key_add_u64(&k, p.seq);
     err = ct_state_put(o->x, k.bytes, k.len, buf, w.len);
     if (err != HM_OK)
         return err;
 
-    key_start(&k, KEY_ACCOUNT_INDEX);
-    key_add_account(&k, account);
-    key_add_u64(&k, p.time_ms);
-    key_add_u64(&k, p.seq);
+    ct_key_start(&k, CT_SKEY_ACCOUNT_INDEX);
+    ct_key_add_account(&k, account);
+    ct_key_add_u64(&k, p.time_ms);
+    ct_key_add_u64(&k, p.seq);
     err = ct_state_put(o->x, k.bytes, k.len, NULL, 0);
     if (err != HM_OK)
         return err;
@@ -650,22 +610,22 @@ static ct_account member_account(const uint8_t id[32]) {
 
 /* ------------------------------------------------------------ sales */
 
-static void sale_key(key_buf *k, const hm_pubkey *platform, const char *order_id) {
-    key_start(k, KEY_SALE);
-    key_add(k, platform->bytes, HM_PUBKEY_LEN);
-    key_add_str(k, order_id);
+static void sale_key(ct_key_buf *k, const hm_pubkey *platform, const char *order_id) {
+    ct_key_start(k, CT_SKEY_SALE);
+    ct_key_add(k, platform->bytes, HM_PUBKEY_LEN);
+    ct_key_add_str(k, order_id);
 }
 
-static void maturity_key(key_buf *k, uint64_t window_end_ms, const hm_pubkey *platform,
+static void maturity_key(ct_key_buf *k, uint64_t window_end_ms, const hm_pubkey *platform,
                          const char *order_id) {
-    key_start(k, KEY_MATURITY);
-    key_add_u64(k, window_end_ms);
-    key_add(k, platform->bytes, HM_PUBKEY_LEN);
-    key_add_str(k, order_id);
+    ct_key_start(k, CT_SKEY_MATURITY);
+    ct_key_add_u64(k, window_end_ms);
+    ct_key_add(k, platform->bytes, HM_PUBKEY_LEN);
+    ct_key_add_str(k, order_id);
 }
 
 static hm_err write_sale(ct_exec *x, const ct_sale *s) {
-    key_buf k;
+    ct_key_buf k;
     sale_key(&k, &s->platform, s->body.order_id);
     hm_writer w;
     hm_writer_init_growable(&w, 64 * 1024);
@@ -696,7 +656,7 @@ static hm_err totals_decode_any(const uint8_t *data, size_t len, void *out) {
 /* Adds to a totals record; saturating is never needed: sale counts and
  * amounts are bounded far below 2^64 per record by CT_AMOUNT_MAX and the
  * overflow check. HM_ERR_OVERFLOW refuses. */
-static hm_err totals_add(ct_exec *x, const key_buf *k, uint64_t sales, uint64_t gross,
+static hm_err totals_add(ct_exec *x, const ct_key_buf *k, uint64_t sales, uint64_t gross,
                          uint64_t refunded) {
     ct_sale_totals t = {0, 0, 0};
     bool found;
@@ -718,19 +678,19 @@ static hm_err totals_add(ct_exec *x, const key_buf *k, uint64_t sales, uint64_t 
 
 static hm_err sale_totals_add(ct_exec *x, const ct_sale *s, uint64_t sales, uint64_t gross,
                               uint64_t refunded) {
-    key_buf k;
+    ct_key_buf k;
     hm_err err = HM_OK;
     if (s->body.session_id[0] != '\0') {
-        key_start(&k, KEY_SESSION);
-        key_add(&k, s->platform.bytes, HM_PUBKEY_LEN);
-        key_add(&k, s->body.currency, CT_CURRENCY_LEN);
-        key_add_str(&k, s->body.session_id);
+        ct_key_start(&k, CT_SKEY_SESSION);
+        ct_key_add(&k, s->platform.bytes, HM_PUBKEY_LEN);
+        ct_key_add(&k, s->body.currency, CT_CURRENCY_LEN);
+        ct_key_add_str(&k, s->body.session_id);
         err = totals_add(x, &k, sales, gross, refunded);
     }
     if (err == HM_OK && s->body.has_streamer) {
-        key_start(&k, KEY_STREAMER);
-        key_add(&k, s->body.streamer.bytes, HM_PUBKEY_LEN);
-        key_add(&k, s->body.currency, CT_CURRENCY_LEN);
+        ct_key_start(&k, CT_SKEY_STREAMER);
+        ct_key_add(&k, s->body.streamer.bytes, HM_PUBKEY_LEN);
+        ct_key_add(&k, s->body.currency, CT_CURRENCY_LEN);
         err = totals_add(x, &k, sales, gross, refunded);
     }
     return err;
@@ -754,7 +714,7 @@ static hm_err apply_one_sale(ct_exec *x, const uint8_t tx_id[32], const ct_membe
     if (strcmp(h.currency, b->currency) != 0)
         return ct_refuse(res, HM_ERR_CONFLICT, CT_SRULE_CURRENCY_MISMATCH, index,
                          "sale in %s under a contract in %s", b->currency, h.currency);
-    key_buf k;
+    ct_key_buf k;
     sale_key(&k, &signer->key, b->order_id);
     err = state_exists(x, &k, &found);
     if (err != HM_OK)
@@ -807,9 +767,9 @@ static hm_err apply_one_sale(ct_exec *x, const uint8_t tx_id[32], const ct_membe
         err = ct_state_put(x, k.bytes, k.len, NULL, 0);
     }
     if (err == HM_OK && b->has_item) {
-        key_start(&k, KEY_ITEM);
-        key_add(&k, b->gtin, CT_GTIN_LEN);
-        key_add_str(&k, b->serial);
+        ct_key_start(&k, CT_SKEY_ITEM);
+        ct_key_add(&k, b->gtin, CT_GTIN_LEN);
+        ct_key_add_str(&k, b->serial);
         uint8_t link[HM_PUBKEY_LEN + CT_ORDER_ID_MAX];
         size_t order_len = strlen(b->order_id);
         memcpy(link, s->platform.bytes, HM_PUBKEY_LEN);
@@ -856,18 +816,63 @@ static hm_err apply_sale(ct_exec *x, const ct_tx *tx, const ct_member *signer, c
 
 /* ------------------------------------------------------------ refunds */
 
+/* Whether the postings of a refund (voided[i] out of each leaf's bucket,
+ * amount into the clearing account) keep every balance within int64. One
+ * member may hold several leaves: their parts are summed. */
+static hm_err refund_fits(ct_exec *x, const ct_sale *s, const uint64_t *voided, uint64_t amount,
+                          uint8_t bucket, bool *fits) {
+    *fits = true;
+    int64_t pending, available, after;
+    for (uint32_t i = 0; i < s->node_count && *fits; i++) {
+        if (voided[i] == 0)
+            continue;
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = voided[j] > 0 && memcmp(s->nodes[j].party.id, s->nodes[i].party.id, 32) == 0;
+        if (seen)
+            continue;
+        uint64_t total = 0; /* at most the sale's gross: no overflow */
+        for (uint32_t j = i; j < s->node_count; j++)
+            if (voided[j] > 0 && memcmp(s->nodes[j].party.id, s->nodes[i].party.id, 32) == 0)
+                total += voided[j];
+        ct_account a = member_account(s->nodes[i].party.id);
+        hm_err err = load_balance(x, &a, s->body.currency, &pending, &available);
+        if (err != HM_OK)
+            return err;
+        int64_t target = bucket == CT_BUCKET_PENDING ? pending : available;
+        *fits = total <= INT64_MAX && !__builtin_sub_overflow(target, (int64_t)total, &after);
+    }
+    if (*fits) {
+        ct_account clearing = {.kind = CT_ACCOUNT_SALES, .owner = s->platform};
+        hm_err err = load_balance(x, &clearing, s->body.currency, &pending, &available);
+        if (err != HM_OK)
+            return err;
+        *fits = amount <= INT64_MAX && !add_overflows(available, (int64_t)amount, &after) &&
+                !add_overflows(pending, after, &after);
+    }
+    return HM_OK;
+}
+
 /* Voids `amount` of sale s (already checked: 0 < amount <= what is left),
- * posts it and stores the sale. HM_ERR_OVERFLOW refuses. */
+ * posts it and stores the sale. HM_ERR_OVERFLOW refuses, and is found before
+ * anything is written, so that a caller that cannot roll back (the
+ * item-returned hook) is left with nothing half done. */
 static hm_err refund_sale(ct_exec *x, const uint8_t tx_id[32], ct_sale *s, uint64_t amount) {
     uint64_t voided[CT_SALE_NODES_MAX];
     hm_err err = ct_sale_void(s->nodes, s->node_count, amount, voided);
     assert(err == HM_OK); /* the caller checked amount against what is left */
     if (err != HM_OK)
         return HM_ERR_IO;
-    op o = {x, tx_id, &s->platform, s->body.order_id, s->body.currency, 0};
     /* Inside the window the pending parts are voided; after it, the money
      * comes back out of available balances, which may go below zero (owed). */
     uint8_t bucket = s->matured ? CT_BUCKET_AVAILABLE : CT_BUCKET_PENDING;
+    bool fits;
+    err = refund_fits(x, s, voided, amount, bucket, &fits);
+    if (err != HM_OK)
+        return err;
+    if (!fits)
+        return HM_ERR_OVERFLOW;
+    op o = {x, tx_id, &s->platform, s->body.order_id, s->body.currency, 0};
     for (uint32_t i = 0; i < s->node_count && err == HM_OK; i++) {
         if (voided[i] == 0)
             continue;
@@ -889,7 +894,7 @@ static hm_err refund_sale(ct_exec *x, const uint8_t tx_id[32], ct_sale *s, uint6
 
 static hm_err load_sale(ct_exec *x, const hm_pubkey *platform, const char *order_id, ct_sale *s,
                         bool *found) {
-    key_buf k;
+    ct_key_buf k;
     sale_key(&k, platform, order_id);
     return state_load(x, &k, sale_decode_any, s, found);
 }
@@ -941,10 +946,10 @@ hm_err ct_settle_item_returned(ct_exec *x, const char *gtin, const char *serial,
     if (strnlen(gtin, CT_GTIN_LEN + 1) != CT_GTIN_LEN ||
         strnlen(serial, CT_SERIAL_MAX + 1) > CT_SERIAL_MAX)
         return HM_OK; /* not an item a sale can link */
-    key_buf k;
-    key_start(&k, KEY_ITEM);
-    key_add(&k, gtin, CT_GTIN_LEN);
-    key_add_str(&k, serial);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_ITEM);
+    ct_key_add(&k, gtin, CT_GTIN_LEN);
+    ct_key_add_str(&k, serial);
     uint8_t *link = NULL;
     size_t link_len = 0;
     hm_err err = ct_state_get(x, k.bytes, k.len, &link, &link_len);
@@ -974,6 +979,10 @@ hm_err ct_settle_item_returned(ct_exec *x, const char *gtin, const char *serial,
         err = refund_sale(x, tx_id, s, left);
         if (err == HM_OK)
             *refunded = left;
+        /* A balance at the edge of int64 is not an operating error: the
+         * event stands, without a refund, and refund_sale wrote nothing. */
+        if (err == HM_ERR_OVERFLOW)
+            err = HM_OK;
     }
     free(s);
     return err;
@@ -1098,7 +1107,7 @@ static bool collect_key(void *arg, const uint8_t *key, size_t key_len, const uin
 }
 
 /* Moves what is left of one sale from pending to available. */
-static hm_err mature_sale(ct_exec *x, const key_buf *index_key, ct_sale *s) {
+static hm_err mature_sale(ct_exec *x, const ct_key_buf *index_key, ct_sale *s) {
     /* index key = prefix | window_end(8) | platform(32) | order id */
     size_t head = PREFIX_LEN + 8 + HM_PUBKEY_LEN;
     if (index_key->len <= head || index_key->len > head + CT_ORDER_ID_MAX)
@@ -1114,7 +1123,8 @@ static hm_err mature_sale(ct_exec *x, const key_buf *index_key, ct_sale *s) {
         err = HM_ERR_IO;
     if (err != HM_OK)
         return err;
-    assert(!s->matured);
+    if (s->matured)
+        return HM_ERR_IO; /* still indexed as due: the store is damaged */
     op o = {x, ZERO32, &s->platform, s->body.order_id, s->body.currency, 0};
     for (uint32_t i = 0; i < s->node_count && err == HM_OK; i++) {
         if (s->nodes[i].party.kind != CT_PARTY_ACCOUNT)
@@ -1144,13 +1154,13 @@ hm_err ct_settle_end_block(ct_exec *x) {
     const ct_block_ctx *ctx = ct_exec_ctx(x);
     /* Every sale whose window ended at or before this block's time: the
      * index is ordered by window end, so the scan reads only what is due. */
-    key_buf start, end;
-    key_start(&start, KEY_MATURITY);
-    key_start(&end, KEY_MATURITY);
+    ct_key_buf start, end;
+    ct_key_start(&start, CT_SKEY_MATURITY);
+    ct_key_start(&end, CT_SKEY_MATURITY);
     if (ctx->time_ms == UINT64_MAX) {
         end.bytes[end.len - 1]++; /* "s/m0": past every window */
     } else {
-        key_add_u64(&end, ctx->time_ms + 1);
+        ct_key_add_u64(&end, ctx->time_ms + 1);
     }
     key_list due = {NULL, 0, 0, 0, HM_OK};
     hm_err err = ct_state_scan(x, start.bytes, start.len, end.bytes, end.len, collect_key, &due);
@@ -1164,7 +1174,7 @@ hm_err ct_settle_end_block(ct_exec *x) {
     }
     /* The scan is over before any write: the overlay is not changed under it. */
     for (size_t pos = 0; pos < due.len && err == HM_OK;) {
-        key_buf k;
+        ct_key_buf k;
         k.len = (size_t)due.bytes[pos] << 8 | due.bytes[pos + 1];
         memcpy(k.bytes, due.bytes + pos + 2, k.len);
         pos += 2 + k.len;

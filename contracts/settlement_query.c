@@ -3,43 +3,14 @@
  * split trees, contracts, and totals per live session and per streamer.
  *
  * Layer: contracts/ (pure). Reads only through the ct_store it is given and
- * writes nothing. The key layout is the one settlement.c writes, described
+ * writes nothing. The key layout is the one settlement.c writes (prefixes and
+ * builders shared through ct_internal.h), described
  * in docs/settlement.md; a stored value that does not decode is reported as
  * HM_ERR_IO (damaged store), never asserted. */
-#include "ct.h"
+#include "ct_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    uint8_t bytes[CT_KEY_MAX];
-    size_t len;
-} qkey;
-
-static void qkey_start(qkey *k, const char *prefix) {
-    k->len = strlen(prefix);
-    memcpy(k->bytes, prefix, k->len);
-}
-
-static bool qkey_add(qkey *k, const void *data, size_t len) {
-    if (k->len + len > sizeof k->bytes)
-        return false;
-    memcpy(k->bytes + k->len, data, len);
-    k->len += len;
-    return true;
-}
-
-static void qkey_add_u64(qkey *k, uint64_t v) {
-    uint8_t be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (uint8_t)(v >> (56 - 8 * i));
-    (void)qkey_add(k, be, 8);
-}
-
-static void qkey_add_account(qkey *k, const ct_account *a) {
-    (void)qkey_add(k, &a->kind, 1);
-    (void)qkey_add(k, a->owner.bytes, HM_PUBKEY_LEN);
-}
 
 static uint64_t be64(const uint8_t *p) {
     uint64_t v = 0;
@@ -48,7 +19,7 @@ static uint64_t be64(const uint8_t *p) {
     return v;
 }
 
-static hm_err store_get(const ct_store *s, const qkey *k, uint8_t **val, size_t *val_len) {
+static hm_err store_get(const ct_store *s, const ct_key_buf *k, uint8_t **val, size_t *val_len) {
     *val = NULL;
     *val_len = 0;
     return s->get(s->ctx, k->bytes, k->len, val, val_len);
@@ -65,10 +36,10 @@ hm_err ct_query_balance(const ct_store *s, const ct_account *a, const char *curr
     if (s == NULL || a == NULL || out == NULL || !account_is_valid(a) ||
         !ct_currency_is_valid(currency))
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/b/");
-    qkey_add_account(&k, a);
-    (void)qkey_add(&k, currency, CT_CURRENCY_LEN);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_BALANCE);
+    ct_key_add_account(&k, a);
+    ct_key_add(&k, currency, CT_CURRENCY_LEN);
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, &k, &val, &val_len);
@@ -115,16 +86,16 @@ static bool visit_balance(void *arg, const uint8_t *key, size_t key_len, const u
 hm_err ct_query_balances(const ct_store *s, const ct_account *a, ct_balance_fn fn, void *arg) {
     if (s == NULL || a == NULL || fn == NULL || !account_is_valid(a))
         return HM_ERR_ARG;
-    qkey start, end;
-    qkey_start(&start, "s/b/");
-    qkey_add_account(&start, a);
+    ct_key_buf start, end;
+    ct_key_start(&start, CT_SKEY_BALANCE);
+    ct_key_add_account(&start, a);
     end = start;
     /* end = the next account's prefix: bump the last byte, carrying. */
     size_t i = end.len;
     while (i > 4 && end.bytes[i - 1] == 0xff)
         end.bytes[--i] = 0;
     if (i == 4)
-        qkey_start(&end, "s/b0"); /* past every balance */
+        ct_key_start(&end, "s/b0"); /* past every balance: CT_SKEY_BALANCE, last byte + 1 */
     else
         end.bytes[i - 1]++;
     balances_walk b = {fn, arg, start.len, HM_OK, 0};
@@ -139,9 +110,9 @@ hm_err ct_query_balances(const ct_store *s, const ct_account *a, ct_balance_fn f
 /* ------------------------------------------------------------ journal */
 
 static hm_err load_posting(const ct_store *s, uint64_t seq, ct_posting *p) {
-    qkey k;
-    qkey_start(&k, "s/j/");
-    qkey_add_u64(&k, seq);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_JOURNAL);
+    ct_key_add_u64(&k, seq);
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, &k, &val, &val_len);
@@ -195,12 +166,12 @@ hm_err ct_query_statement(const ct_store *s, const ct_account *a, uint64_t from_
                           ct_posting_fn fn, void *arg) {
     if (s == NULL || a == NULL || fn == NULL || !account_is_valid(a) || from_ms > to_ms)
         return HM_ERR_ARG;
-    qkey start, end;
-    qkey_start(&start, "s/a/");
-    qkey_add_account(&start, a);
+    ct_key_buf start, end;
+    ct_key_start(&start, CT_SKEY_ACCOUNT_INDEX);
+    ct_key_add_account(&start, a);
     end = start;
-    qkey_add_u64(&start, from_ms);
-    qkey_add_u64(&end, to_ms);
+    ct_key_add_u64(&start, from_ms);
+    ct_key_add_u64(&end, to_ms);
     postings_walk w = {s, fn, arg,  4 + 1 + HM_PUBKEY_LEN + 8, 4 + 1 + HM_PUBKEY_LEN + 16,
                        0, 0,  HM_OK};
     hm_err err = s->scan(s->ctx, start.bytes, start.len, end.bytes, end.len, visit_index, &w);
@@ -211,10 +182,10 @@ hm_err ct_query_postings_after(const ct_store *s, uint64_t after_seq, size_t max
                                void *arg) {
     if (s == NULL || fn == NULL || after_seq == UINT64_MAX)
         return HM_ERR_ARG;
-    qkey start, end;
-    qkey_start(&start, "s/j/");
-    qkey_add_u64(&start, after_seq + 1);
-    qkey_start(&end, "s/j0");
+    ct_key_buf start, end;
+    ct_key_start(&start, CT_SKEY_JOURNAL);
+    ct_key_add_u64(&start, after_seq + 1);
+    ct_key_start(&end, "s/j0"); /* past the journal: CT_SKEY_JOURNAL, last byte + 1 */
     postings_walk w = {s, fn, arg, 4, 4 + 8, max, 0, HM_OK};
     hm_err err = s->scan(s->ctx, start.bytes, start.len, end.bytes, end.len, visit_index, &w);
     return err != HM_OK ? err : w.err;
@@ -223,8 +194,8 @@ hm_err ct_query_postings_after(const ct_store *s, uint64_t after_seq, size_t max
 hm_err ct_query_journal_last_seq(const ct_store *s, uint64_t *seq) {
     if (s == NULL || seq == NULL)
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/n");
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_SEQ);
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, &k, &val, &val_len);
@@ -250,10 +221,10 @@ hm_err ct_query_sale(const ct_store *s, const hm_pubkey *platform, const char *o
     size_t order_len = strnlen(order_id, CT_ORDER_ID_MAX + 1);
     if (order_len == 0 || order_len > CT_ORDER_ID_MAX)
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/s/");
-    (void)qkey_add(&k, platform->bytes, HM_PUBKEY_LEN);
-    (void)qkey_add(&k, order_id, order_len);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_SALE);
+    ct_key_add(&k, platform->bytes, HM_PUBKEY_LEN);
+    ct_key_add(&k, order_id, order_len);
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, &k, &val, &val_len);
@@ -268,12 +239,10 @@ hm_err ct_query_split_version(const ct_store *s, const uint8_t id[32], uint32_t 
                               ct_split_version *out) {
     if (s == NULL || id == NULL || out == NULL)
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/v/");
-    (void)qkey_add(&k, id, 32);
-    uint8_t be[4] = {(uint8_t)(version >> 24), (uint8_t)(version >> 16), (uint8_t)(version >> 8),
-                     (uint8_t)version};
-    (void)qkey_add(&k, be, 4);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_VERSION);
+    ct_key_add(&k, id, 32);
+    ct_key_add_u32(&k, version);
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, &k, &val, &val_len);
@@ -288,9 +257,9 @@ hm_err ct_query_split(const ct_store *s, const uint8_t id[32], ct_split_head *he
                       ct_split_version *latest) {
     if (s == NULL || id == NULL || head == NULL)
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/c/");
-    (void)qkey_add(&k, id, 32);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_CONTRACT);
+    ct_key_add(&k, id, 32);
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, &k, &val, &val_len);
@@ -306,7 +275,7 @@ hm_err ct_query_split(const ct_store *s, const uint8_t id[32], ct_split_head *he
     return err == HM_ERR_NOT_FOUND ? HM_ERR_IO : err;
 }
 
-static hm_err query_totals(const ct_store *s, const qkey *k, ct_sale_totals *out) {
+static hm_err query_totals(const ct_store *s, const ct_key_buf *k, ct_sale_totals *out) {
     uint8_t *val;
     size_t val_len;
     hm_err err = store_get(s, k, &val, &val_len);
@@ -325,11 +294,11 @@ hm_err ct_query_session_totals(const ct_store *s, const hm_pubkey *platform, con
     size_t session_len = strnlen(session_id, CT_SESSION_ID_MAX + 1);
     if (session_len == 0 || session_len > CT_SESSION_ID_MAX)
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/ts/");
-    (void)qkey_add(&k, platform->bytes, HM_PUBKEY_LEN);
-    (void)qkey_add(&k, currency, CT_CURRENCY_LEN);
-    (void)qkey_add(&k, session_id, session_len);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_SESSION);
+    ct_key_add(&k, platform->bytes, HM_PUBKEY_LEN);
+    ct_key_add(&k, currency, CT_CURRENCY_LEN);
+    ct_key_add(&k, session_id, session_len);
     return query_totals(s, &k, out);
 }
 
@@ -337,9 +306,9 @@ hm_err ct_query_streamer_totals(const ct_store *s, const hm_pubkey *streamer, co
                                 ct_sale_totals *out) {
     if (s == NULL || streamer == NULL || out == NULL || !ct_currency_is_valid(currency))
         return HM_ERR_ARG;
-    qkey k;
-    qkey_start(&k, "s/tr/");
-    (void)qkey_add(&k, streamer->bytes, HM_PUBKEY_LEN);
-    (void)qkey_add(&k, currency, CT_CURRENCY_LEN);
+    ct_key_buf k;
+    ct_key_start(&k, CT_SKEY_STREAMER);
+    ct_key_add(&k, streamer->bytes, HM_PUBKEY_LEN);
+    ct_key_add(&k, currency, CT_CURRENCY_LEN);
     return query_totals(s, &k, out);
 }

@@ -149,6 +149,9 @@ hm_err ct_tx_build(hm_writer *w, uint32_t type, const hm_keypair *kp, const char
         return HM_ERR_TOO_LONG;
     if (record_count > 0 && (records == NULL || record_lens == NULL))
         return HM_ERR_ARG;
+    for (uint32_t i = 0; i < record_count; i++)
+        if (record_lens[i] > CT_RECORD_MAX)
+            return HM_ERR_TOO_LONG;
     size_t head_start = w->len;
     hm_put_u8(w, CT_TX_VERSION);
     hm_put_varint(w, type);
@@ -163,8 +166,6 @@ hm_err ct_tx_build(hm_writer *w, uint32_t type, const hm_keypair *kp, const char
         hm_merkle_builder b;
         hm_merkle_builder_init(&b);
         for (uint32_t i = 0; i < record_count; i++) {
-            if (record_lens[i] > CT_RECORD_MAX)
-                return HM_ERR_TOO_LONG;
             uint8_t leaf[HM_HASH_LEN];
             hm_merkle_leaf_hash(records[i], record_lens[i], leaf);
             hm_merkle_builder_add(&b, leaf);
@@ -183,8 +184,11 @@ hm_err ct_tx_build(hm_writer *w, uint32_t type, const hm_keypair *kp, const char
         /* w->buf may move when a growable writer grows, so sign before the
          * next put. */
         err = hm_sign(kp, HM_PURPOSE_TX, chain_id, w->buf + head_start, w->len - head_start, &sig);
-        if (err != HM_OK)
+        if (err != HM_OK) {
+            /* The head is already in w: fail it so nobody sends half a tx. */
+            hm_writer_fail(w, err);
             return err;
+        }
     }
     hm_put_raw(w, sig.bytes, HM_SIG_LEN);
     if (has_records) {

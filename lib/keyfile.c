@@ -70,7 +70,10 @@ hm_err hm_keyfile_read(const char *path, hm_keypair *kp) {
     if (path == NULL || kp == NULL) {
         return HM_ERR_ARG;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO at the key's path would otherwise block the open
+     * until some writer came; it has no effect on the regular file we want,
+     * and anything else is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         return errno == ENOENT ? HM_ERR_NOT_FOUND : HM_ERR_IO;
     }

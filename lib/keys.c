@@ -152,6 +152,7 @@ hm_err hm_sign(const hm_keypair *kp, const char *purpose, const char *chain_id, 
     uint8_t aux[32];
     hm_err err = hm_random_bytes(aux, sizeof aux);
     if (err != HM_OK) {
+        OPENSSL_cleanse(aux, sizeof aux); /* it may hold part of a nonce input */
         return err;
     }
     if (secp256k1_schnorrsig_sign32(hm_secp_ctx(), sig->bytes, digest, keypair_inner(kp), aux) !=
@@ -163,11 +164,42 @@ hm_err hm_sign(const hm_keypair *kp, const char *purpose, const char *chain_id, 
     return HM_OK;
 }
 
+/* Parsing an x-only key costs a square root, about 15% of a verification,
+ * and the same few keys (validators, active members) sign most of what a node
+ * verifies. So each thread keeps the parsed form of recently seen keys, one
+ * per slot chosen by a key byte. Only keys that parsed are kept, and a slot is
+ * used only when all 32 bytes match: the outcome is exactly that of parsing. */
+#define PUBKEY_CACHE_SLOTS 64
+
+typedef struct {
+    bool used;
+    uint8_t bytes[HM_PUBKEY_LEN];
+    secp256k1_xonly_pubkey parsed;
+} pubkey_cache_slot;
+
+static _Thread_local pubkey_cache_slot pubkey_cache[PUBKEY_CACHE_SLOTS];
+
+static bool pubkey_parse_cached(const secp256k1_context *ctx, const hm_pubkey *pub,
+                                secp256k1_xonly_pubkey *out) {
+    pubkey_cache_slot *slot = &pubkey_cache[pub->bytes[HM_PUBKEY_LEN - 1] % PUBKEY_CACHE_SLOTS];
+    if (slot->used && memcmp(slot->bytes, pub->bytes, HM_PUBKEY_LEN) == 0) {
+        *out = slot->parsed;
+        return true;
+    }
+    if (secp256k1_xonly_pubkey_parse(ctx, out, pub->bytes) != 1) {
+        return false;
+    }
+    memcpy(slot->bytes, pub->bytes, HM_PUBKEY_LEN);
+    slot->parsed = *out;
+    slot->used = true;
+    return true;
+}
+
 static hm_err verify_digest(const hm_pubkey *pub, const uint8_t *msg, size_t msg_len,
                             const hm_sig *sig) {
     const secp256k1_context *ctx = hm_secp_ctx();
     secp256k1_xonly_pubkey xonly;
-    if (secp256k1_xonly_pubkey_parse(ctx, &xonly, pub->bytes) != 1) {
+    if (!pubkey_parse_cached(ctx, pub, &xonly)) {
         return HM_ERR_BAD_KEY;
     }
     if (secp256k1_schnorrsig_verify(ctx, sig->bytes, msg, msg_len, &xonly) != 1) {

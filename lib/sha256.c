@@ -35,6 +35,9 @@ static void sha256_die(const char *what) {
 
 static void sha256_thread_ctx_free(void *ctx) {
     EVP_MD_CTX_free(ctx);
+    /* Another key's destructor may still hash on this thread: it must get a
+     * fresh context, not the one just freed. */
+    thread_md_ctx = NULL;
 }
 
 static void sha256_init_once(void) {

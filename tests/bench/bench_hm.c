@@ -3,13 +3,20 @@
  *
  * Layer: benchmarks (not a pure layer: it reads the monotonic clock). Prints
  * figures, asserts nothing about speed: a slow machine is not a failure.
- * Every figure is the median of RUNS runs, because these machines are shared
- * and noisy. Figures:
+ * These machines are shared and noisy, and the load changes from one second
+ * to the next, so a wrapper and the bare call it is set against are timed in
+ * alternation, round by round (which goes first rotates), never in separate
+ * blocks of runs: a ratio is the median of the per-round ratios, so a burst
+ * of load from a neighbour falls on both sides. Each rate is the median of its
+ * ROUNDS rounds. Figures:
  *   - SHA-256 of 64-byte inputs: hm_sha256 vs EVP with an EVP_MD fetched once
  *     and a reused context;
  *   - Merkle root of 100,000 leaves of 250 bytes: hm_merkle_builder and
  *     hm_merkle_root vs a bare loop of the same SHA-256 calls;
  *   - BIP340 sign and verify: hm_sign/hm_verify vs secp256k1_schnorrsig_*;
+ *     hm_verify twice: with one signer (its parsed key is cached, as for
+ *     validators and busy members) and with a new signer each time (the key
+ *     is parsed, a square root, as for a first-time signer);
  *   - the signature ceiling of one validator in a 4-node network sharing
  *     this machine: bare verify/s x cores / 4.
  * Never use a figure from here as a test threshold. */
@@ -27,7 +34,7 @@
 
 #include "hm.h"
 
-#define RUNS 5
+#define ROUNDS 11
 #define SHA_INPUTS 400000
 #define MERKLE_LEAVES 100000
 #define MERKLE_LEAF_LEN 250
@@ -41,27 +48,46 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void die(const char *what) {
+    fprintf(stderr, "bench_hm: %s\n", what);
+    exit(1);
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-/* Runs fn RUNS times; returns the median of ops / seconds. */
-static double median_rate(double (*fn)(void), double ops) {
-    double rates[RUNS];
-    for (int i = 0; i < RUNS; i++) {
-        double t0 = now_s();
-        double done = fn();
-        double dt = now_s() - t0;
-        rates[i] = (done > 0 ? done : ops) / (dt > 0 ? dt : 1e-9);
-    }
-    qsort(rates, RUNS, sizeof rates[0], cmp_double);
-    return rates[RUNS / 2];
+static double median(double *values, size_t n) {
+    qsort(values, n, sizeof values[0], cmp_double);
+    return values[n / 2];
 }
 
-static void die(const char *what) {
-    fprintf(stderr, "bench_hm: %s\n", what);
-    exit(1);
+#define VARIANTS_MAX 3
+
+/* Times the n variants (each returns the operations it did) in alternation
+ * for ROUNDS rounds, the first variant of a round rotating. rate[i] is the
+ * median ops/s of variant i; ratio[i] the median over rounds of variant i's
+ * rate divided by the last variant's (the bare baseline) in the same round. */
+static void compare(double (*const *fns)(void), size_t n, double *rate, double *ratio) {
+    double rates[VARIANTS_MAX][ROUNDS], ratios[VARIANTS_MAX][ROUNDS];
+    if (n == 0 || n > VARIANTS_MAX)
+        die("compare: bad variant count");
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t k = 0; k < n; k++) {
+            size_t i = (k + (size_t)round) % n;
+            double t0 = now_s();
+            double done = fns[i]();
+            double dt = now_s() - t0;
+            rates[i][round] = done / (dt > 0 ? dt : 1e-9);
+        }
+        for (size_t i = 0; i < n; i++)
+            ratios[i][round] = rates[i][round] / rates[n - 1][round];
+    }
+    for (size_t i = 0; i < n; i++) {
+        rate[i] = median(rates[i], ROUNDS);
+        ratio[i] = median(ratios[i], ROUNDS);
+    }
 }
 
 /* ---------------------------------------------------------------- SHA-256 */
@@ -175,6 +201,23 @@ static double run_hm_sign(void) {
     return SIG_OPS;
 }
 
+#define DISTINCT_SIGNERS 256
+static hm_keypair many_kps[DISTINCT_SIGNERS];
+static hm_sig many_sigs[SIG_OPS];
+
+/* Signer i % DISTINCT_SIGNERS: four times the key cache's slots, so nearly
+ * every verification parses its key. */
+static double run_hm_verify_distinct(void) {
+    for (int i = 0; i < SIG_OPS; i++) {
+        msg[0] = (uint8_t)i;
+        msg[1] = (uint8_t)(i >> 8);
+        if (hm_verify(&many_kps[i % DISTINCT_SIGNERS].pub, HM_PURPOSE_TX, chain_id, msg, sizeof msg,
+                      &many_sigs[i]) != HM_OK)
+            die("hm_verify refused a good signature");
+    }
+    return SIG_OPS;
+}
+
 static double run_hm_verify(void) {
     for (int i = 0; i < SIG_OPS; i++) {
         msg[0] = (uint8_t)i;
@@ -210,12 +253,14 @@ int main(void) {
     sha256_ctx = EVP_MD_CTX_new();
     if (!sha256_md || !sha256_ctx)
         die("cannot set up OpenSSL SHA-256");
-    printf("bench_hm: median of %d runs per figure; %ld cores online\n", RUNS, cores);
+    printf("bench_hm: median of %d alternating rounds per figure; %ld cores online\n", ROUNDS,
+           cores);
 
-    double sha_hm = median_rate(run_sha_hm, SHA_INPUTS);
-    double sha_bare = median_rate(run_sha_bare, SHA_INPUTS);
-    printf("sha256_64B_per_s        hm_sha256=%.0f  bare_evp=%.0f  ratio=%.2f\n", sha_hm, sha_bare,
-           sha_hm / sha_bare);
+    double rate[VARIANTS_MAX], ratio[VARIANTS_MAX];
+    double (*const sha_fns[])(void) = {run_sha_hm, run_sha_bare};
+    compare(sha_fns, 2, rate, ratio);
+    printf("sha256_64B_per_s        hm_sha256=%.0f  bare_evp=%.0f  ratio=%.2f\n", rate[0], rate[1],
+           ratio[0]);
 
     leaf_data = malloc((size_t)MERKLE_LEAVES * MERKLE_LEAF_LEN);
     leaf_hashes = malloc((size_t)MERKLE_LEAVES * sizeof *leaf_hashes);
@@ -223,15 +268,14 @@ int main(void) {
         die("out of memory");
     for (size_t i = 0; i < (size_t)MERKLE_LEAVES * MERKLE_LEAF_LEN; i++)
         leaf_data[i] = (uint8_t)(i * 2654435761u >> 13);
-    double mk_builder = median_rate(run_merkle_builder, MERKLE_LEAVES);
-    double mk_root = median_rate(run_merkle_root, MERKLE_LEAVES);
-    double mk_bare = median_rate(run_merkle_bare, MERKLE_LEAVES);
+    double (*const merkle_fns[])(void) = {run_merkle_builder, run_merkle_root, run_merkle_bare};
+    compare(merkle_fns, 3, rate, ratio);
     if (memcmp(root_builder, root_oneshot, HM_HASH_LEN) != 0 ||
         memcmp(root_builder, root_bare, HM_HASH_LEN) != 0)
         die("the three Merkle roots differ: the benchmark is not comparing like with like");
     printf("merkle_100k_x_250B_leaves_per_s  hm_merkle_builder=%.0f  hm_merkle_root=%.0f  "
            "bare_sha256_loop=%.0f  ratio_builder=%.2f  ratio_root=%.2f\n",
-           mk_builder, mk_root, mk_bare, mk_builder / mk_bare, mk_root / mk_bare);
+           rate[0], rate[1], rate[2], ratio[0], ratio[1]);
     free(leaf_data);
     free(leaf_hashes);
 
@@ -249,20 +293,36 @@ int main(void) {
         msg[1] = (uint8_t)(i >> 8);
         hm_sighash(HM_PURPOSE_TX, chain_id, msg, sizeof msg, digests[i]);
     }
-    double sign_hm = median_rate(run_hm_sign, SIG_OPS);
-    double sign_bare = median_rate(run_bare_sign, SIG_OPS);
-    double verify_hm = median_rate(run_hm_verify, SIG_OPS);
-    double verify_bare = median_rate(run_bare_verify, SIG_OPS);
+    double (*const sign_fns[])(void) = {run_hm_sign, run_bare_sign};
+    compare(sign_fns, 2, rate, ratio);
     printf("bip340_sign_per_s       hm_sign=%.0f  bare_schnorrsig_sign32=%.0f  ratio=%.2f\n",
-           sign_hm, sign_bare, sign_hm / sign_bare);
-    printf("bip340_verify_per_s     hm_verify=%.0f  bare_schnorrsig_verify=%.0f  ratio=%.2f\n",
-           verify_hm, verify_bare, verify_hm / verify_bare);
+           rate[0], rate[1], ratio[0]);
+    for (int i = 0; i < DISTINCT_SIGNERS; i++) {
+        seckey[0] = (uint8_t)(i + 2);
+        if (hm_keypair_from_seckey(&many_kps[i], seckey) != HM_OK)
+            die("hm_keypair_from_seckey failed");
+    }
+    for (int i = 0; i < SIG_OPS; i++) {
+        msg[0] = (uint8_t)i;
+        msg[1] = (uint8_t)(i >> 8);
+        if (hm_sign(&many_kps[i % DISTINCT_SIGNERS], HM_PURPOSE_TX, chain_id, msg, sizeof msg,
+                    &many_sigs[i]) != HM_OK)
+            die("hm_sign failed");
+    }
+    double (*const verify_fns[])(void) = {run_hm_verify, run_hm_verify_distinct, run_bare_verify};
+    compare(verify_fns, 3, rate, ratio);
+    double verify_bare = rate[2];
+    printf("bip340_verify_per_s     hm_verify_one_signer=%.0f  hm_verify_new_signers=%.0f  "
+           "bare_schnorrsig_verify=%.0f  ratio_one=%.2f  ratio_new=%.2f\n",
+           rate[0], rate[1], rate[2], ratio[0], ratio[1]);
     printf("signature ceiling per validator of a 4-node network: %.0f verify/s "
            "(bare verify/s %.0f x %ld cores / 4)\n",
            verify_bare * (double)cores / 4.0, verify_bare, cores);
     printf("signature_ceiling_per_validator_4node_per_s=%.0f\n", verify_bare * (double)cores / 4.0);
 
     hm_keypair_wipe(&kp);
+    for (int i = 0; i < DISTINCT_SIGNERS; i++)
+        hm_keypair_wipe(&many_kps[i]);
     secp256k1_context_destroy(secp);
     EVP_MD_CTX_free(sha256_ctx);
     EVP_MD_free(sha256_md);

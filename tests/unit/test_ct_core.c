@@ -206,14 +206,14 @@ static void test_tx_keyless_only_for_claims(void **state) {
     hm_writer w;
     hm_writer_init_growable(&w, CT_TX_MAX);
     /* Building a keyless note is refused outright. */
-    assert_int_equal(ct_tx_build(&w, CT_TX_NOTE, NULL, CHAIN, 1, (const uint8_t *)"a", 1, false,
-                                 NULL, NULL, 0),
-                     HM_ERR_ARG);
+    assert_int_equal(
+        ct_tx_build(&w, CT_TX_NOTE, NULL, CHAIN, 1, (const uint8_t *)"a", 1, false, NULL, NULL, 0),
+        HM_ERR_ARG);
     hm_writer_free(&w);
     hm_writer_init_growable(&w, CT_TX_MAX);
-    assert_int_equal(ct_tx_build(&w, CT_TX_CLAIM, NULL, CHAIN, 1, (const uint8_t *)"a", 1, false,
-                                 NULL, NULL, 0),
-                     HM_OK);
+    assert_int_equal(
+        ct_tx_build(&w, CT_TX_CLAIM, NULL, CHAIN, 1, (const uint8_t *)"a", 1, false, NULL, NULL, 0),
+        HM_OK);
     size_t len;
     uint8_t *bytes = hm_writer_take(&w, &len);
     ct_tx tx;
@@ -223,6 +223,34 @@ static void test_tx_keyless_only_for_claims(void **state) {
     bytes[1] = CT_TX_NOTE;
     assert_int_equal(ct_tx_decode(bytes, len, &tx), HM_ERR_BAD_VALUE);
     free(bytes);
+}
+
+/* A failed build leaves nothing in the writer that could be sent as a tx. */
+static void test_tx_build_failures_leave_no_tx(void **state) {
+    (void)state;
+    hm_keypair kp;
+    make_key(&kp, 13);
+    static uint8_t big[CT_RECORD_MAX + 1];
+    const uint8_t *recs[2] = {(const uint8_t *)"ok", big};
+    size_t lens[2] = {2, sizeof big};
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    /* A record over the limit is refused before anything is written. */
+    assert_int_equal(
+        ct_tx_build(&w, CT_TX_NOTE, &kp, CHAIN, 1, (const uint8_t *)"b", 1, true, recs, lens, 2),
+        HM_ERR_TOO_LONG);
+    assert_int_equal(w.len, 0);
+    assert_int_equal(hm_writer_error(&w), HM_OK);
+    /* Signing fails after the head is written (chain id over the maximum):
+     * the writer is failed, not left holding an unsigned head. */
+    char long_chain[HM_CHAIN_ID_MAX + 2];
+    memset(long_chain, 'c', sizeof long_chain - 1);
+    long_chain[sizeof long_chain - 1] = '\0';
+    assert_int_equal(ct_tx_build(&w, CT_TX_NOTE, &kp, long_chain, 1, (const uint8_t *)"b", 1, false,
+                                 NULL, NULL, 0),
+                     HM_ERR_ARG);
+    assert_int_equal(hm_writer_error(&w), HM_ERR_ARG);
+    hm_writer_free(&w);
 }
 
 /* ------------------------------------------------------------ execution */
@@ -308,6 +336,60 @@ static void test_exec_refusals_write_only_the_result(void **state) {
     ct_memstore_free(mem);
 }
 
+/* The id covers head and signature but not the records: a copy with altered
+ * records has the genuine id. Refusing it must not spend that id, or anyone
+ * who saw the tx could block it for good. */
+static void test_exec_unauthenticated_tx_spends_nothing(void **state) {
+    (void)state;
+    ct_memstore *mem;
+    assert_int_equal(ct_memstore_new(&mem), HM_OK);
+    ct_store store = ct_memstore_store(mem);
+    ct_block_ctx ctx = block_ctx(1);
+    ct_exec *x;
+    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    hm_keypair kp;
+    make_key(&kp, 12);
+    uint8_t *genuine;
+    size_t len = build_tx(&genuine, CT_TX_NOTE, &kp, 8, "n", 2);
+    uint8_t *altered = malloc(len);
+    assert_non_null(altered);
+    memcpy(altered, genuine, len);
+    altered[len - 1] ^= 1; /* a record byte */
+    ct_tx a, g;
+    assert_int_equal(ct_tx_decode(altered, len, &a), HM_OK);
+    assert_int_equal(ct_tx_decode(genuine, len, &g), HM_OK);
+    assert_memory_equal(a.id, g.id, HM_HASH_LEN);
+    ct_result res;
+    assert_int_equal(ct_exec_tx(x, altered, len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_PROOF);
+    /* ... even when the caller's cache vouches for the signature. */
+    assert_int_equal(ct_exec_tx(x, altered, len, true, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_PROOF);
+    /* A bad signature: refused, nothing written either. */
+    uint8_t *forged;
+    size_t forged_len = build_tx(&forged, CT_TX_NOTE, &kp, 9, "f", 0);
+    ct_tx f;
+    assert_int_equal(ct_tx_decode(forged, forged_len, &f), HM_OK);
+    forged[(size_t)(f.body - forged)] ^= 1;
+    assert_int_equal(ct_exec_tx(x, forged, forged_len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_BAD_SIG);
+    /* The genuine tx still runs: refused by the note rule, not as a replay. */
+    assert_int_equal(ct_exec_tx(x, genuine, len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_ERR_BAD_VALUE);
+    assert_int_equal(res.rule, 1);
+    assert_int_equal(ct_exec_apply_to_memstore(x, mem), HM_OK);
+    /* Only the genuine tx's result was written. */
+    assert_int_equal(ct_memstore_count(mem), 1);
+    ct_result got;
+    assert_int_equal(ct_query_tx_result(&store, g.id, &got), HM_OK);
+    assert_int_equal(got.code, HM_ERR_BAD_VALUE);
+    ct_exec_free(x);
+    free(forged);
+    free(altered);
+    free(genuine);
+    ct_memstore_free(mem);
+}
+
 typedef struct {
     char seen[64][8];
     size_t count;
@@ -332,9 +414,9 @@ static void test_exec_scan_merges_overlay_and_base(void **state) {
     assert_int_equal(ct_memstore_new(&mem), HM_OK);
     const char *base_keys[] = {"a1", "a3", "a5", "a7", "b1"};
     for (size_t i = 0; i < 5; i++)
-        assert_int_equal(ct_memstore_write(mem, (const uint8_t *)base_keys[i], 2,
-                                           (const uint8_t *)"v", 1),
-                         HM_OK);
+        assert_int_equal(
+            ct_memstore_write(mem, (const uint8_t *)base_keys[i], 2, (const uint8_t *)"v", 1),
+            HM_OK);
     ct_store store = ct_memstore_store(mem);
     ct_block_ctx ctx = block_ctx(1);
     ct_exec *x;
@@ -344,8 +426,8 @@ static void test_exec_scan_merges_overlay_and_base(void **state) {
     assert_int_equal(ct_state_del(x, (const uint8_t *)"a3", 2), HM_OK);
     assert_int_equal(ct_state_put(x, (const uint8_t *)"a9", 2, (const uint8_t *)"w", 1), HM_OK);
     scan_log l = {0};
-    assert_int_equal(ct_state_scan(x, (const uint8_t *)"a", 1, (const uint8_t *)"b", 1, log_key, &l),
-                     HM_OK);
+    assert_int_equal(
+        ct_state_scan(x, (const uint8_t *)"a", 1, (const uint8_t *)"b", 1, log_key, &l), HM_OK);
     const char *expect[] = {"a1", "a2", "a5", "a7", "a9"};
     assert_int_equal(l.count, 5);
     for (size_t i = 0; i < 5; i++)
@@ -362,6 +444,44 @@ static void test_exec_scan_merges_overlay_and_base(void **state) {
     assert_int_equal(val_len, 1);
     assert_int_equal(val[0], 'w');
     free(val);
+    ct_exec_free(x);
+    ct_memstore_free(mem);
+}
+
+static bool count_non_null(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                           size_t val_len) {
+    (void)key;
+    (void)key_len;
+    assert_non_null(val);
+    assert_int_equal(val_len, 0);
+    (*(size_t *)arg)++;
+    return true;
+}
+
+/* An empty value is a value: scans hand it out as a non-NULL pointer, from
+ * the base store as from the overlay, as the node's store does. */
+static void test_scan_empty_values_are_values(void **state) {
+    (void)state;
+    ct_memstore *mem;
+    assert_int_equal(ct_memstore_new(&mem), HM_OK);
+    assert_int_equal(ct_memstore_write(mem, (const uint8_t *)"e1", 2, (const uint8_t *)"", 0),
+                     HM_OK);
+    ct_store store = ct_memstore_store(mem);
+    size_t seen = 0;
+    assert_int_equal(store.scan(store.ctx, (const uint8_t *)"e", 1, NULL, 0, count_non_null, &seen),
+                     HM_OK);
+    assert_int_equal(seen, 1);
+    ct_block_ctx ctx = block_ctx(1);
+    ct_exec *x;
+    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    assert_int_equal(ct_state_put(x, (const uint8_t *)"e2", 2, NULL, 0), HM_OK);
+    seen = 0;
+    assert_int_equal(ct_state_scan(x, (const uint8_t *)"e", 1, NULL, 0, count_non_null, &seen),
+                     HM_OK);
+    assert_int_equal(seen, 2);
+    seen = 0;
+    assert_int_equal(ct_exec_foreach_write(x, count_non_null, &seen), HM_OK);
+    assert_int_equal(seen, 1);
     ct_exec_free(x);
     ct_memstore_free(mem);
 }
@@ -432,9 +552,12 @@ int main(void) {
         cmocka_unit_test(test_tx_tampering_detected),
         cmocka_unit_test(test_tx_decode_rejections),
         cmocka_unit_test(test_tx_keyless_only_for_claims),
+        cmocka_unit_test(test_tx_build_failures_leave_no_tx),
         cmocka_unit_test(test_exec_note_and_replay),
         cmocka_unit_test(test_exec_refusals_write_only_the_result),
+        cmocka_unit_test(test_exec_unauthenticated_tx_spends_nothing),
         cmocka_unit_test(test_exec_scan_merges_overlay_and_base),
+        cmocka_unit_test(test_scan_empty_values_are_values),
         cmocka_unit_test(test_state_root_deterministic),
     };
     return cmocka_run_group_tests_name("ct_core", tests, NULL, NULL);

@@ -38,9 +38,8 @@ static void make_key(hm_keypair *kp, uint8_t seed) {
     assert_int_equal(hm_keypair_from_seckey(kp, sk), HM_OK);
 }
 
-/* Runs one block of txs (each a malloc'd buffer, freed here) at time_ms. */
-static void run_block(fixture *f, uint64_t time_ms, uint8_t **txs, size_t *lens, size_t n) {
-    assert_true(n <= 64);
+/* Opens the execution of the next block, at time_ms. */
+static ct_exec *open_block(fixture *f, uint64_t time_ms) {
     ct_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     snprintf(ctx.chain_id, sizeof ctx.chain_id, "%s", CHAIN);
@@ -50,6 +49,13 @@ static void run_block(fixture *f, uint64_t time_ms, uint8_t **txs, size_t *lens,
     ctx.admins[0] = f->admin.pub;
     ct_exec *x;
     assert_int_equal(ct_exec_new(&f->store, &ctx, &x), HM_OK);
+    return x;
+}
+
+/* Runs one block of txs (each a malloc'd buffer, freed here) at time_ms. */
+static void run_block(fixture *f, uint64_t time_ms, uint8_t **txs, size_t *lens, size_t n) {
+    assert_true(n <= 64);
+    ct_exec *x = open_block(f, time_ms);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(ct_exec_tx(x, txs[i], lens[i], false, &f->last[i]), HM_OK);
         free(txs[i]);
@@ -520,6 +526,99 @@ static void test_refunds_inside_window_net_to_zero(void **state) {
     assert_int_equal(balance_of(f, &f->streamer, "CNY").available, 0);
 }
 
+/* Puts a member's balance straight into the committed state: the extremes
+ * below take thousands of maximal sales to reach through transactions. */
+static void seed_balance(fixture *f, const hm_keypair *kp, const char *currency, int64_t pending,
+                         int64_t available) {
+    uint8_t key[4 + 1 + 32 + 3], val[16];
+    memcpy(key, "s/b/", 4);
+    key[4] = CT_ACCOUNT_MEMBER;
+    memcpy(key + 5, kp->pub.bytes, 32);
+    memcpy(key + 37, currency, 3);
+    hm_writer w;
+    hm_writer_init(&w, val, sizeof val);
+    hm_put_u64(&w, (uint64_t)pending);
+    hm_put_u64(&w, (uint64_t)available);
+    assert_int_equal(hm_writer_error(&w), HM_OK);
+    assert_int_equal(ct_memstore_write(f->m, key, sizeof key, val, sizeof val), HM_OK);
+    ct_balance b = balance_of(f, kp, currency);
+    assert_int_equal(b.pending, pending);
+    assert_int_equal(b.available, available);
+}
+
+/* Maturing happens in end_block, where nothing can be refused: a sale whose
+ * maturing would overflow the recipient's available balance must be refused
+ * when it is recorded, not accepted and then stop every node at the end of
+ * its window. */
+static void test_sale_refused_when_maturing_would_overflow(void **state) {
+    fixture *f = *state;
+    ct_split_terms t;
+    terms_init(&t, "CNY", 0);
+    terms_share(&t, account_party(&f->streamer), 10000);
+    uint8_t id[32];
+    assert_int_equal(create_split(f, &f->platform, "all-to-streamer", &t, id).code, HM_OK);
+    seed_balance(f, &f->streamer, "CNY", 0, INT64_MAX - 50);
+    ct_sale_body s;
+    sale_init(&s, "edge-1", 100, "CNY", id);
+    EXPECT_REFUSED(f, record_sale_at(f, &f->platform, &s, f->time_ms + 1), CT_SRULE_AMOUNT);
+    /* Within the bound it is recorded and matures (run_block checks end_block). */
+    sale_init(&s, "edge-2", 50, "CNY", id);
+    assert_int_equal(record_sale_at(f, &f->platform, &s, f->time_ms + 1).code, HM_OK);
+    ct_balance b = balance_of(f, &f->streamer, "CNY");
+    assert_int_equal(b.pending, 0);
+    assert_int_equal(b.available, INT64_MAX);
+}
+
+static bool count_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len) {
+    (void)key;
+    (void)key_len;
+    (void)val;
+    (void)val_len;
+    (*(size_t *)arg)++;
+    return true;
+}
+
+/* The item-returned hook runs inside another family's tx and can only
+ * report operating errors: a refund that would overflow a balance leaves the
+ * sale as it is and writes nothing, instead of failing the block. */
+static void test_item_returned_at_balance_edge(void **state) {
+    fixture *f = *state;
+    ct_split_terms t;
+    terms_init(&t, "CNY", 0);
+    terms_share(&t, account_party(&f->streamer), 10000);
+    uint8_t id[32];
+    assert_int_equal(create_split(f, &f->platform, "edge-items", &t, id).code, HM_OK);
+    ct_sale_body s;
+    sale_init(&s, "item-1", 100, "CNY", id);
+    s.has_item = true;
+    snprintf(s.gtin, sizeof s.gtin, "09506000134352");
+    snprintf(s.serial, sizeof s.serial, "EDGE-1");
+    assert_int_equal(record_sale_at(f, &f->platform, &s, f->time_ms + 1).code, HM_OK);
+    /* Matured at once (window 0); the streamer now owes nearly 2^63. */
+    seed_balance(f, &f->streamer, "CNY", 0, INT64_MIN + 50);
+    ct_exec *x = open_block(f, f->time_ms + 1);
+    uint8_t event_hash[32] = {7};
+    uint64_t refunded = 99;
+    assert_int_equal(ct_settle_item_returned(x, "09506000134352", "EDGE-1", event_hash, &refunded),
+                     HM_OK);
+    assert_int_equal(refunded, 0);
+    size_t writes = 0;
+    assert_int_equal(ct_exec_foreach_write(x, count_write, &writes), HM_OK);
+    assert_int_equal(writes, 0);
+    ct_exec_free(x);
+    /* With room in the balance the same hook refunds in full. */
+    seed_balance(f, &f->streamer, "CNY", 0, 100);
+    x = open_block(f, f->time_ms + 1);
+    assert_int_equal(ct_settle_item_returned(x, "09506000134352", "EDGE-1", event_hash, &refunded),
+                     HM_OK);
+    assert_int_equal(refunded, 100);
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(x, f->m), HM_OK);
+    ct_exec_free(x);
+    assert_int_equal(balance_of(f, &f->streamer, "CNY").available, 0);
+}
+
 static void test_amendment_by_height(void **state) {
     fixture *f = *state;
     ct_split_terms t;
@@ -611,13 +710,7 @@ static void test_batch_and_totals(void **state) {
     assert_int_equal(tot.sales, N);
 
     /* the item-returned hook refunds the linked sale in full */
-    ct_block_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    snprintf(ctx.chain_id, sizeof ctx.chain_id, "%s", CHAIN);
-    ctx.height = ++f->height;
-    ctx.time_ms = ++f->time_ms;
-    ct_exec *x;
-    assert_int_equal(ct_exec_new(&f->store, &ctx, &x), HM_OK);
+    ct_exec *x = open_block(f, f->time_ms + 1);
     uint8_t fake_tx[32] = {9};
     uint64_t refunded = 0;
     assert_int_equal(ct_settle_item_returned(x, "09506000134352", "SER-3", fake_tx, &refunded),
@@ -862,6 +955,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_window_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refunds_inside_window_net_to_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_amendment_by_height, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sale_refused_when_maturing_would_overflow, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_item_returned_at_balance_edge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_and_totals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misuse_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property_full_state, setup, teardown),

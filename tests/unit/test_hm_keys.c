@@ -126,6 +126,60 @@ static void test_bad_keys(void **state) {
     hm_keypair_wipe(&kp);
 }
 
+/* hm_verify keeps parsed keys per thread, one per slot chosen by the last key
+ * byte: keys that share a slot, and an invalid key sharing a slot with a
+ * cached valid one, must still be told apart byte for byte. */
+static void make_seeded_key(hm_keypair *kp, unsigned seed) {
+    uint8_t seckey[HM_SECKEY_LEN] = {0};
+    seckey[0] = 1;
+    seckey[30] = (uint8_t)(seed >> 8);
+    seckey[31] = (uint8_t)seed;
+    assert_int_equal(hm_keypair_from_seckey(kp, seckey), HM_OK);
+}
+
+static void test_verify_key_cache_keeps_keys_apart(void **state) {
+    (void)state;
+    enum { SLOT_MOD = 64 };
+    static const uint8_t msg[] = "cached keys";
+    /* Two distinct keys in one slot, and a valid key in the slot of the
+     * invalid all-0xff key. */
+    hm_keypair a, b, near_high;
+    make_seeded_key(&a, 1);
+    unsigned seed = 2;
+    do {
+        make_seeded_key(&b, seed++);
+    } while (b.pub.bytes[31] % SLOT_MOD != a.pub.bytes[31] % SLOT_MOD);
+    do {
+        make_seeded_key(&near_high, seed++);
+    } while (near_high.pub.bytes[31] % SLOT_MOD != 0xff % SLOT_MOD);
+    hm_sig sig_a, sig_b, sig_near;
+    assert_int_equal(hm_sign(&a, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_a), HM_OK);
+    assert_int_equal(hm_sign(&b, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_b), HM_OK);
+    assert_int_equal(hm_sign(&near_high, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_near), HM_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(hm_verify(&a.pub, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_a), HM_OK);
+        assert_int_equal(hm_verify(&b.pub, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_a),
+                         HM_ERR_BAD_SIG);
+        assert_int_equal(hm_verify(&b.pub, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_b), HM_OK);
+        assert_int_equal(hm_verify(&a.pub, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_b),
+                         HM_ERR_BAD_SIG);
+        /* A key one byte away from a cached one is parsed on its own. */
+        hm_pubkey altered = a.pub;
+        altered.bytes[0] ^= 1;
+        assert_int_not_equal(hm_verify(&altered, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_a),
+                             HM_OK);
+        assert_int_equal(hm_verify(&near_high.pub, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_near),
+                         HM_OK);
+        hm_pubkey high;
+        memset(high.bytes, 0xff, sizeof high.bytes);
+        assert_int_equal(hm_verify(&high, HM_PURPOSE_TX, "c", msg, sizeof msg, &sig_near),
+                         HM_ERR_BAD_KEY);
+    }
+    hm_keypair_wipe(&a);
+    hm_keypair_wipe(&b);
+    hm_keypair_wipe(&near_high);
+}
+
 /* ------------------------------------------------------------- key files */
 
 typedef struct {
@@ -209,6 +263,16 @@ static void test_keyfile_known_content(void **state) {
     hm_keypair_wipe(&kp);
 }
 
+/* A FIFO where the key should be is refused at once, not waited on. */
+static void test_keyfile_not_regular(void **state) {
+    temp_dir *t = *state;
+    unlink(t->path);
+    assert_int_equal(mkfifo(t->path, 0600), 0);
+    hm_keypair kp;
+    assert_int_equal(hm_keyfile_read(t->path, &kp), HM_ERR_KEY_FORMAT);
+    unlink(t->path);
+}
+
 static void test_keyfile_permissions(void **state) {
     temp_dir *t = *state;
     const char *good =
@@ -262,9 +326,11 @@ int main(void) {
         cmocka_unit_test(test_domain_separation),
         cmocka_unit_test(test_sighash_construction),
         cmocka_unit_test(test_bad_keys),
+        cmocka_unit_test(test_verify_key_cache_keeps_keys_apart),
         cmocka_unit_test_setup_teardown(test_keyfile_round_trip, temp_setup, temp_teardown),
         cmocka_unit_test_setup_teardown(test_keyfile_known_content, temp_setup, temp_teardown),
         cmocka_unit_test_setup_teardown(test_keyfile_permissions, temp_setup, temp_teardown),
+        cmocka_unit_test_setup_teardown(test_keyfile_not_regular, temp_setup, temp_teardown),
         cmocka_unit_test_setup_teardown(test_keyfile_malformed, temp_setup, temp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
