@@ -1,0 +1,284 @@
+/* tests/bench/bench_prov_store.c — the ceilings that bench_prov.sh sets the
+ * 4-validator item registration figures against, and the storage figures.
+ *
+ * For a batch of N item records (N = 1,000 / 10,000 / 100,000, or those on
+ * the command line) it measures, each figure the median of RUNS runs:
+ *   - exec: records per second the provenance contract executes on one core
+ *     (signature checked: one BIP340 verification per batch);
+ *   - rocksdb x4: records per second RocksDB alone sustains for the very
+ *     writes that execution produced, written as one synced WriteBatch into
+ *     each of four databases in turn (four nodes on one machine);
+ *   - signature verifications per record (1/N: one per batch tx);
+ *   - bytes stored per record (keys + values of every write / N), next to
+ *     the record's canonical size.
+ * One line per N: "prov_store n=N exec_rps=.. rocksdb4_rps=.. sigs_per_record=..
+ * bytes_per_record=.. record_bytes=.. value_bytes_per_record=..".
+ *
+ * Layer: benchmarks (clock, files). Asserts nothing about speed. The
+ * databases live in a folder beside the binary and are removed after. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rocksdb/c.h>
+
+#include "ct.h"
+
+#define RUNS 3
+#define NODES 4
+#define GTIN "10614141073464"
+
+static const char CHAIN[] = "bench";
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench_prov_store: %s\n", what);
+    exit(1);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
+static void key_of(uint8_t seed, hm_keypair *kp) {
+    uint8_t sk[32];
+    memset(sk, seed, sizeof sk);
+    sk[0] = 1;
+    if (hm_keypair_from_seckey(kp, sk) != HM_OK)
+        die("key");
+}
+
+static uint8_t *build(uint32_t type, const hm_keypair *kp, uint64_t nonce, const uint8_t *body,
+                      size_t body_len, uint8_t *const *recs, const size_t *lens, uint32_t n,
+                      size_t *len) {
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    if (ct_tx_build(&w, type, kp, CHAIN, nonce, body, body_len, n > 0, (const uint8_t *const *)recs,
+                    lens, n) != HM_OK)
+        die("tx build");
+    return hm_writer_take(&w, len);
+}
+
+typedef struct {
+    ct_memstore *mem;
+    ct_store store;
+    ct_block_ctx ctx;
+    uint8_t root[HM_HASH_LEN];
+} ledger;
+
+static ct_exec *run_tx(ledger *l, const uint8_t *tx, size_t len, bool keep, uint64_t *ns) {
+    l->ctx.height++;
+    l->ctx.time_ms += 1000;
+    ct_exec *x = NULL;
+    if (ct_exec_new(&l->store, &l->ctx, &x) != HM_OK)
+        die("exec");
+    ct_result res;
+    uint64_t t0 = now_ns();
+    if (ct_exec_tx(x, tx, len, false, &res) != HM_OK || res.code != HM_OK) {
+        fprintf(stderr, "refused: %s\n", res.message);
+        die("tx refused");
+    }
+    if (ns != NULL)
+        *ns = now_ns() - t0;
+    if (ct_exec_end_block(x) != HM_OK)
+        die("end block");
+    if (!keep) {
+        if (ct_exec_apply_to_memstore(x, l->mem) != HM_OK)
+            die("apply");
+        ct_exec_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void setup(ledger *l, hm_keypair *admin, hm_keypair *brand, uint8_t product_hash[32]) {
+    memset(l, 0, sizeof *l);
+    if (ct_memstore_new(&l->mem) != HM_OK)
+        die("memstore");
+    l->store = ct_memstore_store(l->mem);
+    strcpy(l->ctx.chain_id, CHAIN);
+    l->ctx.time_ms = 1700000000000ULL;
+    l->ctx.admin_count = 1;
+    l->ctx.admins[0] = admin->pub;
+    uint8_t buf[2048];
+    hm_writer w;
+    size_t len;
+    uint8_t *tx;
+    ct_member_add_body ma = {.key = brand->pub, .roles = CT_ROLE_BRAND, .name = "Bench"};
+    hm_writer_init(&w, buf, sizeof buf);
+    if (ct_member_add_encode(&ma, &w) != HM_OK)
+        die("encode");
+    tx = build(CT_TX_MEMBER_ADD, admin, 1, buf, w.len, NULL, NULL, 0, &len);
+    run_tx(l, tx, len, false, NULL);
+    free(tx);
+    ct_prefix_assign_body pa = {.prefix = "0614141"};
+    memcpy(pa.brand.bytes, brand->pub.bytes, 32);
+    hm_writer_init(&w, buf, sizeof buf);
+    if (ct_prefix_assign_encode(&pa, &w) != HM_OK)
+        die("encode");
+    tx = build(CT_TX_PREFIX_ASSIGN, admin, 2, buf, w.len, NULL, NULL, 0, &len);
+    run_tx(l, tx, len, false, NULL);
+    free(tx);
+    static ct_product_body pb = {.gtin = GTIN, .name = "Silk scarf"};
+    hm_writer_init(&w, buf, sizeof buf);
+    if (ct_product_encode(&pb, &w) != HM_OK)
+        die("encode");
+    hm_sha256(buf, w.len, product_hash);
+    tx = build(CT_TX_PRODUCT_SET, brand, 3, buf, w.len, NULL, NULL, 0, &len);
+    run_tx(l, tx, len, false, NULL);
+    free(tx);
+}
+
+typedef struct {
+    rocksdb_writebatch_t *batch;
+    uint64_t bytes, value_bytes, writes;
+} write_collect;
+
+static bool collect(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                    size_t val_len) {
+    write_collect *c = arg;
+    /* only the state this tx stored: the "t/" result is per tx, not per record */
+    if (val != NULL)
+        rocksdb_writebatch_put(c->batch, (const char *)key, key_len, (const char *)val, val_len);
+    else
+        rocksdb_writebatch_delete(c->batch, (const char *)key, key_len);
+    c->bytes += key_len + val_len;
+    c->value_bytes += val_len;
+    c->writes++;
+    return true;
+}
+
+static void rm_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char p[2048];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static void bench(uint32_t n, const char *dir) {
+    hm_keypair admin, brand;
+    key_of(1, &admin);
+    key_of(2, &brand);
+    uint64_t exec_ns[RUNS], db_ns[RUNS];
+    double bytes_per_record = 0, value_per_record = 0, record_bytes = 0;
+    for (int run = 0; run < RUNS; run++) {
+        ledger l;
+        uint8_t product_hash[32];
+        setup(&l, &admin, &brand, product_hash);
+        uint8_t **recs = malloc(n * sizeof *recs);
+        size_t *lens = malloc(n * sizeof *lens);
+        if (recs == NULL || lens == NULL)
+            die("memory");
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            ct_item_record r = {.gtin = GTIN, .expiry = "301231"};
+            snprintf(r.serial, sizeof r.serial, "S%u", i);
+            snprintf(r.lot, sizeof r.lot, "LOT%u", i / 10000);
+            memcpy(r.product_hash, product_hash, 32);
+            hm_writer w;
+            hm_writer_init_growable(&w, CT_RECORD_MAX);
+            if (ct_item_record_encode(&r, &w) != HM_OK)
+                die("record");
+            recs[i] = hm_writer_take(&w, &lens[i]);
+            total += lens[i];
+        }
+        record_bytes = (double)total / n;
+        size_t len;
+        uint8_t *tx = build(CT_TX_ITEM_REGISTER, &brand, 10, NULL, 0, recs, lens, n, &len);
+        for (uint32_t i = 0; i < n; i++)
+            free(recs[i]);
+        free(recs);
+        free(lens);
+        ct_exec *x = run_tx(&l, tx, len, true, &exec_ns[run]);
+        free(tx);
+        write_collect c = {.batch = rocksdb_writebatch_create()};
+        if (ct_exec_foreach_write(x, collect, &c) != HM_OK)
+            die("writes");
+        ct_exec_free(x);
+        bytes_per_record = (double)c.bytes / n;
+        value_per_record = (double)c.value_bytes / n;
+        /* four nodes: the same batch into four open databases, synced */
+        rocksdb_t *dbs[NODES];
+        rocksdb_options_t *o = rocksdb_options_create();
+        rocksdb_options_set_create_if_missing(o, 1);
+        rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+        rocksdb_writeoptions_set_sync(wo, 1);
+        char *err = NULL;
+        for (int node = 0; node < NODES; node++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/db%d", dir, node);
+            dbs[node] = rocksdb_open(o, path, &err);
+            if (dbs[node] == NULL)
+                die(err ? err : "rocksdb open");
+        }
+        uint64_t t0 = now_ns();
+        for (int node = 0; node < NODES; node++) {
+            rocksdb_write(dbs[node], wo, c.batch, &err);
+            if (err != NULL)
+                die(err);
+        }
+        db_ns[run] = now_ns() - t0;
+        for (int node = 0; node < NODES; node++)
+            rocksdb_close(dbs[node]);
+        rocksdb_writeoptions_destroy(wo);
+        rocksdb_options_destroy(o);
+        rocksdb_writebatch_destroy(c.batch);
+        ct_memstore_free(l.mem);
+        rm_tree(dir);
+        mkdir(dir, 0700);
+    }
+    uint64_t e = median(exec_ns, RUNS), d = median(db_ns, RUNS);
+    printf("prov_store n=%u exec_rps=%.0f rocksdb4_rps=%.0f sigs_per_record=%.6f "
+           "bytes_per_record=%.1f record_bytes=%.1f value_bytes_per_record=%.1f\n",
+           n, n / (e / 1e9), n / (d / 1e9), 1.0 / n, bytes_per_record, record_bytes,
+           value_per_record);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    char dir[1024];
+    const char *slash = strrchr(argv[0], '/');
+    snprintf(dir, sizeof dir, "%.*sprov-store-db", slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
+    rm_tree(dir);
+    if (mkdir(dir, 0700) != 0)
+        die("cannot create the database folder");
+    if (argc > 1) {
+        for (int i = 1; i < argc; i++)
+            bench((uint32_t)strtoul(argv[i], NULL, 10), dir);
+    } else {
+        bench(1000, dir);
+        bench(10000, dir);
+        bench(100000, dir);
+    }
+    rm_tree(dir);
+    return 0;
+}

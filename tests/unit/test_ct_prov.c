@@ -1,0 +1,835 @@
+/* tests/unit/test_ct_prov.c — the provenance contract: prefixes, products,
+ * items one by one and in batches (with per-record proofs), claims, recalls,
+ * custody and EPCIS events chained per item, and the queries. Every refusal
+ * is checked with its code and rule, and that it wrote nothing. */
+#include "test_ct_prov_env.h"
+
+#define GTIN_A "10614141073464" /* carries prefix 0614141 */
+
+typedef struct {
+    env *e;
+    hm_keypair brand, brand2, logi, retail, auditor;
+    ct_member_id brand_id, brand2_id, logi_id, retail_id, auditor_id;
+    uint8_t product_hash[HM_HASH_LEN];
+    char gtin_b[CT_GTIN_LEN + 1]; /* carries brand2's prefix */
+} world;
+
+static ct_result prefix_assign(world *w, const hm_keypair *signer, const char *prefix,
+                               const ct_member_id *to) {
+    ct_prefix_assign_body b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.prefix, sizeof b.prefix, "%s", prefix);
+    b.brand = *to;
+    uint8_t buf[128];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_prefix_assign_encode(&b, &wr), HM_OK);
+    return env_exec(w->e, CT_TX_PREFIX_ASSIGN, signer, buf, wr.len, NULL, NULL, 0);
+}
+
+static ct_result product_set(world *w, const hm_keypair *signer, const char *gtin, const char *name,
+                             uint8_t hash[HM_HASH_LEN]) {
+    ct_product_body *b = calloc(1, sizeof *b);
+    strcpy(b->gtin, gtin);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    strcpy(b->description, "A fine thing");
+    strcpy(b->image_url, "https://example.com/p.png");
+    uint8_t buf[2048];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_product_encode(b, &wr), HM_OK);
+    free(b);
+    if (hash != NULL)
+        hm_sha256(buf, wr.len, hash);
+    return env_exec(w->e, CT_TX_PRODUCT_SET, signer, buf, wr.len, NULL, NULL, 0);
+}
+
+static world *world_new(void) {
+    world *w = calloc(1, sizeof *w);
+    w->e = env_new();
+    env_key(&w->brand, 2);
+    env_key(&w->brand2, 3);
+    env_key(&w->logi, 4);
+    env_key(&w->retail, 5);
+    env_key(&w->auditor, 6);
+    env_id(&w->brand, &w->brand_id);
+    env_id(&w->brand2, &w->brand2_id);
+    env_id(&w->logi, &w->logi_id);
+    env_id(&w->retail, &w->retail_id);
+    env_id(&w->auditor, &w->auditor_id);
+    EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->brand.pub, CT_ROLE_BRAND, "Acme"));
+    EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->brand2.pub, CT_ROLE_BRAND, "Knockoff"));
+    EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->logi.pub, CT_ROLE_LOGISTICS, "Ship"));
+    EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->retail.pub, CT_ROLE_RETAILER, "Shop"));
+    EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->auditor.pub, CT_ROLE_AUDITOR, "Audit"));
+    EXPECT_OK(prefix_assign(w, &w->e->admin, "0614141", &w->brand_id));
+    EXPECT_OK(prefix_assign(w, &w->e->admin, "0712345", &w->brand2_id));
+    EXPECT_OK(product_set(w, &w->brand, GTIN_A, "Bag", w->product_hash));
+    char body[14] = "0071234567890";
+    memcpy(w->gtin_b, body, 13);
+    w->gtin_b[13] = ct_gs1_check_digit(body, 13);
+    w->gtin_b[14] = '\0';
+    EXPECT_OK(product_set(w, &w->brand2, w->gtin_b, "Other", NULL));
+    return w;
+}
+
+static void world_free(world *w) {
+    env_free(w->e);
+    free(w);
+}
+
+/* Encodes n item records with serials "S<first+i>" into one array. */
+typedef struct {
+    uint8_t **recs;
+    size_t *lens;
+    uint32_t n;
+} records;
+
+static void item_rec(ct_item_record *r, const char *gtin, const char *serial, const char *lot,
+                     const uint8_t hash[HM_HASH_LEN], const char *code) {
+    memset(r, 0, sizeof *r);
+    strcpy(r->gtin, gtin);
+    strcpy(r->serial, serial);
+    strcpy(r->lot, lot);
+    strcpy(r->expiry, "271231");
+    memcpy(r->product_hash, hash, HM_HASH_LEN);
+    if (code != NULL) {
+        r->has_code = true;
+        hm_sha256((const uint8_t *)code, strlen(code), r->code_hash);
+    }
+}
+
+static void records_add(records *rs, const ct_item_record *r) {
+    rs->recs = realloc(rs->recs, (rs->n + 1) * sizeof *rs->recs);
+    rs->lens = realloc(rs->lens, (rs->n + 1) * sizeof *rs->lens);
+    hm_writer wr;
+    hm_writer_init_growable(&wr, CT_RECORD_MAX);
+    assert_int_equal(ct_item_record_encode(r, &wr), HM_OK);
+    rs->recs[rs->n] = hm_writer_take(&wr, &rs->lens[rs->n]);
+    rs->n++;
+}
+
+static void records_free(records *rs) {
+    for (uint32_t i = 0; i < rs->n; i++)
+        free(rs->recs[i]);
+    free(rs->recs);
+    free(rs->lens);
+    memset(rs, 0, sizeof *rs);
+}
+
+static bool count_item(void *arg, const char *gtin14, const char *serial) {
+    assert_int_equal(strlen(gtin14), 14);
+    assert_true(serial[0] != '\0');
+    (*(uint32_t *)arg)++;
+    return true;
+}
+
+static ct_result register_items(world *w, const hm_keypair *signer, records *rs) {
+    return env_exec(w->e, CT_TX_ITEM_REGISTER, signer, NULL, 0, (const uint8_t *const *)rs->recs,
+                    rs->lens, rs->n);
+}
+
+static ct_result register_one(world *w, const hm_keypair *signer, const char *gtin,
+                              const char *serial, const char *lot, const char *code) {
+    records rs = {0};
+    ct_item_record r;
+    item_rec(&r, gtin, serial, lot, w->product_hash, code);
+    records_add(&rs, &r);
+    ct_result res = register_items(w, signer, &rs);
+    records_free(&rs);
+    return res;
+}
+
+/* ---------------------------------------------------------- prefixes */
+
+static void test_prefix_rules(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_REFUSED(e, prefix_assign(w, &w->brand, "0999999", &w->brand_id), HM_ERR_DENIED,
+                   CT_RULE_NOT_ADMIN);
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "0999999", &w->logi_id), HM_ERR_DENIED,
+                   CT_RULE_NOT_BRAND);
+    ct_member_id nobody;
+    memset(&nobody, 9, sizeof nobody);
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "0999999", &nobody), HM_ERR_DENIED,
+                   CT_RULE_NOT_BRAND);
+    /* Exact, shorter covering, longer inside. */
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "0614141", &w->brand2_id), HM_ERR_CONFLICT,
+                   CT_RULE_PREFIX_TAKEN);
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "06141419", &w->brand2_id), HM_ERR_CONFLICT,
+                   CT_RULE_PREFIX_TAKEN);
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "061414", &w->brand2_id), HM_ERR_CONFLICT,
+                   CT_RULE_PREFIX_TAKEN);
+    /* Malformed: 5 digits, letters. */
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "06141", &w->brand2_id), HM_ERR_BAD_VALUE,
+                   CT_RULE_BODY);
+    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "06141a1", &w->brand2_id), HM_ERR_BAD_VALUE,
+                   CT_RULE_BODY);
+    ct_member_id owner;
+    assert_int_equal(ct_query_prefix(&e->store, "0614141", &owner), HM_OK);
+    assert_memory_equal(owner.bytes, w->brand_id.bytes, 32);
+    assert_int_equal(ct_query_prefix(&e->store, "0999999", &owner), HM_ERR_NOT_FOUND);
+    world_free(w);
+}
+
+static void test_product_rules(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_REFUSED(e, product_set(w, &w->brand2, GTIN_A, "Fake", NULL), HM_ERR_DENIED,
+                   CT_RULE_PREFIX_OWNER);
+    EXPECT_REFUSED(e, product_set(w, &w->logi, GTIN_A, "Fake", NULL), HM_ERR_DENIED,
+                   CT_RULE_NOT_BRAND);
+    EXPECT_REFUSED(e, product_set(w, &w->brand, GTIN_A, "", NULL), HM_ERR_BAD_VALUE, CT_RULE_BODY);
+    ct_product_body *p = calloc(1, sizeof *p);
+    ct_member_id owner;
+    assert_int_equal(ct_query_product(&e->store, GTIN_A, p, &owner), HM_OK);
+    assert_string_equal(p->name, "Bag");
+    assert_memory_equal(owner.bytes, w->brand_id.bytes, 32);
+    free(p);
+    /* A bad check digit never decodes. */
+    ct_product_body *b = calloc(1, sizeof *b);
+    strcpy(b->gtin, "10614141073465");
+    strcpy(b->name, "x");
+    uint8_t buf[256];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_product_encode(b, &wr), HM_OK);
+    assert_int_equal(ct_product_decode(buf, wr.len, b), HM_ERR_BAD_VALUE);
+    free(b);
+    world_free(w);
+}
+
+/* -------------------------------------------------------------- items */
+
+static void test_item_register_and_status(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "A1", "L1", NULL));
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "A1", &st), HM_OK);
+    assert_string_equal(st.record.lot, "L1");
+    assert_memory_equal(st.brand.bytes, w->brand_id.bytes, 32);
+    assert_memory_equal(st.custodian.bytes, w->brand_id.bytes, 32);
+    assert_memory_equal(st.reg_tx, e->last_tx_id, 32);
+    assert_int_equal(st.reg_index, 0);
+    assert_false(st.recalled);
+    assert_false(st.claimed);
+    assert_int_equal(st.event_count, 0);
+    /* Its proof: a one-leaf tree. */
+    ct_record_proof pr;
+    assert_int_equal(ct_query_record_proof(&e->store, st.reg_tx, 0, &pr), HM_OK);
+    assert_int_equal(pr.tree_size, 1);
+    assert_int_equal(pr.path_len, 0);
+    assert_int_equal(ct_query_record_proof(&e->store, st.reg_tx, 1, &pr), HM_ERR_NOT_FOUND);
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "nope", &st), HM_ERR_NOT_FOUND);
+    world_free(w);
+}
+
+static void test_item_rules(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    /* A counterfeiter's key cannot mint a genuine item. */
+    EXPECT_REFUSED(e, register_one(w, &w->brand2, GTIN_A, "F1", "", NULL), HM_ERR_DENIED,
+                   CT_RULE_PREFIX_OWNER);
+    EXPECT_REFUSED(e, register_one(w, &w->logi, GTIN_A, "F1", "", NULL), HM_ERR_DENIED,
+                   CT_RULE_NOT_BRAND);
+    /* A GTIN with a prefix but no product. */
+    char g[15] = "1061414199999";
+    g[13] = ct_gs1_check_digit(g, 13);
+    g[14] = '\0';
+    EXPECT_REFUSED(e, register_one(w, &w->brand, g, "F1", "", NULL), HM_ERR_NOT_FOUND,
+                   CT_RULE_NO_PRODUCT);
+    /* Stale product hash. */
+    records rs = {0};
+    ct_item_record r;
+    uint8_t wrong[HM_HASH_LEN] = {1};
+    item_rec(&r, GTIN_A, "F2", "", wrong, NULL);
+    records_add(&rs, &r);
+    EXPECT_REFUSED(e, register_items(w, &w->brand, &rs), HM_ERR_CONFLICT, CT_RULE_PRODUCT_HASH);
+    records_free(&rs);
+    /* Duplicate, across txs and inside one batch (naming the index). */
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "D1", "", NULL));
+    EXPECT_REFUSED(e, register_one(w, &w->brand, GTIN_A, "D1", "", NULL), HM_ERR_CONFLICT,
+                   CT_RULE_ITEM_EXISTS);
+    item_rec(&r, GTIN_A, "D2", "", w->product_hash, NULL);
+    records_add(&rs, &r);
+    item_rec(&r, GTIN_A, "D3", "", w->product_hash, NULL);
+    records_add(&rs, &r);
+    item_rec(&r, GTIN_A, "D2", "", w->product_hash, NULL);
+    records_add(&rs, &r);
+    ct_result res = register_items(w, &w->brand, &rs);
+    EXPECT_REFUSED(e, res, HM_ERR_CONFLICT, CT_RULE_ITEM_EXISTS);
+    assert_int_equal(res.index, 2);
+    records_free(&rs);
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "D2", &st), HM_ERR_NOT_FOUND);
+    /* No records, or a body. */
+    EXPECT_REFUSED(e, env_exec(e, CT_TX_ITEM_REGISTER, &w->brand, NULL, 0, NULL, NULL, 0),
+                   HM_ERR_BAD_VALUE, CT_RULE_RECORDS);
+    /* A malformed record: bad serial character. */
+    const uint8_t *bad = (const uint8_t *)"\x01";
+    size_t bad_len = 1;
+    res = env_exec(e, CT_TX_ITEM_REGISTER, &w->brand, NULL, 0, &bad, &bad_len, 1);
+    EXPECT_REFUSED(e, res, HM_ERR_TRUNCATED, CT_RULE_BODY);
+    world_free(w);
+}
+
+static void test_batch_proofs_and_all_or_nothing(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    enum { N = 1000, BAD = 537 };
+    records rs = {0};
+    for (uint32_t i = 0; i < N; i++) {
+        ct_item_record r;
+        char serial[21];
+        snprintf(serial, sizeof serial, "B%u", i);
+        item_rec(&r, GTIN_A, serial, i < 500 ? "LOTA" : "LOTB", w->product_hash, NULL);
+        records_add(&rs, &r);
+    }
+    /* One bad record (a counterfeit GTIN) rejects the whole batch. */
+    ct_item_record bad;
+    item_rec(&bad, w->gtin_b, "X", "", w->product_hash, NULL);
+    uint8_t *saved = rs.recs[BAD];
+    size_t saved_len = rs.lens[BAD];
+    hm_writer wr;
+    hm_writer_init_growable(&wr, CT_RECORD_MAX);
+    assert_int_equal(ct_item_record_encode(&bad, &wr), HM_OK);
+    rs.recs[BAD] = hm_writer_take(&wr, &rs.lens[BAD]);
+    size_t count_before = ct_memstore_count(e->mem);
+    ct_result res = register_items(w, &w->brand, &rs);
+    EXPECT_REFUSED(e, res, HM_ERR_DENIED, CT_RULE_PREFIX_OWNER);
+    assert_int_equal(res.index, BAD);
+    assert_int_equal(ct_memstore_count(e->mem), count_before + 1); /* only "t/<id>" */
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "B0", &st), HM_ERR_NOT_FOUND);
+    free(rs.recs[BAD]);
+    rs.recs[BAD] = saved;
+    rs.lens[BAD] = saved_len;
+
+    EXPECT_OK(register_items(w, &w->brand, &rs));
+    /* The signed root, recomputed here. */
+    uint8_t(*leaves)[HM_HASH_LEN] = malloc(N * HM_HASH_LEN);
+    for (uint32_t i = 0; i < N; i++)
+        hm_merkle_leaf_hash(rs.recs[i], rs.lens[i], leaves[i]);
+    uint8_t root[HM_HASH_LEN];
+    hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])leaves, N, root);
+    /* Every record is stored and individually provable. */
+    for (uint32_t i = 0; i < N; i += (i < 40 ? 1 : 37)) {
+        char serial[21];
+        snprintf(serial, sizeof serial, "B%u", i);
+        assert_int_equal(ct_query_item(&e->store, GTIN_A, serial, &st), HM_OK);
+        assert_int_equal(st.reg_index, i);
+        ct_record_proof pr;
+        assert_int_equal(ct_query_record_proof(&e->store, st.reg_tx, i, &pr), HM_OK);
+        assert_memory_equal(pr.root, root, 32);
+        assert_memory_equal(pr.leaf_hash, leaves[i], 32);
+        assert_int_equal(hm_merkle_inclusion_verify(leaves[i], i, N,
+                                                    (const uint8_t(*)[HM_HASH_LEN])pr.path,
+                                                    pr.path_len, root),
+                         HM_OK);
+        /* The proof from the lib's whole-tree builder is the same path. */
+        uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+        size_t path_len = 0;
+        assert_int_equal(
+            hm_merkle_inclusion_proof((const uint8_t(*)[HM_HASH_LEN])leaves, N, i, path, &path_len),
+            HM_OK);
+        assert_int_equal(path_len, pr.path_len);
+        assert_memory_equal(path, pr.path, path_len * HM_HASH_LEN);
+    }
+    /* The last record (in a partial chunk of 8). */
+    ct_record_proof pr;
+    assert_int_equal(ct_query_record_proof(&e->store, st.reg_tx, N - 1, &pr), HM_OK);
+    assert_int_equal(hm_merkle_inclusion_verify(leaves[N - 1], N - 1, N,
+                                                (const uint8_t(*)[HM_HASH_LEN])pr.path, pr.path_len,
+                                                root),
+                     HM_OK);
+    free(leaves);
+    records_free(&rs);
+
+    /* The brand's items, paginated: the 1,000 of the batch in pages of 300. */
+    uint8_t cursor[CT_KEY_MAX];
+    size_t cursor_len = 0;
+    uint32_t total = 0, pages = 0;
+    for (;;) {
+        uint8_t next[CT_KEY_MAX];
+        size_t next_len = 0;
+        assert_int_equal(ct_query_brand_items(&e->store, &w->brand_id, cursor_len ? cursor : NULL,
+                                              cursor_len, 300, count_item, &total, next, &next_len),
+                         HM_OK);
+        pages++;
+        if (next_len == 0)
+            break;
+        memcpy(cursor, next, next_len);
+        cursor_len = next_len;
+    }
+    assert_int_equal(total, N);
+    assert_int_equal(pages, 4);
+    /* Limits are bounded. */
+    uint8_t next[CT_KEY_MAX];
+    size_t next_len = 0;
+    assert_int_equal(ct_query_brand_items(&e->store, &w->brand_id, NULL, 0, CT_PAGE_MAX + 1,
+                                          count_item, &total, next, &next_len),
+                     HM_ERR_ARG);
+    world_free(w);
+}
+
+/* -------------------------------------------------------------- claims */
+
+static ct_result claim(world *w, const char *gtin, const char *serial, const char *code) {
+    ct_claim_body b;
+    memset(&b, 0, sizeof b);
+    strcpy(b.item.gtin, gtin);
+    strcpy(b.item.serial, serial);
+    b.code_len = strlen(code);
+    memcpy(b.code, code, b.code_len);
+    uint8_t buf[160];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_claim_encode(&b, &wr), HM_OK);
+    return env_exec(w->e, CT_TX_CLAIM, NULL, buf, wr.len, NULL, NULL, 0);
+}
+
+static void test_claims(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "C1", "L1", "s3cret-code"));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "C2", "L1", NULL));
+    EXPECT_REFUSED(e, claim(w, GTIN_A, "C1", "guess"), HM_ERR_DENIED, CT_RULE_BAD_CODE);
+    EXPECT_REFUSED(e, claim(w, GTIN_A, "C2", "anything"), HM_ERR_DENIED, CT_RULE_NO_CODE);
+    EXPECT_REFUSED(e, claim(w, GTIN_A, "C9", "s3cret-code"), HM_ERR_NOT_FOUND, CT_RULE_NO_ITEM);
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "C1", &st), HM_OK);
+    assert_false(st.claimed);
+    /* Knowing the code is the authorisation: no key. */
+    EXPECT_OK(claim(w, GTIN_A, "C1", "s3cret-code"));
+    uint64_t claim_time = e->time_ms;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "C1", &st), HM_OK);
+    assert_true(st.claimed);
+    assert_int_equal(st.claimed_ms, claim_time);
+    /* A cloned code on a fake: the second claim fails, lookups still say
+     * claimed at the first time. */
+    EXPECT_REFUSED(e, claim(w, GTIN_A, "C1", "s3cret-code"), HM_ERR_CONFLICT, CT_RULE_CLAIMED);
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "C1", &st), HM_OK);
+    assert_true(st.claimed);
+    assert_int_equal(st.claimed_ms, claim_time);
+    /* Empty code never decodes. */
+    EXPECT_REFUSED(e, claim(w, GTIN_A, "C1", ""), HM_ERR_BAD_VALUE, CT_RULE_BODY);
+    world_free(w);
+}
+
+/* -------------------------------------------------------------- recall */
+
+static ct_result recall_lot(world *w, const hm_keypair *signer, const char *gtin, const char *lot) {
+    ct_recall_body *b = calloc(1, sizeof *b);
+    b->mode = CT_RECALL_LOT;
+    strcpy(b->gtin, gtin);
+    strcpy(b->lot, lot);
+    strcpy(b->reason, "contamination");
+    uint8_t buf[512];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_recall_encode(b, &wr), HM_OK);
+    free(b);
+    return env_exec(w->e, CT_TX_RECALL, signer, buf, wr.len, NULL, NULL, 0);
+}
+
+static ct_result recall_items(world *w, const hm_keypair *signer, const char *gtin,
+                              const char *const *serials, uint32_t n) {
+    ct_recall_body *b = calloc(1, sizeof *b);
+    b->mode = CT_RECALL_ITEMS;
+    strcpy(b->reason, "damaged");
+    for (uint32_t i = 0; i < n; i++) {
+        strcpy(b->items[i].gtin, gtin);
+        strcpy(b->items[i].serial, serials[i]);
+    }
+    b->item_count = n;
+    uint8_t buf[4096];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_recall_encode(b, &wr), HM_OK);
+    free(b);
+    return env_exec(w->e, CT_TX_RECALL, signer, buf, wr.len, NULL, NULL, 0);
+}
+
+static void test_recalls(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "R1", "L7", NULL));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "R2", "L8", NULL));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "R3", "L8", NULL));
+    EXPECT_REFUSED(e, recall_lot(w, &w->brand2, GTIN_A, "L7"), HM_ERR_DENIED,
+                   CT_RULE_NOT_ITEM_BRAND);
+    EXPECT_REFUSED(e, recall_lot(w, &w->logi, GTIN_A, "L7"), HM_ERR_DENIED, CT_RULE_NOT_ITEM_BRAND);
+    const char *r2[] = {"R2"};
+    EXPECT_REFUSED(e, recall_items(w, &w->brand2, GTIN_A, r2, 1), HM_ERR_DENIED,
+                   CT_RULE_NOT_ITEM_BRAND);
+    const char *missing[] = {"R2", "R404"};
+    ct_result res = recall_items(w, &w->brand, GTIN_A, missing, 2);
+    EXPECT_REFUSED(e, res, HM_ERR_NOT_FOUND, CT_RULE_NO_ITEM);
+    assert_int_equal(res.index, 1);
+    EXPECT_OK(recall_lot(w, &w->brand, GTIN_A, "L7"));
+    EXPECT_OK(recall_items(w, &w->brand, GTIN_A, r2, 1));
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "R1", &st), HM_OK);
+    assert_true(st.recalled);
+    assert_string_equal(st.recall_reason, "contamination");
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "R2", &st), HM_OK);
+    assert_true(st.recalled);
+    assert_string_equal(st.recall_reason, "damaged");
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "R3", &st), HM_OK);
+    assert_false(st.recalled);
+    /* Items registered into a recalled lot later show it too. */
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "R4", "L7", NULL));
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "R4", &st), HM_OK);
+    assert_true(st.recalled);
+    world_free(w);
+}
+
+/* ------------------------------------------------------------- custody */
+
+static ct_result transfer(world *w, const hm_keypair *signer, const ct_member_id *to,
+                          const char *gtin, const char *const *serials, uint32_t n) {
+    ct_custody_body *b = calloc(1, sizeof *b);
+    b->to = *to;
+    for (uint32_t i = 0; i < n; i++) {
+        strcpy(b->items[i].gtin, gtin);
+        strcpy(b->items[i].serial, serials[i]);
+    }
+    b->item_count = n;
+    uint8_t buf[4096];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_custody_encode(b, &wr), HM_OK);
+    free(b);
+    return env_exec(w->e, CT_TX_CUSTODY_TRANSFER, signer, buf, wr.len, NULL, NULL, 0);
+}
+
+static void test_custody(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "K1", "", NULL));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "K2", "", NULL));
+    const char *k1[] = {"K1"};
+    const char *twice[] = {"K1", "K1"};
+    const char *k404[] = {"K404"};
+    EXPECT_REFUSED(e, transfer(w, &w->logi, &w->logi_id, GTIN_A, k1, 1), HM_ERR_DENIED,
+                   CT_RULE_NOT_CUSTODIAN);
+    EXPECT_REFUSED(e, transfer(w, &w->brand, &w->auditor_id, GTIN_A, k1, 1), HM_ERR_DENIED,
+                   CT_RULE_TRANSFER_TO);
+    EXPECT_REFUSED(e, transfer(w, &w->brand, &w->logi_id, GTIN_A, twice, 2), HM_ERR_CONFLICT,
+                   CT_RULE_DUPLICATE);
+    EXPECT_REFUSED(e, transfer(w, &w->brand, &w->logi_id, GTIN_A, k404, 1), HM_ERR_NOT_FOUND,
+                   CT_RULE_NO_ITEM);
+    EXPECT_OK(transfer(w, &w->brand, &w->logi_id, GTIN_A, k1, 1));
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "K1", &st), HM_OK);
+    assert_memory_equal(st.custodian.bytes, w->logi_id.bytes, 32);
+    /* The brand no longer holds it. */
+    EXPECT_REFUSED(e, transfer(w, &w->brand, &w->retail_id, GTIN_A, k1, 1), HM_ERR_DENIED,
+                   CT_RULE_NOT_CUSTODIAN);
+    EXPECT_OK(transfer(w, &w->logi, &w->retail_id, GTIN_A, k1, 1));
+    EXPECT_OK(transfer(w, &w->retail, &w->brand_id, GTIN_A, k1, 1));
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "K1", &st), HM_OK);
+    assert_memory_equal(st.custodian.bytes, w->brand_id.bytes, 32);
+    world_free(w);
+}
+
+/* -------------------------------------------------------------- events */
+
+static void event_init(ct_event_record *ev, const char *seed, uint8_t type, uint8_t action,
+                       uint64_t time_ms, const char *biz_step) {
+    memset(ev, 0, sizeof *ev);
+    hm_sha256((const uint8_t *)seed, strlen(seed), ev->event_hash);
+    ev->type = type;
+    ev->action = action;
+    ev->event_time_ms = time_ms;
+    strcpy(ev->tz_offset, "+01:00");
+    snprintf(ev->biz_step, sizeof ev->biz_step, "https://ref.gs1.org/cbv/BizStep-%s", biz_step);
+    strcpy(ev->read_point, "https://id.gs1.org/414/4012345000115");
+}
+
+static void event_epc(ct_event_record *ev, const char *gtin, const char *serial,
+                      const uint8_t *prev) {
+    ct_event_epc *p = &ev->epcs[ev->epc_count++];
+    if (serial != NULL)
+        assert_int_equal(ct_item_epc(gtin, serial, p->epc, sizeof p->epc), HM_OK);
+    else
+        snprintf(p->epc, sizeof p->epc, "%s", gtin); /* a non-item EPC */
+    if (prev != NULL)
+        memcpy(p->prev_hash, prev, HM_HASH_LEN);
+}
+
+static ct_result record_events(world *w, const hm_keypair *signer, ct_event_record *evs,
+                               uint32_t n) {
+    records rs = {0};
+    rs.recs = calloc(n, sizeof *rs.recs);
+    rs.lens = calloc(n, sizeof *rs.lens);
+    for (uint32_t i = 0; i < n; i++) {
+        hm_writer wr;
+        hm_writer_init_growable(&wr, CT_RECORD_MAX);
+        assert_int_equal(ct_event_record_encode(&evs[i], &wr), HM_OK);
+        rs.recs[i] = hm_writer_take(&wr, &rs.lens[i]);
+    }
+    rs.n = n;
+    ct_result res = env_exec(w->e, CT_TX_EVENT_RECORD, signer, NULL, 0,
+                             (const uint8_t *const *)rs.recs, rs.lens, rs.n);
+    records_free(&rs);
+    return res;
+}
+
+typedef struct {
+    uint8_t hashes[16][HM_HASH_LEN];
+    uint32_t n;
+} hash_list;
+
+static bool collect_hash(void *arg, const uint8_t hash[HM_HASH_LEN]) {
+    hash_list *l = arg;
+    assert_true(l->n < 16);
+    memcpy(l->hashes[l->n++], hash, HM_HASH_LEN);
+    return true;
+}
+
+static void history(world *w, const char *serial, hash_list *l) {
+    memset(l, 0, sizeof *l);
+    uint8_t next[CT_KEY_MAX];
+    size_t next_len = 0;
+    assert_int_equal(ct_query_item_history(&w->e->store, GTIN_A, serial, NULL, 0, 16, collect_hash,
+                                           l, next, &next_len),
+                     HM_OK);
+    assert_int_equal(next_len, 0);
+}
+
+static void test_events_chain_and_custody(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "E1", "LE", NULL));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "E2", "LE", NULL));
+    ct_event_record *ev = calloc(2, sizeof *ev);
+    /* First event: commissioning, prev = zero. */
+    event_init(&ev[0], "ev1", CT_EPCIS_OBJECT, CT_ACTION_ADD, 1000, "commissioning");
+    event_epc(&ev[0], GTIN_A, "E1", NULL);
+    event_epc(&ev[0], GTIN_A, "E2", NULL);
+    EXPECT_REFUSED(e, record_events(w, &w->auditor, ev, 1), HM_ERR_DENIED, CT_RULE_EVENT_ROLE);
+    EXPECT_REFUSED(e, record_events(w, &w->logi, ev, 1), HM_ERR_DENIED, CT_RULE_NOT_CUSTODIAN);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    uint8_t h1[HM_HASH_LEN];
+    memcpy(h1, ev[0].event_hash, HM_HASH_LEN);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_CONFLICT, CT_RULE_EVENT_EXISTS);
+    /* Wrong previous hash (zero again), then right; two events of one batch
+     * chain to each other. */
+    event_init(&ev[0], "ev2", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 2000, "packing");
+    event_epc(&ev[0], GTIN_A, "E1", NULL);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_CONFLICT, CT_RULE_CHAIN);
+    memcpy(ev[0].epcs[0].prev_hash, h1, HM_HASH_LEN);
+    event_init(&ev[1], "ev3", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 3000, "shipping");
+    event_epc(&ev[1], GTIN_A, "E1", ev[0].event_hash);
+    ct_result res = record_events(w, &w->brand, ev, 2);
+    EXPECT_OK(res);
+    uint8_t h3[HM_HASH_LEN];
+    memcpy(h3, ev[1].event_hash, HM_HASH_LEN);
+    hash_list l;
+    history(w, "E1", &l);
+    assert_int_equal(l.n, 3);
+    assert_memory_equal(l.hashes[0], h1, 32);
+    assert_memory_equal(l.hashes[2], h3, 32);
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "E1", &st), HM_OK);
+    assert_int_equal(st.event_count, 3);
+    assert_memory_equal(st.last_event, h3, 32);
+    /* Unregistered item; a non-item EPC with a chain. */
+    event_init(&ev[0], "ev4", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 4000, "shipping");
+    event_epc(&ev[0], GTIN_A, "E404", NULL);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_NOT_FOUND, CT_RULE_NO_ITEM);
+    event_init(&ev[0], "ev4", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 4000, "shipping");
+    event_epc(&ev[0], "https://id.gs1.org/00/106141412345678908", NULL, h1);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_BAD_VALUE, CT_RULE_CHAIN);
+    /* A batch whose 2nd record is bad rejects the first too. */
+    event_init(&ev[0], "ev5", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 5000, "shipping");
+    event_epc(&ev[0], GTIN_A, "E2", h1);
+    event_init(&ev[1], "ev6", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 5000, "shipping");
+    event_epc(&ev[1], GTIN_A, "E2", h1);
+    res = record_events(w, &w->brand, ev, 2);
+    EXPECT_REFUSED(e, res, HM_ERR_CONFLICT, CT_RULE_CHAIN);
+    assert_int_equal(res.index, 1);
+    history(w, "E2", &l);
+    assert_int_equal(l.n, 1);
+    /* Custody moves who may record. */
+    const char *e2[] = {"E2"};
+    EXPECT_OK(transfer(w, &w->brand, &w->logi_id, GTIN_A, e2, 1));
+    event_init(&ev[0], "ev7", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 6000, "receiving");
+    event_epc(&ev[0], GTIN_A, "E2", h1);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_DENIED, CT_RULE_NOT_CUSTODIAN);
+    EXPECT_OK(record_events(w, &w->logi, ev, 1));
+    /* The stored event and its proof. */
+    ct_stored_event se;
+    assert_int_equal(ct_query_event(&e->store, ev[0].event_hash, &se), HM_OK);
+    assert_memory_equal(se.signer.bytes, w->logi_id.bytes, 32);
+    ct_event_record *back = calloc(1, sizeof *back);
+    assert_int_equal(ct_event_record_decode(se.record, se.record_len, back), HM_OK);
+    assert_string_equal(back->biz_step, "https://ref.gs1.org/cbv/BizStep-receiving");
+    ct_record_proof pr;
+    assert_int_equal(ct_query_record_proof(&e->store, se.tx_id, se.index, &pr), HM_OK);
+    uint8_t leaf[HM_HASH_LEN];
+    hm_merkle_leaf_hash(se.record, se.record_len, leaf);
+    assert_memory_equal(pr.leaf_hash, leaf, 32);
+    free(back);
+    ct_stored_event_clear(&se);
+    free(ev);
+    world_free(w);
+}
+
+static void test_aggregation_and_queries(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "P1", "LA", NULL));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "P2", "LB", NULL));
+    const char *sscc = "https://id.gs1.org/00/106141412345678908";
+    const char *pallet = "https://id.gs1.org/00/106141419999999995";
+    ct_event_record *ev = calloc(1, sizeof *ev);
+    /* Pack P1, P2 into a case, the case onto a pallet. */
+    event_init(ev, "pack", CT_EPCIS_AGGREGATION, CT_ACTION_ADD, 1000, "packing");
+    strcpy(ev->parent, sscc);
+    event_epc(ev, GTIN_A, "P1", NULL);
+    event_epc(ev, GTIN_A, "P2", NULL);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    uint8_t hpack[HM_HASH_LEN];
+    memcpy(hpack, ev->event_hash, 32);
+    event_init(ev, "pallet", CT_EPCIS_AGGREGATION, CT_ACTION_ADD, 1500, "packing");
+    strcpy(ev->parent, pallet);
+    event_epc(ev, sscc, NULL, NULL);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    /* Packing P1 again elsewhere is refused. */
+    event_init(ev, "pack2", CT_EPCIS_AGGREGATION, CT_ACTION_ADD, 1600, "packing");
+    strcpy(ev->parent, pallet);
+    event_epc(ev, GTIN_A, "P1", hpack);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_CONFLICT, CT_RULE_CONTAINER);
+    /* An event on the pallet reaches the items inside the case. */
+    event_init(ev, "ship", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 2000, "shipping");
+    event_epc(ev, pallet, NULL, NULL);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    uint8_t hship[HM_HASH_LEN];
+    memcpy(hship, ev->event_hash, 32);
+    hash_list l;
+    history(w, "P1", &l);
+    assert_int_equal(l.n, 3); /* pack, case onto pallet, ship */
+    assert_memory_equal(l.hashes[2], hship, 32);
+    /* The chain still names the last direct event. */
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "P1", &st), HM_OK);
+    assert_memory_equal(st.last_event, hpack, 32);
+    /* Unpack P2 from the case: later pallet events no longer reach it. */
+    event_init(ev, "unpack", CT_EPCIS_AGGREGATION, CT_ACTION_DELETE, 3000, "unpacking");
+    strcpy(ev->parent, pallet);
+    event_epc(ev, GTIN_A, "P2", hpack);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_CONFLICT, CT_RULE_CONTAINER);
+    strcpy(ev->parent, sscc);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    event_init(ev, "ship2", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 4000, "shipping");
+    event_epc(ev, pallet, NULL, NULL);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    history(w, "P2", &l);
+    assert_int_equal(l.n, 4); /* pack, pallet, ship, unpack */
+    history(w, "P1", &l);
+    assert_int_equal(l.n, 4); /* pack, pallet, ship, ship2 */
+
+    /* Queries: by GTIN, by lot, by bizStep, by time range; paginated. */
+    ct_event_filter f;
+    memset(&f, 0, sizeof f);
+    uint8_t next[CT_KEY_MAX];
+    size_t next_len = 0;
+    strcpy(f.gtin, GTIN_A);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(ct_query_events(&e->store, &f, NULL, 0, 16, collect_hash, &l, next, &next_len),
+                     HM_OK);
+    assert_int_equal(l.n, 2); /* the events naming the items directly */
+    strcpy(f.lot, "LB");
+    memset(&l, 0, sizeof l);
+    assert_int_equal(ct_query_events(&e->store, &f, NULL, 0, 16, collect_hash, &l, next, &next_len),
+                     HM_OK);
+    assert_int_equal(l.n, 2); /* pack, unpack */
+    memset(&f, 0, sizeof f);
+    strcpy(f.biz_step, "https://ref.gs1.org/cbv/BizStep-shipping");
+    memset(&l, 0, sizeof l);
+    assert_int_equal(ct_query_events(&e->store, &f, NULL, 0, 16, collect_hash, &l, next, &next_len),
+                     HM_OK);
+    assert_int_equal(l.n, 2);
+    memset(&f, 0, sizeof f);
+    f.time_from_ms = 1500;
+    f.time_to_ms = 3000;
+    memset(&l, 0, sizeof l);
+    assert_int_equal(ct_query_events(&e->store, &f, NULL, 0, 16, collect_hash, &l, next, &next_len),
+                     HM_OK);
+    assert_int_equal(l.n, 2); /* pallet 1500, ship 2000 */
+    /* All five events one page at a time. */
+    memset(&f, 0, sizeof f);
+    memset(&l, 0, sizeof l);
+    uint8_t cursor[CT_KEY_MAX];
+    size_t cursor_len = 0;
+    uint32_t pages = 0;
+    do {
+        assert_int_equal(ct_query_events(&e->store, &f, cursor_len ? cursor : NULL, cursor_len, 1,
+                                         collect_hash, &l, next, &next_len),
+                         HM_OK);
+        memcpy(cursor, next, next_len);
+        cursor_len = next_len;
+        pages++;
+    } while (cursor_len > 0 && pages < 10);
+    assert_int_equal(l.n, 5);
+    assert_int_equal(pages, 5);
+    /* A cursor from another listing is refused. */
+    strcpy(f.gtin, GTIN_A);
+    uint8_t bogus[] = "p/zz";
+    assert_int_equal(ct_query_events(&e->store, &f, bogus, 4, 1, collect_hash, &l, next, &next_len),
+                     HM_ERR_ARG);
+    free(ev);
+    world_free(w);
+}
+
+/* A brand's rotated key still owns its prefix and items. */
+static void test_rotation_keeps_ownership(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "Z1", "", NULL));
+    hm_keypair next;
+    env_key(&next, 42);
+    ct_member_rotate_body rb = {.old_key = w->brand.pub, .new_key = next.pub};
+    uint8_t buf[80];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_member_rotate_encode(&rb, &wr), HM_OK);
+    EXPECT_OK(env_exec(e, CT_TX_MEMBER_ROTATE, &w->brand, buf, wr.len, NULL, NULL, 0));
+    EXPECT_OK(register_one(w, &next, GTIN_A, "Z2", "", NULL));
+    const char *z1[] = {"Z1"};
+    EXPECT_OK(transfer(w, &next, &w->logi_id, GTIN_A, z1, 1));
+    /* The old key signs nothing. */
+    EXPECT_REFUSED(e, register_one(w, &w->brand, GTIN_A, "Z3", "", NULL), HM_ERR_DENIED, 0);
+    world_free(w);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefix_rules),
+        cmocka_unit_test(test_product_rules),
+        cmocka_unit_test(test_item_register_and_status),
+        cmocka_unit_test(test_item_rules),
+        cmocka_unit_test(test_batch_proofs_and_all_or_nothing),
+        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_recalls),
+        cmocka_unit_test(test_custody),
+        cmocka_unit_test(test_events_chain_and_custody),
+        cmocka_unit_test(test_aggregation_and_queries),
+        cmocka_unit_test(test_rotation_keeps_ownership),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
