@@ -1,0 +1,489 @@
+/* cli/cmd_load.c — `hallmark load`: offered load and commit latency.
+ *
+ * Layer: cli/ (top). Pre-signs N NOTE transactions with a fresh key, POSTs
+ * them to one or more nodes over keep-alive HTTP connections (libevent's
+ * client, so many requests are in flight at once) at a fixed rate or as fast
+ * as the nodes take them, and follows the chain on a node to see when each
+ * one commits. Prints a JSON summary: accepted, committed, committed tx/s,
+ * commit latency p50/p99. Optionally writes the ids of accepted txs and of
+ * txs seen committed (for the cluster tests' durability checks).
+ *
+ * Never: signs inside the timed section, or counts a tx as committed before
+ * a node has reported it in a committed block. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "ct.h"
+#include "cli.h"
+
+#define LOAD_NODES_MAX 16
+#define LOAD_CONNS_MAX 64
+#define LOAD_COUNT_MAX 2000000u
+
+typedef struct {
+    uint8_t *bytes;
+    size_t len;
+    uint8_t id[HM_HASH_LEN];
+    uint64_t submit_us; /* 0 until sent */
+    uint64_t commit_us; /* 0 until seen committed */
+    bool accepted;
+} load_tx;
+
+typedef struct load_state load_state;
+
+typedef struct {
+    load_state *ls;
+    struct evhttp_connection *conn;
+    int node;
+    bool busy;
+} load_conn;
+
+struct load_state {
+    struct event_base *base;
+    char hosts[LOAD_NODES_MAX][128];
+    uint16_t ports[LOAD_NODES_MAX];
+    int node_count;
+    load_conn conns[LOAD_NODES_MAX * LOAD_CONNS_MAX];
+    int conn_count;
+    load_tx *txs;
+    uint32_t count;
+    uint32_t next; /* next tx to send */
+    uint32_t done; /* answered (accepted or not) */
+    uint32_t accepted;
+    uint32_t rejected;
+    uint32_t committed;
+    uint64_t rate; /* tx/s, 0 = unlimited */
+    uint64_t start_us;
+    uint64_t last_commit_us;
+    uint64_t deadline_us;
+    /* chain follower */
+    struct evhttp_connection *poll_conn;
+    int poll_node;
+    uint64_t seen_height;
+    uint64_t start_height;
+    bool poll_busy;
+    struct event *tick;
+    /* id -> tx index (open addressing on the first id bytes) */
+    uint32_t *index;
+    uint32_t index_mask;
+    FILE *committed_out;
+};
+
+static uint64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint32_t id_slot(const load_state *ls, const uint8_t id[HM_HASH_LEN]) {
+    uint32_t v;
+    memcpy(&v, id, sizeof v);
+    return v & ls->index_mask;
+}
+
+static load_tx *find_tx(load_state *ls, const uint8_t id[HM_HASH_LEN]) {
+    for (uint32_t s = id_slot(ls, id);; s = (s + 1) & ls->index_mask) {
+        uint32_t i = ls->index[s];
+        if (i == 0)
+            return NULL;
+        if (!memcmp(ls->txs[i - 1].id, id, HM_HASH_LEN))
+            return &ls->txs[i - 1];
+    }
+}
+
+static void send_more(load_state *ls);
+
+static void on_submitted(struct evhttp_request *req, void *arg) {
+    load_conn *c = arg;
+    load_state *ls = c->ls;
+    c->busy = false;
+    ls->done++;
+    int status = req ? evhttp_request_get_response_code(req) : 0;
+    if (status == 202 || status == 409) {
+        /* 409: a retry of a tx the node already has counts as accepted */
+        ls->accepted++;
+    } else {
+        ls->rejected++;
+    }
+    send_more(ls);
+}
+
+static void submit_one(load_state *ls, load_conn *c) {
+    load_tx *t = &ls->txs[ls->next++];
+    struct evhttp_request *req = evhttp_request_new(on_submitted, c);
+    if (!req)
+        return;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char host[160];
+    snprintf(host, sizeof host, "%s:%u", ls->hosts[c->node], ls->ports[c->node]);
+    evhttp_add_header(h, "Host", host);
+    evhttp_add_header(h, "Content-Type", "application/octet-stream");
+    evbuffer_add(evhttp_request_get_output_buffer(req), t->bytes, t->len);
+    t->submit_us = now_us();
+    t->accepted = true; /* corrected below if refused: latency only uses committed ones */
+    c->busy = true;
+    if (evhttp_make_request(c->conn, req, EVHTTP_REQ_POST, "/v1/txs") != 0) {
+        c->busy = false;
+        ls->done++;
+        ls->rejected++;
+    }
+}
+
+static void send_more(load_state *ls) {
+    uint64_t allowed = ls->count;
+    if (ls->rate) {
+        uint64_t elapsed = now_us() - ls->start_us;
+        allowed = ls->rate * elapsed / 1000000u + 1;
+        if (allowed > ls->count)
+            allowed = ls->count;
+    }
+    for (int i = 0; i < ls->conn_count && ls->next < allowed; i++) {
+        load_conn *c = &ls->conns[(ls->next + (uint32_t)i) % (uint32_t)ls->conn_count];
+        if (!c->busy)
+            submit_one(ls, c);
+    }
+}
+
+static void poll_block(load_state *ls, uint64_t height);
+
+static void on_block(struct evhttp_request *req, void *arg) {
+    load_state *ls = arg;
+    ls->poll_busy = false;
+    int status = req ? evhttp_request_get_response_code(req) : 0;
+    if (status == 404)
+        return; /* not committed yet: ask again on the next tick */
+    if (status != 200) {
+        /* this node may be down: follow another one */
+        ls->poll_node = (ls->poll_node + 1) % ls->node_count;
+        evhttp_connection_free_on_completion(ls->poll_conn);
+        ls->poll_conn = evhttp_connection_base_new(ls->base, NULL, ls->hosts[ls->poll_node],
+                                                   ls->ports[ls->poll_node]);
+        if (ls->poll_conn)
+            evhttp_connection_set_timeout(ls->poll_conn, 5);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+    json_t *j = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 0, &jerr);
+    json_t *txs = j ? json_object_get(j, "txs") : NULL;
+    uint64_t t = now_us();
+    size_t i;
+    json_t *v;
+    json_array_foreach(txs, i, v) {
+        uint8_t id[HM_HASH_LEN];
+        if (!json_is_string(v) || hm_hex_decode(json_string_value(v), id, HM_HASH_LEN) != HM_OK)
+            continue;
+        load_tx *tx = find_tx(ls, id);
+        if (tx && !tx->commit_us) {
+            tx->commit_us = t;
+            ls->committed++;
+            ls->last_commit_us = t;
+            if (ls->committed_out)
+                fprintf(ls->committed_out, "%s %llu\n", json_string_value(v),
+                        (unsigned long long)(ls->seen_height + 1));
+        }
+    }
+    json_decref(j);
+    ls->seen_height++;
+    if (ls->committed_out)
+        fflush(ls->committed_out);
+}
+
+static void poll_block(load_state *ls, uint64_t height) {
+    if (!ls->poll_conn)
+        return;
+    struct evhttp_request *req = evhttp_request_new(on_block, ls);
+    if (!req)
+        return;
+    char path[64], host[160];
+    snprintf(path, sizeof path, "/v1/blocks/%llu", (unsigned long long)height);
+    snprintf(host, sizeof host, "%s:%u", ls->hosts[ls->poll_node], ls->ports[ls->poll_node]);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
+    ls->poll_busy = true;
+    if (evhttp_make_request(ls->poll_conn, req, EVHTTP_REQ_GET, path) != 0)
+        ls->poll_busy = false;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    load_state *ls = arg;
+    send_more(ls);
+    if (!ls->poll_busy)
+        poll_block(ls, ls->seen_height + 1);
+    uint64_t t = now_us();
+    bool all_sent = ls->done >= ls->count;
+    if ((all_sent && ls->committed >= ls->accepted) || t > ls->deadline_us)
+        event_base_loopexit(ls->base, NULL);
+}
+
+static hm_err parse_url(const char *url, char *host, size_t host_cap, uint16_t *port) {
+    if (strncmp(url, "http://", 7) != 0)
+        return HM_ERR_ARG;
+    const char *h = url + 7;
+    const char *colon = strrchr(h, ':');
+    if (!colon || (size_t)(colon - h) >= host_cap)
+        return HM_ERR_ARG;
+    uint64_t p;
+    char portbuf[8];
+    size_t plen = strcspn(colon + 1, "/");
+    if (plen == 0 || plen >= sizeof portbuf)
+        return HM_ERR_ARG;
+    memcpy(portbuf, colon + 1, plen);
+    portbuf[plen] = '\0';
+    if (!cli_parse_u64(portbuf, 65535, &p) || p == 0)
+        return HM_ERR_ARG;
+    memcpy(host, h, (size_t)(colon - h));
+    host[colon - h] = '\0';
+    *port = (uint16_t)p;
+    return HM_OK;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const cli_opt load_opts[] = {
+    {"node", "URL", "node API base URL (repeat to spread the load; default $HALLMARK_NODE)"},
+    {"genesis", "FILE", "genesis file (for the chain id; default $HALLMARK_GENESIS)"},
+    {"count", "N", "transactions to send (default 1000)"},
+    {"rate", "TPS", "offered load in tx/s (default 0: as fast as accepted)"},
+    {"connections", "C", "keep-alive connections per node (default 8)"},
+    {"body-size", "B", "note size in bytes (default 64, at most 1024)"},
+    {"timeout", "S", "give up waiting for commits after S seconds (default 60)"},
+    {"ids", "FILE", "write the id of every tx sent"},
+    {"committed", "FILE", "write \"id height\" for every tx seen committed"},
+    {"verify-ceiling", NULL, "only measure BIP340 tx signature checks per second on one core"},
+    {NULL, NULL, NULL},
+};
+static const cli_spec load_spec = {
+    .usage = "hallmark load [--node URL]... [--genesis FILE] [--count N] [--rate TPS]",
+    .description = "Sends signed NOTE transactions and reports committed tx/s and commit latency\n"
+                   "(submission to the block that holds it being visible on the followed node) as\n"
+                   "JSON: {sent, accepted, rejected, committed, seconds, committed_tps, p50_ms,\n"
+                   "p99_ms}. Exit 1 if some accepted tx did not commit before the timeout.",
+    .opts = load_opts,
+    .positional_min = 0,
+    .positional_max = 0,
+};
+
+/* Checks of one signed NOTE per second on this core, for about a second:
+ * the ceiling that committed tx/s is measured against. */
+static int verify_ceiling(void) {
+    hm_keypair kp;
+    if (hm_keypair_generate(&kp) != HM_OK)
+        return CLI_EXIT_IO;
+    hm_writer w;
+    hm_writer_init_growable(&w, 4096);
+    uint8_t body[64] = {0};
+    if (ct_tx_build(&w, CT_TX_NOTE, &kp, "bench", 1, body, sizeof body, false, NULL, NULL, 0) !=
+        HM_OK)
+        return CLI_EXIT_FAILED;
+    size_t len = 0;
+    uint8_t *txb = hm_writer_take(&w, &len);
+    ct_tx tx;
+    if (ct_tx_decode(txb, len, &tx) != HM_OK)
+        return CLI_EXIT_FAILED;
+    uint64_t start = now_us(), n = 0;
+    while (now_us() - start < 1000000u) {
+        for (int i = 0; i < 100; i++)
+            if (ct_tx_check(&tx, "bench", false) != HM_OK)
+                return CLI_EXIT_FAILED;
+        n += 100;
+    }
+    double secs = (double)(now_us() - start) / 1e6;
+    printf("{\"verify_per_s\": %.0f}\n", (double)n / secs);
+    free(txb);
+    hm_keypair_wipe(&kp);
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_load(int argc, char **argv) {
+    cli_args a;
+    int rc;
+    if (!cli_parse(&load_spec, argc, argv, &a, &rc))
+        return rc;
+    if (cli_flag(&a, "verify-ceiling"))
+        return verify_ceiling();
+    uint64_t count = 1000, rate = 0, conns = 8, body_size = 64, timeout_s = 60;
+    if ((cli_arg(&a, "count") && !cli_parse_u64(cli_arg(&a, "count"), LOAD_COUNT_MAX, &count)) ||
+        count == 0)
+        return cli_usage_error(&load_spec, "--count must be 1..%u", LOAD_COUNT_MAX);
+    if (cli_arg(&a, "rate") && !cli_parse_u64(cli_arg(&a, "rate"), 10000000, &rate))
+        return cli_usage_error(&load_spec, "--rate must be a number of tx/s");
+    if ((cli_arg(&a, "connections") &&
+         !cli_parse_u64(cli_arg(&a, "connections"), LOAD_CONNS_MAX, &conns)) ||
+        conns == 0)
+        return cli_usage_error(&load_spec, "--connections must be 1..%d", LOAD_CONNS_MAX);
+    if (cli_arg(&a, "body-size") && !cli_parse_u64(cli_arg(&a, "body-size"), 1024, &body_size))
+        return cli_usage_error(&load_spec, "--body-size must be 0..1024");
+    if (cli_arg(&a, "timeout") && !cli_parse_u64(cli_arg(&a, "timeout"), 86400, &timeout_s))
+        return cli_usage_error(&load_spec, "--timeout must be seconds");
+    char chain_id[HM_CHAIN_ID_MAX + 1];
+    hm_err err = cli_genesis_chain_id(cli_arg(&a, "genesis"), chain_id);
+    if (err != HM_OK)
+        return cli_exit_for(err);
+    static load_state ls;
+    memset(&ls, 0, sizeof ls);
+    size_t cursor = 0;
+    const char *url;
+    while ((url = cli_arg_next(&a, "node", &cursor)) != NULL) {
+        if (ls.node_count >= LOAD_NODES_MAX)
+            return cli_usage_error(&load_spec, "at most %d --node", LOAD_NODES_MAX);
+        if (parse_url(url, ls.hosts[ls.node_count], sizeof ls.hosts[0], &ls.ports[ls.node_count]) !=
+            HM_OK)
+            return cli_usage_error(&load_spec, "--node %s is not http://IP:PORT", url);
+        ls.node_count++;
+    }
+    if (ls.node_count == 0) {
+        if (parse_url(cli_node_url(NULL), ls.hosts[0], sizeof ls.hosts[0], &ls.ports[0]) != HM_OK)
+            return cli_usage_error(&load_spec, "node URL must be http://IP:PORT");
+        ls.node_count = 1;
+    }
+    /* sign everything before the clock starts */
+    hm_keypair kp;
+    if ((err = hm_keypair_generate(&kp)) != HM_OK)
+        return cli_exit_for(err);
+    ls.count = (uint32_t)count;
+    ls.txs = calloc(count, sizeof *ls.txs);
+    uint32_t slots = 1;
+    while (slots < count * 2)
+        slots <<= 1;
+    ls.index = calloc(slots, sizeof *ls.index);
+    ls.index_mask = slots - 1;
+    if (!ls.txs || !ls.index) {
+        cli_error("out of memory");
+        return CLI_EXIT_IO;
+    }
+    uint8_t body[1024];
+    uint8_t salt[8];
+    if (hm_random_bytes(salt, sizeof salt) != HM_OK)
+        return CLI_EXIT_IO;
+    for (uint32_t i = 0; i < count; i++) {
+        memset(body, 'x', sizeof body);
+        int n = snprintf((char *)body, sizeof body, "load %02x%02x%02x%02x #%u ", salt[0], salt[1],
+                         salt[2], salt[3], i);
+        (void)n;
+        hm_writer w;
+        hm_writer_init_growable(&w, 4096);
+        err = ct_tx_build(&w, CT_TX_NOTE, &kp, chain_id, i, body, body_size, false, NULL, NULL, 0);
+        if (err != HM_OK) {
+            hm_writer_free(&w);
+            cli_error("cannot build a transaction: %s", hm_err_message(err));
+            return cli_exit_for(err);
+        }
+        ls.txs[i].bytes = hm_writer_take(&w, &ls.txs[i].len);
+        ct_tx tx;
+        if (ct_tx_decode(ls.txs[i].bytes, ls.txs[i].len, &tx) != HM_OK)
+            return CLI_EXIT_FAILED;
+        memcpy(ls.txs[i].id, tx.id, HM_HASH_LEN);
+        uint32_t s = id_slot(&ls, tx.id);
+        while (ls.index[s])
+            s = (s + 1) & ls.index_mask;
+        ls.index[s] = i + 1;
+    }
+    hm_keypair_wipe(&kp);
+    const char *ids_path = cli_arg(&a, "ids");
+    if (ids_path) {
+        FILE *f = fopen(ids_path, "w");
+        if (!f) {
+            cli_error("%s: cannot write", ids_path);
+            return CLI_EXIT_IO;
+        }
+        for (uint32_t i = 0; i < count; i++) {
+            char hex[2 * HM_HASH_LEN + 1];
+            hm_hex_encode(ls.txs[i].id, HM_HASH_LEN, hex);
+            fprintf(f, "%s\n", hex);
+        }
+        fclose(f);
+    }
+    const char *committed_path = cli_arg(&a, "committed");
+    if (committed_path && !(ls.committed_out = fopen(committed_path, "w"))) {
+        cli_error("%s: cannot write", committed_path);
+        return CLI_EXIT_IO;
+    }
+    ls.base = event_base_new();
+    if (!ls.base)
+        return CLI_EXIT_IO;
+    ls.rate = rate;
+    for (int nd = 0; nd < ls.node_count; nd++) {
+        for (uint64_t c = 0; c < conns; c++) {
+            load_conn *lc = &ls.conns[ls.conn_count++];
+            lc->ls = &ls;
+            lc->node = nd;
+            lc->conn = evhttp_connection_base_new(ls.base, NULL, ls.hosts[nd], ls.ports[nd]);
+            if (!lc->conn)
+                return CLI_EXIT_IO;
+            evhttp_connection_set_timeout(lc->conn, 10);
+        }
+    }
+    /* follow the chain from its current height */
+    char status_url[192];
+    snprintf(status_url, sizeof status_url, "http://%s:%u", ls.hosts[0], ls.ports[0]);
+    int status = 0;
+    char *resp = NULL;
+    size_t resp_len = 0;
+    if (cli_http_request(status_url, "GET", "/v1/status", NULL, NULL, 0, NULL, &status, &resp,
+                         &resp_len, 65536, 5000) != HM_OK)
+        return CLI_EXIT_NODE;
+    json_error_t jerr;
+    json_t *js = json_loads(resp, 0, &jerr);
+    free(resp);
+    ls.seen_height = js ? (uint64_t)json_integer_value(json_object_get(js, "height")) : 0;
+    json_decref(js);
+    ls.start_height = ls.seen_height;
+    ls.poll_conn = evhttp_connection_base_new(ls.base, NULL, ls.hosts[0], ls.ports[0]);
+    evhttp_connection_set_timeout(ls.poll_conn, 5);
+    ls.tick = event_new(ls.base, -1, EV_PERSIST, on_tick, &ls);
+    struct timeval tv = {0, 2000};
+    evtimer_add(ls.tick, &tv);
+    ls.start_us = now_us();
+    ls.deadline_us = ls.start_us + timeout_s * 1000000u;
+    send_more(&ls);
+    event_base_dispatch(ls.base);
+    /* figures */
+    uint64_t *lat = calloc(count, sizeof *lat);
+    uint32_t nl = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (ls.txs[i].commit_us && lat)
+            lat[nl++] = ls.txs[i].commit_us - ls.txs[i].submit_us;
+    if (lat && nl)
+        qsort(lat, nl, sizeof *lat, cmp_u64);
+    double secs = (double)((ls.last_commit_us ? ls.last_commit_us : now_us()) - ls.start_us) / 1e6;
+    double p50 = nl ? (double)lat[nl / 2] / 1000.0 : 0;
+    double p99 =
+        nl ? (double)lat[(size_t)((double)nl * 0.99) < nl ? (size_t)((double)nl * 0.99) : nl - 1] /
+                 1000.0
+           : 0;
+    printf("{\"sent\": %u, \"accepted\": %u, \"rejected\": %u, \"committed\": %u, "
+           "\"seconds\": %.3f, \"offered_tps\": %llu, \"committed_tps\": %.1f, \"p50_ms\": %.1f, "
+           "\"p99_ms\": %.1f, \"blocks\": %llu}\n",
+           ls.next, ls.accepted, ls.rejected, ls.committed, secs, (unsigned long long)rate,
+           secs > 0 ? ls.committed / secs : 0.0, p50, p99,
+           (unsigned long long)(ls.seen_height - ls.start_height));
+    if (ls.committed_out)
+        fclose(ls.committed_out);
+    bool ok = ls.committed >= ls.accepted;
+    free(lat);
+    for (int i = 0; i < ls.conn_count; i++)
+        evhttp_connection_free(ls.conns[i].conn);
+    if (ls.poll_conn)
+        evhttp_connection_free(ls.poll_conn);
+    event_free(ls.tick);
+    event_base_free(ls.base);
+    for (uint32_t i = 0; i < count; i++)
+        free(ls.txs[i].bytes);
+    free(ls.txs);
+    free(ls.index);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}

@@ -1,0 +1,299 @@
+/* node/nd_int.h — what node/ files share among themselves and nobody else
+ * uses: peer framing, the block encoding, the RocksDB store, the mempool and
+ * the pieces of the node object.
+ *
+ * Layer: node/. Feature files use nd.h, never this header. */
+#ifndef HALLMARK_ND_INT_H
+#define HALLMARK_ND_INT_H
+
+#include "nd.h"
+
+/* ------------------------------------------------------------- framing
+ *
+ * Every peer message is [u8 type][u32 big-endian length][payload]. Each type
+ * has a hard maximum payload; a frame over it, or of an unknown type, is a
+ * protocol violation and the link is dropped before the payload is read. */
+
+#define ND_FRAME_HEADER_LEN 5
+
+typedef enum {
+    ND_MSG_STATUS = 1,    /* u64 height: sent on connect and periodically */
+    ND_MSG_CONSENSUS = 2, /* a consensus message (vote or proposal) */
+    ND_MSG_TX = 3,        /* one tx, gossiped */
+    ND_MSG_GET_BLOCK = 4, /* u64 height: ask for a committed block */
+    ND_MSG_BLOCK = 5,     /* bytes block | bytes cert: a committed block */
+    ND_MSG__COUNT
+} nd_msg_type;
+
+#define ND_TX_FRAME_MAX (16u * 1024 * 1024)
+#define ND_BLOCK_BYTES_MAX (64u * 1024 * 1024)
+
+/* The hard maximum payload of a message type, 0 for an unknown type. */
+uint32_t nd_frame_max(uint8_t type);
+/* Writes the 5-byte header. */
+void nd_frame_header_put(uint8_t out[ND_FRAME_HEADER_LEN], uint8_t type, uint32_t len);
+/* Parses a header: HM_ERR_UNKNOWN_TYPE for an unknown type, HM_ERR_TOO_LONG
+ * above the type's maximum. */
+HM_MUST_USE hm_err nd_frame_header_parse(const uint8_t in[ND_FRAME_HEADER_LEN], uint8_t *type,
+                                         uint32_t *len);
+
+/* --------------------------------------------------------------- blocks
+ *
+ * block = header | varint tx_count | tx_count x bytes(tx) */
+
+typedef struct {
+    hm_block_header header;
+    uint32_t tx_count;
+    const uint8_t **txs; /* views into the encoded bytes (or owned, see below) */
+    size_t *tx_lens;
+    uint8_t *raw; /* the encoded block when decoded (owned) */
+    size_t raw_len;
+} nd_block;
+
+/* Encodes header + txs into a growable writer capped at ND_BLOCK_BYTES_MAX. */
+HM_MUST_USE hm_err nd_block_encode(const hm_block_header *h, const uint8_t *const *txs,
+                                   const size_t *tx_lens, uint32_t tx_count, uint8_t **out,
+                                   size_t *out_len);
+/* Decodes a block, taking a copy of data; free with nd_block_clear(). */
+HM_MUST_USE hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max,
+                                   nd_block *b);
+void nd_block_clear(nd_block *b);
+/* RFC 9162 root over ct_tx_leaf_hash of each tx (txs must decode). */
+HM_MUST_USE hm_err nd_block_tx_root(const uint8_t *const *txs, const size_t *tx_lens,
+                                    uint32_t tx_count, uint8_t root[HM_HASH_LEN]);
+
+/* --------------------------------------------------------------- store */
+
+typedef struct nd_store nd_store;
+
+/* Opens (creating if needed) the RocksDB database under dir. */
+HM_MUST_USE hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap);
+void nd_store_close(nd_store *s);
+
+typedef struct {
+    uint64_t height; /* 0: nothing committed */
+    uint8_t block_hash[HM_HASH_LEN];
+    uint8_t state_root[HM_HASH_LEN];
+    uint64_t time_ms;
+} nd_chain_tip;
+
+HM_MUST_USE hm_err nd_store_tip(nd_store *s, nd_chain_tip *tip);
+/* Writes block, cert, tx index, every write of x and the new tip in one
+ * synced WriteBatch. x may be NULL (no state writes). */
+HM_MUST_USE hm_err nd_store_commit(nd_store *s, const hm_block_header *h, const uint8_t *block,
+                                   size_t block_len, const hm_cert *cert,
+                                   const uint8_t (*tx_ids)[HM_HASH_LEN], uint32_t tx_count,
+                                   const ct_exec *x, const uint8_t state_root[HM_HASH_LEN]);
+/* The encoded block / cert at height (malloc'd). HM_ERR_NOT_FOUND. */
+HM_MUST_USE hm_err nd_store_get_block(nd_store *s, uint64_t height, uint8_t **out, size_t *len);
+HM_MUST_USE hm_err nd_store_get_cert(nd_store *s, uint64_t height, hm_cert *cert);
+HM_MUST_USE hm_err nd_store_get_cert_raw(nd_store *s, uint64_t height, uint8_t **out, size_t *len);
+HM_MUST_USE hm_err nd_store_tx_locate(nd_store *s, const uint8_t id[HM_HASH_LEN], uint64_t *height,
+                                      uint32_t *index);
+/* A proposed block kept until its height commits (see store.c). */
+HM_MUST_USE hm_err nd_store_put_proposed(nd_store *s, uint64_t height,
+                                         const uint8_t id[HM_HASH_LEN], const uint8_t *block,
+                                         size_t len);
+HM_MUST_USE hm_err nd_store_get_proposed(nd_store *s, uint64_t height,
+                                         const uint8_t id[HM_HASH_LEN], uint8_t **out, size_t *len);
+/* Durable (synced) consensus sign-state blob, and its read-back. */
+HM_MUST_USE hm_err nd_store_put_sign_state(nd_store *s, const uint8_t *data, size_t len);
+HM_MUST_USE hm_err nd_store_get_sign_state(nd_store *s, uint8_t **out, size_t *len);
+/* Appends a record of a signed vote (for the cluster tests' double-sign
+ * check); written in the same synced batch as the sign-state. */
+HM_MUST_USE hm_err nd_store_put_sign_state_and_vote(nd_store *s, const uint8_t *state,
+                                                    size_t state_len, const uint8_t *vote_key,
+                                                    size_t vote_key_len, const uint8_t *vote,
+                                                    size_t vote_len);
+/* Visits the recorded own votes of heights >= from_height in key order:
+ * key "v/" | u64 height | u32 round | u8 type | block_id, value the signed
+ * encoded cs_msg. */
+HM_MUST_USE hm_err nd_store_scan_votes(nd_store *s, uint64_t from_height, ct_visit_fn visit,
+                                       void *arg);
+/* The state column family as a ct_store. */
+ct_store nd_store_state(nd_store *s);
+
+/* -------------------------------------------------------------- mempool */
+
+typedef struct nd_mempool nd_mempool;
+
+HM_MUST_USE hm_err nd_mempool_new(uint32_t txs_max, uint64_t bytes_max, nd_mempool **out);
+void nd_mempool_free(nd_mempool *m);
+/* Takes a copy of tx. HM_ERR_EXISTS for a duplicate id, HM_ERR_FULL when
+ * count or bytes would pass the bounds. The tx must already be checked. */
+HM_MUST_USE hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
+                                  size_t tx_len);
+bool nd_mempool_contains(const nd_mempool *m, const uint8_t id[HM_HASH_LEN]);
+/* Removes id if present. */
+void nd_mempool_remove(nd_mempool *m, const uint8_t id[HM_HASH_LEN]);
+uint32_t nd_mempool_count(const nd_mempool *m);
+uint64_t nd_mempool_bytes(const nd_mempool *m);
+/* The oldest txs, in arrival order, up to count_max and bytes_max total:
+ * pointers into the pool, valid until the next add/remove. Returns count. */
+uint32_t nd_mempool_reap(const nd_mempool *m, uint32_t count_max, uint64_t bytes_max,
+                         const uint8_t **txs, size_t *tx_lens);
+
+/* ------------------------------------------------------------- network
+ *
+ * TLS 1.3 links to the other validators (the lower index dials the higher)
+ * and from configured observers; observers dial every validator. A link is
+ * kept only if the peer's certificate fingerprint is the one genesis (or the
+ * config, for observers) names. */
+
+typedef struct nd_net nd_net;
+typedef struct nd_peer nd_peer;
+
+typedef struct {
+    void (*on_message)(void *arg, nd_peer *p, uint8_t type, const uint8_t *payload, size_t len);
+    void (*on_connect)(void *arg, nd_peer *p);
+} nd_net_callbacks;
+
+typedef enum {
+    ND_REJECT_TLS = 0,    /* handshake failed (garbage, wrong protocol) */
+    ND_REJECT_IDENTITY,   /* certificate not in genesis / observers */
+    ND_REJECT_FRAME_TYPE, /* unknown frame type */
+    ND_REJECT_FRAME_SIZE, /* frame above its type's maximum */
+    ND_REJECT_SLOW,       /* handshake or frame not finished in time */
+    ND_REJECT_QUEUE_FULL, /* peer did not drain its output queue */
+    ND_REJECT_LIMIT,      /* too many unauthenticated connections */
+    ND_REJECT_MESSAGE,    /* a message that did not decode or verify */
+    ND_REJECT__COUNT
+} nd_reject_reason;
+
+const char *nd_reject_reason_name(nd_reject_reason r);
+
+HM_MUST_USE hm_err nd_net_new(struct event_base *base, const nd_config *cfg, const nd_genesis *g,
+                              int self_index, const nd_net_callbacks *cb, void *cb_arg,
+                              nd_net **out, char *err, size_t err_cap);
+void nd_net_free(nd_net *net);
+/* Sends to every connected peer; validators_only skips observers. */
+void nd_net_broadcast(nd_net *net, uint8_t type, const uint8_t *payload, size_t len,
+                      bool validators_only);
+/* Sends two byte strings as one frame (header + a + b). */
+void nd_net_send2(nd_peer *p, uint8_t type, const uint8_t *a, size_t a_len, const uint8_t *b,
+                  size_t b_len);
+void nd_net_send(nd_peer *p, uint8_t type, const uint8_t *payload, size_t len);
+/* Validator index of the peer, or -1 for an observer. */
+int nd_peer_validator_index(const nd_peer *p);
+const char *nd_peer_name(const nd_peer *p);
+uint32_t nd_net_peer_count(const nd_net *net);
+/* Counts a rejected message against the peer (and drops it if asked). */
+void nd_net_reject(nd_net *net, nd_peer *p, nd_reject_reason reason, bool drop);
+uint64_t nd_net_reject_count(const nd_net *net, nd_reject_reason reason);
+/* Calls fn for every connected peer. */
+void nd_net_foreach(nd_net *net, void (*fn)(nd_peer *p, void *arg), void *arg);
+
+/* ------------------------------------------------------------ the node */
+
+#include "cs.h"
+
+#define ND_PENDING_BLOCKS_MAX 16
+#define ND_COMMIT_HOOKS_MAX 16
+#define ND_CS_QUEUE_MAX 64
+#define ND_LATENCY_BUCKETS 12
+
+typedef struct {
+    bool used;
+    uint8_t id[HM_HASH_LEN];
+    nd_block block;
+    ct_exec *exec; /* after execution */
+    bool executed;
+    bool valid;
+    uint64_t seq; /* arrival order, to evict the oldest */
+} nd_pending_block;
+
+typedef struct {
+    cs_event ev;
+    uint8_t msg[CS_MSG_MAX];
+    hm_cert cert;
+} nd_cs_queued;
+
+typedef struct nd_timer nd_timer;
+
+typedef struct {
+    char prefix[128];
+    nd_http_handler handler;
+    void *arg;
+} nd_route;
+
+struct nd_node {
+    nd_config cfg;
+    nd_genesis g;
+    struct event_base *base;
+    int lock_fd;
+    nd_store *store;
+    ct_store state;
+    nd_mempool *mempool;
+    nd_net *net;
+    int self_index; /* -1 for an observer */
+    hm_keypair key;
+    cs_config cs_cfg;
+    cs_replica *replica;
+    nd_chain_tip tip;
+    /* blocks proposed or received for the current height */
+    nd_pending_block pending[ND_PENDING_BLOCKS_MAX];
+    uint64_t pending_seq;
+    /* consensus events waiting to be fed (never fed re-entrantly) */
+    nd_cs_queued *cs_queue;
+    uint32_t cs_queue_head, cs_queue_len;
+    bool cs_draining;
+    nd_timer *timers;
+    /* deferred empty-block proposal */
+    struct event *build_timer;
+    bool build_deferred;
+    uint64_t build_height;
+    uint32_t build_round;
+    /* catch-up */
+    uint64_t fetch_height;
+    uint64_t fetch_sent_ms;
+    uint64_t peer_best_height; /* highest height a peer announced */
+    uint64_t last_commit_ms;   /* wall clock of the last local commit */
+    hm_cert orphan_cert;       /* a decided height whose block we lack */
+    bool has_orphan_cert;
+    struct event *tick;
+    struct event *sig_int, *sig_term;
+    /* hooks and HTTP */
+    struct {
+        nd_commit_fn fn;
+        void *arg;
+    } hooks[ND_COMMIT_HOOKS_MAX];
+    uint32_t hook_count;
+    struct evhttp *http;
+    nd_route routes[ND_HTTP_ROUTES_MAX];
+    uint32_t route_count;
+    /* API connections, tracked to enforce http_connections_max (http.c) */
+    struct nd_http_conn *http_conns;
+    uint32_t http_conn_count;
+    uint64_t http_refused;
+    /* metrics */
+    uint64_t txs_committed;
+    uint64_t txs_rejected[HM_ERR__COUNT];
+    uint64_t blocks_committed;
+    uint64_t latency_buckets[ND_LATENCY_BUCKETS + 1];
+    uint64_t latency_sum_ms;
+    uint64_t latency_count;
+    uint64_t cs_drops[CS_DROP__COUNT];
+};
+
+/* Upper bounds of the commit latency histogram buckets, ms. */
+extern const uint32_t nd_latency_bounds_ms[ND_LATENCY_BUCKETS];
+
+/* Creates the node from a loaded config: locks the data dir, opens the
+ * store, loads keys, starts peers, consensus and the HTTP API. */
+HM_MUST_USE hm_err nd_node_new(const nd_config *cfg, nd_node **out);
+/* Runs the event loop until SIGINT/SIGTERM. */
+HM_MUST_USE hm_err nd_node_run(nd_node *n);
+void nd_node_free(nd_node *n);
+
+/* HTTP server setup/teardown (node/http.c). */
+HM_MUST_USE hm_err nd_http_start(nd_node *n, char *err, size_t err_cap);
+void nd_http_stop(nd_node *n);
+
+/* -------------------------------------------------------------- helpers */
+
+/* Wall clock in Unix milliseconds (node/ only). */
+uint64_t nd_now_ms(void);
+/* Splits "host:port"; HM_ERR_BAD_VALUE for anything else. */
+HM_MUST_USE hm_err nd_split_hostport(const char *text, char *host, size_t host_cap, uint16_t *port);
+
+#endif

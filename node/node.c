@@ -1,0 +1,1204 @@
+/* node/node.c — the validator: consensus driver, block pipeline, catch-up.
+ *
+ * Layer: node/. Drives the pure consensus core (consensus/cs.h) with events
+ * from the network and timers, and carries out its actions: persisting the
+ * sign-state (synced) before anything that follows it leaves the process,
+ * broadcasting, building and executing blocks through contracts/ct.h, and
+ * committing each block in one RocksDB WriteBatch. Observers run no replica
+ * and follow the chain by fetching committed blocks with their certificates.
+ *
+ * Block time rule: the proposer sets time_ms = max(prev_time_ms + 1, its
+ * clock); a validator refuses (prevotes nil on) a proposal whose time is not
+ * above the previous block's or is more than time_drift_max_ms ahead of its
+ * own clock. When the mempool is empty the proposer waits until
+ * prev_time_ms + block_interval_ms before proposing an empty block.
+ *
+ * Restart: the replica is rebuilt from the synced sign-state; the votes this
+ * validator signed at the current height (recorded with the sign-state) are
+ * fed back to it, and blocks it proposed or validated for that height are
+ * kept in the store, so a network that crashed mid-round can still decide.
+ *
+ * Must never: feed the replica re-entrantly (events raised while carrying
+ * out actions are queued), let a vote leave before its sign-state is synced,
+ * or commit a block it has not executed to the state root in its header. */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "nd_int.h"
+
+#define TICK_MS 1000
+#define FETCH_TIMEOUT_MS 2000
+
+const uint32_t nd_latency_bounds_ms[ND_LATENCY_BUCKETS] = {50,   100,  200,  300,  500,  750,
+                                                           1000, 1500, 2000, 3000, 5000, 10000};
+
+struct nd_timer {
+    nd_node *n;
+    struct event *ev;
+    uint64_t height;
+    uint32_t round;
+    uint8_t step;
+    nd_timer *next;
+};
+
+static void cs_feed(nd_node *n, const cs_event *ev);
+
+/* ------------------------------------------------------------ accessors */
+
+const char *nd_node_chain_id(const nd_node *n) {
+    return n->g.chain_id;
+}
+const nd_genesis *nd_node_genesis(const nd_node *n) {
+    return &n->g;
+}
+struct event_base *nd_node_event_base(nd_node *n) {
+    return n->base;
+}
+uint64_t nd_node_height(const nd_node *n) {
+    return n->tip.height;
+}
+const ct_store *nd_node_state_store(nd_node *n) {
+    return &n->state;
+}
+
+hm_err nd_node_on_commit(nd_node *n, nd_commit_fn fn, void *arg) {
+    if (n->hook_count >= ND_COMMIT_HOOKS_MAX)
+        return HM_ERR_FULL;
+    n->hooks[n->hook_count].fn = fn;
+    n->hooks[n->hook_count].arg = arg;
+    n->hook_count++;
+    return HM_OK;
+}
+
+hm_err nd_node_block_header(nd_node *n, uint64_t height, hm_block_header *out) {
+    if (height == 0 || height > n->tip.height)
+        return HM_ERR_NOT_FOUND;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    hm_err err = nd_store_get_block(n->store, height, &raw, &len);
+    if (err != HM_OK)
+        return err;
+    hm_reader r;
+    hm_reader_init(&r, raw, len);
+    err = hm_block_header_decode(&r, out);
+    free(raw);
+    return err == HM_OK ? HM_OK : HM_ERR_IO;
+}
+
+hm_err nd_node_block_cert(nd_node *n, uint64_t height, hm_cert *out) {
+    if (height == 0 || height > n->tip.height)
+        return HM_ERR_NOT_FOUND;
+    return nd_store_get_cert(n->store, height, out);
+}
+
+hm_err nd_node_tx_locate(nd_node *n, const uint8_t id[HM_HASH_LEN], uint64_t *height,
+                         uint32_t *index) {
+    return nd_store_tx_locate(n->store, id, height, index);
+}
+
+static hm_err load_block(nd_node *n, uint64_t height, nd_block *b) {
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    hm_err err = nd_store_get_block(n->store, height, &raw, &len);
+    if (err != HM_OK)
+        return err;
+    err = nd_block_decode(raw, len, n->g.block_txs_max, b);
+    free(raw);
+    return err == HM_OK ? HM_OK : HM_ERR_IO;
+}
+
+hm_err nd_node_block_leaves(nd_node *n, uint64_t height, uint8_t (**leaves)[HM_HASH_LEN],
+                            size_t *count) {
+    nd_block b;
+    hm_err err = load_block(n, height, &b);
+    if (err != HM_OK)
+        return err;
+    uint8_t(*out)[HM_HASH_LEN] = malloc((b.tx_count ? b.tx_count : 1) * sizeof *out);
+    if (!out) {
+        nd_block_clear(&b);
+        return HM_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < b.tx_count; i++) {
+        ct_tx tx;
+        if (ct_tx_decode(b.txs[i], b.tx_lens[i], &tx) != HM_OK) {
+            free(out);
+            nd_block_clear(&b);
+            return HM_ERR_IO;
+        }
+        ct_tx_leaf_hash(&tx, out[i]);
+    }
+    *count = b.tx_count;
+    *leaves = out;
+    nd_block_clear(&b);
+    return HM_OK;
+}
+
+hm_err nd_node_tx_inclusion_proof(nd_node *n, uint64_t height, uint32_t index,
+                                  uint8_t (*proof)[HM_HASH_LEN], size_t *proof_len,
+                                  uint64_t *tree_size) {
+    uint8_t(*leaves)[HM_HASH_LEN] = NULL;
+    size_t count = 0;
+    hm_err err = nd_node_block_leaves(n, height, &leaves, &count);
+    if (err != HM_OK)
+        return err;
+    err = hm_merkle_inclusion_proof((const uint8_t(*)[HM_HASH_LEN])leaves, count, index, proof,
+                                    proof_len);
+    free(leaves);
+    if (err == HM_OK)
+        *tree_size = count;
+    return err;
+}
+
+hm_err nd_node_tx_bytes(nd_node *n, const uint8_t id[HM_HASH_LEN], uint8_t **tx, size_t *tx_len) {
+    uint64_t height;
+    uint32_t index;
+    hm_err err = nd_store_tx_locate(n->store, id, &height, &index);
+    if (err != HM_OK)
+        return err;
+    nd_block b;
+    if ((err = load_block(n, height, &b)) != HM_OK)
+        return err;
+    if (index >= b.tx_count) {
+        nd_block_clear(&b);
+        return HM_ERR_IO;
+    }
+    uint8_t *copy = malloc(b.tx_lens[index] ? b.tx_lens[index] : 1);
+    if (!copy) {
+        nd_block_clear(&b);
+        return HM_ERR_NOMEM;
+    }
+    memcpy(copy, b.txs[index], b.tx_lens[index]);
+    *tx = copy;
+    *tx_len = b.tx_lens[index];
+    nd_block_clear(&b);
+    return HM_OK;
+}
+
+/* ------------------------------------------------------------ mempool */
+
+static void maybe_build_deferred(nd_node *n);
+
+/* Admission shared by the API and gossip. */
+static hm_err admit_tx(nd_node *n, const uint8_t *txb, size_t tx_len, uint8_t id[HM_HASH_LEN]) {
+    if (tx_len > ND_TX_FRAME_MAX)
+        return HM_ERR_TOO_LONG;
+    ct_tx tx;
+    hm_err err = ct_tx_decode(txb, tx_len, &tx);
+    if (err != HM_OK)
+        return err;
+    memcpy(id, tx.id, HM_HASH_LEN);
+    if (nd_mempool_contains(n->mempool, tx.id))
+        return HM_ERR_EXISTS;
+    uint64_t h;
+    uint32_t idx;
+    if (nd_store_tx_locate(n->store, tx.id, &h, &idx) == HM_OK)
+        return HM_ERR_EXISTS;
+    /* the one signature check for this tx on this node: pool membership is
+     * the verify cache that block execution consults */
+    if ((err = ct_tx_check(&tx, n->g.chain_id, false)) != HM_OK)
+        return err;
+    return nd_mempool_add(n->mempool, tx.id, txb, tx_len);
+}
+
+hm_err nd_node_submit_tx(nd_node *n, const uint8_t *tx, size_t tx_len,
+                         uint8_t id_out[HM_HASH_LEN]) {
+    memset(id_out, 0, HM_HASH_LEN);
+    hm_err err = admit_tx(n, tx, tx_len, id_out);
+    if (err != HM_OK) {
+        n->txs_rejected[err]++;
+        return err;
+    }
+    if (n->net)
+        nd_net_broadcast(n->net, ND_MSG_TX, tx, tx_len, true);
+    maybe_build_deferred(n);
+    return HM_OK;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+static nd_pending_block *pending_find(nd_node *n, const uint8_t id[HM_HASH_LEN]) {
+    for (int i = 0; i < ND_PENDING_BLOCKS_MAX; i++)
+        if (n->pending[i].used && !memcmp(n->pending[i].id, id, HM_HASH_LEN))
+            return &n->pending[i];
+    return NULL;
+}
+
+static nd_pending_block *pending_slot(nd_node *n);
+
+/* A block of the next height by id: in memory, else saved before a restart. */
+static nd_pending_block *pending_load(nd_node *n, const uint8_t id[HM_HASH_LEN]) {
+    nd_pending_block *pb = pending_find(n, id);
+    if (pb)
+        return pb;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (nd_store_get_proposed(n->store, n->tip.height + 1, id, &raw, &len) != HM_OK)
+        return NULL;
+    nd_block b;
+    hm_err err = nd_block_decode(raw, len, n->g.block_txs_max, &b);
+    free(raw);
+    if (err != HM_OK)
+        return NULL;
+    pb = pending_slot(n);
+    pb->block = b;
+    memcpy(pb->id, id, HM_HASH_LEN);
+    pb->used = true;
+    pb->seq = ++n->pending_seq;
+    return pb;
+}
+
+/* Keeps a block we are about to vote for (or propose) across a restart. */
+static void pending_save(nd_node *n, const nd_pending_block *pb) {
+    if (nd_store_put_proposed(n->store, pb->block.header.height, pb->id, pb->block.raw,
+                              pb->block.raw_len) != HM_OK)
+        hm_log(HM_LOG_WARN, "proposal_save_failed", "height=%llu",
+               (unsigned long long)pb->block.header.height);
+}
+
+static void pending_clear(nd_pending_block *pb) {
+    ct_exec_free(pb->exec);
+    nd_block_clear(&pb->block);
+    memset(pb, 0, sizeof *pb);
+}
+
+/* A slot for a new block: a free one, else the oldest. */
+static nd_pending_block *pending_slot(nd_node *n) {
+    nd_pending_block *oldest = &n->pending[0];
+    for (int i = 0; i < ND_PENDING_BLOCKS_MAX; i++) {
+        if (!n->pending[i].used)
+            return &n->pending[i];
+        if (n->pending[i].seq < oldest->seq)
+            oldest = &n->pending[i];
+    }
+    pending_clear(oldest);
+    return oldest;
+}
+
+static void pending_drop_upto(nd_node *n, uint64_t height) {
+    for (int i = 0; i < ND_PENDING_BLOCKS_MAX; i++)
+        if (n->pending[i].used && n->pending[i].block.header.height <= height)
+            pending_clear(&n->pending[i]);
+}
+
+static ct_block_ctx block_ctx(const nd_node *n, const hm_block_header *h) {
+    ct_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    snprintf(ctx.chain_id, sizeof ctx.chain_id, "%s", n->g.chain_id);
+    ctx.height = h->height;
+    ctx.time_ms = h->time_ms;
+    ctx.admin_count = n->g.admin_count;
+    memcpy(ctx.admins, n->g.admins, sizeof ctx.admins);
+    return ctx;
+}
+
+/* Executes txs over the committed state. HM_OK with *x and the state root,
+ * or an operating error. */
+static hm_err execute(nd_node *n, const hm_block_header *h, const uint8_t *const *txs,
+                      const size_t *tx_lens, uint32_t tx_count, ct_exec **x_out,
+                      uint8_t state_root[HM_HASH_LEN]) {
+    ct_block_ctx ctx = block_ctx(n, h);
+    ct_exec *x = NULL;
+    hm_err err = ct_exec_new(&n->state, &ctx, &x);
+    if (err != HM_OK)
+        return err;
+    for (uint32_t i = 0; i < tx_count; i++) {
+        ct_tx tx;
+        bool checked = ct_tx_decode(txs[i], tx_lens[i], &tx) == HM_OK &&
+                       nd_mempool_contains(n->mempool, tx.id);
+        ct_result res;
+        if ((err = ct_exec_tx(x, txs[i], tx_lens[i], checked, &res)) != HM_OK) {
+            ct_exec_free(x);
+            return err;
+        }
+    }
+    if ((err = ct_exec_end_block(x)) != HM_OK) {
+        ct_exec_free(x);
+        return err;
+    }
+    ct_exec_state_root(x, n->tip.state_root, state_root);
+    *x_out = x;
+    return HM_OK;
+}
+
+/* Checks a proposed or fetched block against the tip and executes it.
+ * Returns true when valid; pb->exec holds the execution. */
+static bool validate_block(nd_node *n, nd_pending_block *pb, bool check_clock) {
+    if (pb->executed)
+        return pb->valid;
+    pb->executed = true;
+    pb->valid = false;
+    const hm_block_header *h = &pb->block.header;
+    const char *why = NULL;
+    uint8_t root[HM_HASH_LEN];
+    if (strcmp(h->chain_id, n->g.chain_id) != 0)
+        why = "chain_id";
+    else if (h->height != n->tip.height + 1)
+        why = "height";
+    else if (memcmp(h->prev_block_hash, n->tip.block_hash, HM_HASH_LEN) != 0)
+        why = "prev_block_hash";
+    else if (memcmp(h->validator_set_hash, n->g.vset_hash, HM_HASH_LEN) != 0)
+        why = "validator_set_hash";
+    else if (hm_validator_set_find(&n->g.vset, &h->proposer) < 0)
+        why = "proposer";
+    else if (h->time_ms <= n->tip.time_ms)
+        why = "time_not_increasing";
+    else if (check_clock && h->time_ms > nd_now_ms() + n->g.time_drift_max_ms)
+        why = "time_ahead";
+    else if (pb->block.tx_count > n->g.block_txs_max || pb->block.raw_len > n->g.block_bytes_max)
+        why = "too_big";
+    else if (nd_block_tx_root(pb->block.txs, pb->block.tx_lens, pb->block.tx_count, root) !=
+                 HM_OK ||
+             memcmp(root, h->tx_root, HM_HASH_LEN) != 0)
+        why = "tx_root";
+    if (!why) {
+        hm_err err =
+            execute(n, h, pb->block.txs, pb->block.tx_lens, pb->block.tx_count, &pb->exec, root);
+        if (err != HM_OK)
+            why = "execution_failed";
+        else if (memcmp(root, h->state_root, HM_HASH_LEN) != 0)
+            why = "state_root";
+    }
+    if (why) {
+        hm_log(HM_LOG_WARN, "block_invalid", "height=%llu reason=%s", (unsigned long long)h->height,
+               why);
+        ct_exec_free(pb->exec);
+        pb->exec = NULL;
+        return false;
+    }
+    pb->valid = true;
+    return true;
+}
+
+static void build_block(nd_node *n, uint64_t height, uint32_t round) {
+    if (height != n->tip.height + 1)
+        return;
+    uint32_t max = n->g.block_txs_max;
+    const uint8_t **txs = calloc(max, sizeof *txs);
+    size_t *lens = calloc(max, sizeof *lens);
+    if (!txs || !lens) {
+        free(txs);
+        free(lens);
+        return;
+    }
+    uint32_t count = nd_mempool_reap(n->mempool, max, n->g.block_bytes_max - 4096, txs, lens);
+    hm_block_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.chain_id, sizeof h.chain_id, "%s", n->g.chain_id);
+    h.height = height;
+    uint64_t now = nd_now_ms();
+    h.time_ms = now > n->tip.time_ms ? now : n->tip.time_ms + 1;
+    memcpy(h.prev_block_hash, n->tip.block_hash, HM_HASH_LEN);
+    memcpy(h.validator_set_hash, n->g.vset_hash, HM_HASH_LEN);
+    h.proposer = n->key.pub;
+    ct_exec *x = NULL;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    hm_err err = nd_block_tx_root(txs, lens, count, h.tx_root);
+    if (err == HM_OK)
+        err = execute(n, &h, txs, lens, count, &x, h.state_root);
+    if (err == HM_OK)
+        err = nd_block_encode(&h, txs, lens, count, &raw, &raw_len);
+    free(txs);
+    free(lens);
+    nd_pending_block *pb = NULL;
+    if (err == HM_OK) {
+        pb = pending_slot(n);
+        err = nd_block_decode(raw, raw_len, n->g.block_txs_max, &pb->block);
+    }
+    free(raw);
+    if (err == HM_OK)
+        err = hm_block_header_hash(&h, pb->id);
+    if (err != HM_OK) {
+        hm_log(HM_LOG_ERROR, "block_build_failed", "height=%llu error=%s",
+               (unsigned long long)height, hm_err_name(err));
+        ct_exec_free(x);
+        if (pb)
+            pending_clear(pb);
+        return;
+    }
+    pb->used = true;
+    pb->exec = x;
+    pb->executed = true;
+    pb->valid = true;
+    pb->seq = ++n->pending_seq;
+    pending_save(n, pb);
+    hm_log(HM_LOG_DEBUG, "block_built", "height=%llu round=%u txs=%u", (unsigned long long)height,
+           round, count);
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_BLOCK_BUILT;
+    ev.height = height;
+    ev.round = round;
+    memcpy(ev.block_id, pb->id, HM_HASH_LEN);
+    cs_feed(n, &ev);
+}
+
+static void build_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    nd_node *n = arg;
+    if (!n->build_deferred)
+        return;
+    n->build_deferred = false;
+    build_block(n, n->build_height, n->build_round);
+}
+
+/* Builds on the next loop turn rather than now: requests already waiting
+ * (more txs for this block) are served first, and a network that decides
+ * heights without waiting on peers (one validator) still yields to its API
+ * between blocks. */
+static void build_soon(nd_node *n) {
+    struct timeval now = {0, 0};
+    evtimer_add(n->build_timer, &now);
+}
+
+static void maybe_build_deferred(nd_node *n) {
+    if (n->build_deferred && nd_mempool_count(n->mempool) > 0)
+        build_soon(n);
+}
+
+static void on_build_request(nd_node *n, uint64_t height, uint32_t round) {
+    uint64_t now = nd_now_ms();
+    uint64_t due = n->tip.time_ms + n->g.block_interval_ms;
+    n->build_deferred = true;
+    n->build_height = height;
+    n->build_round = round;
+    if (round > 0 || nd_mempool_count(n->mempool) > 0 || now >= due || n->tip.height == 0) {
+        build_soon(n);
+        return;
+    }
+    /* idle chain: an empty block at the configured interval */
+    uint64_t wait = due - now;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+    evtimer_add(n->build_timer, &tv);
+}
+
+static void send_status(nd_node *n, nd_peer *p) {
+    uint8_t buf[8];
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)(n->tip.height >> (56 - 8 * i));
+    if (p)
+        nd_net_send(p, ND_MSG_STATUS, buf, 8);
+    else if (n->net)
+        nd_net_broadcast(n->net, ND_MSG_STATUS, buf, 8, false);
+}
+
+/* Commits a validated block with its certificate. */
+static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert) {
+    assert(pb->executed && pb->valid && pb->exec);
+    const hm_block_header *h = &pb->block.header;
+    uint32_t count = pb->block.tx_count;
+    uint8_t(*ids)[HM_HASH_LEN] = malloc((count ? count : 1) * sizeof *ids);
+    if (!ids)
+        return HM_ERR_NOMEM;
+    for (uint32_t i = 0; i < count; i++) {
+        ct_tx tx;
+        if (ct_tx_decode(pb->block.txs[i], pb->block.tx_lens[i], &tx) != HM_OK) {
+            free(ids);
+            return HM_ERR_IO;
+        }
+        memcpy(ids[i], tx.id, HM_HASH_LEN);
+    }
+    hm_err err =
+        nd_store_commit(n->store, h, pb->block.raw, pb->block.raw_len, cert,
+                        (const uint8_t(*)[HM_HASH_LEN])ids, count, pb->exec, h->state_root);
+    if (err != HM_OK) {
+        free(ids);
+        return err;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        nd_mempool_remove(n->mempool, ids[i]);
+    free(ids);
+    n->tip.height = h->height;
+    memcpy(n->tip.block_hash, pb->id, HM_HASH_LEN);
+    memcpy(n->tip.state_root, h->state_root, HM_HASH_LEN);
+    n->tip.time_ms = h->time_ms;
+    n->txs_committed += count;
+    n->blocks_committed++;
+    uint64_t now = nd_now_ms();
+    n->last_commit_ms = now;
+    uint64_t lat = now > h->time_ms ? now - h->time_ms : 0;
+    int b = 0;
+    while (b < ND_LATENCY_BUCKETS && lat > nd_latency_bounds_ms[b])
+        b++;
+    n->latency_buckets[b]++;
+    n->latency_sum_ms += lat;
+    n->latency_count++;
+    char hash_hex[2 * HM_HASH_LEN + 1];
+    hm_hex_encode(pb->id, HM_HASH_LEN, hash_hex);
+    hm_log(count ? HM_LOG_INFO : HM_LOG_DEBUG, "block_committed",
+           "height=%llu txs=%u hash=%s latency_ms=%llu", (unsigned long long)h->height, count,
+           hash_hex, (unsigned long long)lat);
+    for (uint32_t i = 0; i < n->hook_count; i++)
+        n->hooks[i].fn(n, h, pb->exec, n->hooks[i].arg);
+    pending_drop_upto(n, h->height);
+    if (n->has_orphan_cert && n->orphan_cert.height <= n->tip.height)
+        n->has_orphan_cert = false;
+    send_status(n, NULL);
+    return HM_OK;
+}
+
+/* ------------------------------------------------------------ consensus */
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    nd_timer *t = arg;
+    nd_node *n = t->n;
+    for (nd_timer **pp = &n->timers; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_TIMEOUT;
+    ev.height = t->height;
+    ev.round = t->round;
+    ev.step = t->step;
+    event_free(t->ev);
+    free(t);
+    cs_feed(n, &ev);
+}
+
+static void schedule_timeout(nd_node *n, const cs_action *a) {
+    nd_timer *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    t->n = n;
+    t->height = a->height;
+    t->round = a->round;
+    t->step = a->step;
+    t->ev = evtimer_new(n->base, timer_fired, t);
+    if (!t->ev) {
+        free(t);
+        return;
+    }
+    t->next = n->timers;
+    n->timers = t;
+    struct timeval tv = {a->duration_ms / 1000, (a->duration_ms % 1000) * 1000};
+    evtimer_add(t->ev, &tv);
+}
+
+/* A consensus frame: u16 msg_len | msg | block bytes (proposals only). */
+static void broadcast_msg(nd_node *n, const cs_action *a) {
+    const uint8_t *block = NULL;
+    size_t block_len = 0;
+    if (a->msg_type == CS_MSG_PROPOSAL) {
+        nd_pending_block *pb = pending_load(n, a->block_id);
+        if (pb) {
+            block = pb->block.raw;
+            block_len = pb->block.raw_len;
+        }
+    }
+    size_t len = 2 + a->msg_len + block_len;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return;
+    buf[0] = (uint8_t)(a->msg_len >> 8);
+    buf[1] = (uint8_t)a->msg_len;
+    memcpy(buf + 2, a->msg, a->msg_len);
+    if (block_len)
+        memcpy(buf + 2 + a->msg_len, block, block_len);
+    nd_net_broadcast(n->net, ND_MSG_CONSENSUS, buf, len, true);
+    free(buf);
+}
+
+/* Persists the sign-state with the record of every own vote that follows it
+ * in this batch (the cluster tests check the records for double signing). */
+static hm_err persist(nd_node *n, const cs_actions *acts, uint32_t at) {
+    uint8_t state[CS_SIGN_STATE_ENCODED_LEN];
+    cs_sign_state_encode(&acts->items[at].sign_state, state);
+    bool first = true;
+    for (uint32_t j = at + 1; j < acts->count; j++) {
+        const cs_action *b = &acts->items[j];
+        if (b->type == CS_ACT_PERSIST_SIGN_STATE)
+            break;
+        if (b->type != CS_ACT_BROADCAST || b->msg_type != CS_MSG_VOTE)
+            continue;
+        cs_msg m;
+        if (cs_msg_decode(b->msg, b->msg_len, &m) != HM_OK ||
+            (int)m.validator_index != n->self_index)
+            continue;
+        uint8_t key[8 + 4 + 1 + HM_HASH_LEN];
+        for (int i = 0; i < 8; i++)
+            key[i] = (uint8_t)(m.vote.height >> (56 - 8 * i));
+        for (int i = 0; i < 4; i++)
+            key[8 + i] = (uint8_t)(m.vote.round >> (24 - 8 * i));
+        key[12] = m.vote.type;
+        memcpy(key + 13, m.vote.block_id, HM_HASH_LEN);
+        hm_err err = nd_store_put_sign_state_and_vote(n->store, first ? state : NULL,
+                                                      first ? sizeof state : 0, key, sizeof key,
+                                                      b->msg, b->msg_len);
+        if (err != HM_OK)
+            return err;
+        first = false;
+    }
+    if (first)
+        return nd_store_put_sign_state(n->store, state, sizeof state);
+    return HM_OK;
+}
+
+static void request_block(nd_node *n, nd_peer *p, uint64_t height) {
+    uint8_t buf[8];
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)(height >> (56 - 8 * i));
+    n->fetch_height = height;
+    n->fetch_sent_ms = nd_now_ms();
+    if (p)
+        nd_net_send(p, ND_MSG_GET_BLOCK, buf, 8);
+    else
+        nd_net_broadcast(n->net, ND_MSG_GET_BLOCK, buf, 8, true);
+}
+
+static void carry_out(nd_node *n, const cs_actions *acts) {
+    for (uint32_t i = 0; i < acts->count; i++) {
+        const cs_action *a = &acts->items[i];
+        if (hm_log_get_level() <= HM_LOG_DEBUG)
+            hm_log(HM_LOG_DEBUG, "consensus_action", "type=%u height=%llu round=%u step=%u",
+                   a->type, (unsigned long long)a->height, a->round, a->step);
+        switch (a->type) {
+        case CS_ACT_PERSIST_SIGN_STATE:
+            if (persist(n, acts, i) != HM_OK) {
+                /* never send what we could not make durable */
+                hm_log(HM_LOG_ERROR, "sign_state_persist_failed", "height=%llu",
+                       (unsigned long long)a->sign_state.height);
+                event_base_loopbreak(n->base);
+                return;
+            }
+            break;
+        case CS_ACT_BROADCAST:
+            broadcast_msg(n, a);
+            break;
+        case CS_ACT_SCHEDULE_TIMEOUT:
+            schedule_timeout(n, a);
+            break;
+        case CS_ACT_BUILD_BLOCK:
+            on_build_request(n, a->height, a->round);
+            break;
+        case CS_ACT_VALIDATE_BLOCK: {
+            nd_pending_block *pb = pending_load(n, a->block_id);
+            cs_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = CS_EV_BLOCK_VALIDATED;
+            ev.height = a->height;
+            ev.round = a->round;
+            memcpy(ev.block_id, a->block_id, HM_HASH_LEN);
+            ev.valid = pb && a->height == n->tip.height + 1 && validate_block(n, pb, true);
+            if (ev.valid)
+                pending_save(n, pb);
+            cs_feed(n, &ev);
+            break;
+        }
+        case CS_ACT_COMMIT: {
+            if (a->height <= n->tip.height)
+                break;
+            nd_pending_block *pb = pending_load(n, a->block_id);
+            if (pb && a->height == n->tip.height + 1 && validate_block(n, pb, false)) {
+                hm_err err = commit_block(n, pb, &acts->cert);
+                if (err != HM_OK) {
+                    hm_log(HM_LOG_ERROR, "commit_failed", "height=%llu error=%s",
+                           (unsigned long long)a->height, hm_err_name(err));
+                    event_base_loopbreak(n->base);
+                    return;
+                }
+            } else {
+                /* decided without the block here: fetch it */
+                n->orphan_cert = acts->cert;
+                n->has_orphan_cert = true;
+                request_block(n, NULL, n->tip.height + 1);
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static void cs_feed(nd_node *n, const cs_event *ev) {
+    if (!n->replica)
+        return;
+    if (n->cs_queue_len >= ND_CS_QUEUE_MAX) {
+        hm_log(HM_LOG_WARN, "consensus_queue_full", "type=%u", ev->type);
+        return;
+    }
+    nd_cs_queued *q = &n->cs_queue[(n->cs_queue_head + n->cs_queue_len) % ND_CS_QUEUE_MAX];
+    n->cs_queue_len++;
+    q->ev = *ev;
+    if (ev->type == CS_EV_MESSAGE) {
+        size_t len = ev->data_len < CS_MSG_MAX ? ev->data_len : CS_MSG_MAX;
+        memcpy(q->msg, ev->data, len);
+        q->ev.data = q->msg;
+        q->ev.data_len = len;
+    }
+    if (ev->cert) {
+        q->cert = *ev->cert;
+        q->ev.cert = &q->cert;
+    }
+    if (n->cs_draining)
+        return;
+    n->cs_draining = true;
+    static cs_actions acts; /* large; the node has one loop thread */
+    while (n->cs_queue_len) {
+        nd_cs_queued cur = n->cs_queue[n->cs_queue_head];
+        if (cur.ev.type == CS_EV_MESSAGE)
+            cur.ev.data = cur.msg;
+        if (cur.ev.cert)
+            cur.ev.cert = &cur.cert;
+        n->cs_queue_head = (n->cs_queue_head + 1) % ND_CS_QUEUE_MAX;
+        n->cs_queue_len--;
+        hm_err err = cs_replica_step(n->replica, &cur.ev, &acts);
+        if (err != HM_OK) {
+            hm_log(HM_LOG_ERROR, "consensus_step_failed", "error=%s", hm_err_name(err));
+            continue;
+        }
+        if (cur.ev.type == CS_EV_MESSAGE)
+            n->cs_drops[acts.drop]++;
+        carry_out(n, &acts);
+    }
+    n->cs_draining = false;
+}
+
+/* ------------------------------------------------------------ peers */
+
+static uint64_t be64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t len) {
+    if (len < 2) {
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    }
+    size_t msg_len = ((size_t)data[0] << 8) | data[1];
+    if (msg_len > CS_MSG_MAX || 2 + msg_len > len) {
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    }
+    const uint8_t *msg = data + 2;
+    const uint8_t *block = data + 2 + msg_len;
+    size_t block_len = len - 2 - msg_len;
+    if (block_len) {
+        cs_msg m;
+        if (cs_msg_decode(msg, msg_len, &m) != HM_OK || m.type != CS_MSG_PROPOSAL) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+            return;
+        }
+        /* keep the next height's block too: the replica holds that
+         * height's messages while this node finishes committing */
+        if ((m.proposal.height == n->tip.height + 1 || m.proposal.height == n->tip.height + 2) &&
+            !pending_find(n, m.proposal.block_id)) {
+            nd_block b;
+            uint8_t id[HM_HASH_LEN];
+            if (nd_block_decode(block, block_len, n->g.block_txs_max, &b) != HM_OK) {
+                nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+                return;
+            }
+            if (hm_block_header_hash(&b.header, id) != HM_OK ||
+                memcmp(id, m.proposal.block_id, HM_HASH_LEN) != 0) {
+                nd_block_clear(&b);
+                nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+                return;
+            }
+            nd_pending_block *pb = pending_slot(n);
+            pb->block = b;
+            memcpy(pb->id, id, HM_HASH_LEN);
+            pb->used = true;
+            pb->seq = ++n->pending_seq;
+        }
+    }
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_MESSAGE;
+    ev.data = msg;
+    ev.data_len = msg_len;
+    cs_feed(n, &ev);
+}
+
+static void send_block(nd_node *n, nd_peer *p, uint64_t height) {
+    uint8_t *block = NULL, *cert = NULL;
+    size_t block_len = 0, cert_len = 0;
+    if (nd_store_get_block(n->store, height, &block, &block_len) != HM_OK)
+        return;
+    if (nd_store_get_cert_raw(n->store, height, &cert, &cert_len) != HM_OK) {
+        free(block);
+        return;
+    }
+    /* u64 sender height | u32 block_len | block | cert */
+    size_t len = 12 + block_len + cert_len;
+    uint8_t *buf = malloc(len);
+    if (buf) {
+        for (int i = 0; i < 8; i++)
+            buf[i] = (uint8_t)(n->tip.height >> (56 - 8 * i));
+        for (int i = 0; i < 4; i++)
+            buf[8 + i] = (uint8_t)(block_len >> (24 - 8 * i));
+        memcpy(buf + 12, block, block_len);
+        memcpy(buf + 12 + block_len, cert, cert_len);
+        nd_net_send(p, ND_MSG_BLOCK, buf, len);
+        free(buf);
+    }
+    free(block);
+    free(cert);
+}
+
+static void on_block_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t len) {
+    if (len < 12) {
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    }
+    uint64_t sender_height = be64(data);
+    size_t block_len =
+        ((size_t)data[8] << 24) | ((size_t)data[9] << 16) | ((size_t)data[10] << 8) | data[11];
+    if (block_len > len - 12) {
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    }
+    nd_pending_block pb;
+    memset(&pb, 0, sizeof pb);
+    if (nd_block_decode(data + 12, block_len, n->g.block_txs_max, &pb.block) != HM_OK) {
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    }
+    hm_cert cert;
+    hm_reader r;
+    hm_reader_init(&r, data + 12 + block_len, len - 12 - block_len);
+    bool ok = hm_cert_decode(&r, &cert) == HM_OK && hm_reader_finish(&r) == HM_OK &&
+              hm_block_header_hash(&pb.block.header, pb.id) == HM_OK &&
+              cert.height == pb.block.header.height && !memcmp(cert.block_id, pb.id, HM_HASH_LEN) &&
+              hm_cert_verify(&cert, n->g.chain_id, &n->g.vset) == HM_OK;
+    if (!ok) {
+        nd_block_clear(&pb.block);
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    }
+    n->fetch_height = 0;
+    if (pb.block.header.height != n->tip.height + 1) {
+        nd_block_clear(&pb.block);
+        return;
+    }
+    if (!validate_block(n, &pb, false)) {
+        /* a certified block that does not execute to its root here means
+         * this node's state is wrong: stop rather than diverge */
+        hm_log(HM_LOG_ERROR, "certified_block_invalid", "height=%llu",
+               (unsigned long long)pb.block.header.height);
+        pending_clear(&pb);
+        event_base_loopbreak(n->base);
+        return;
+    }
+    hm_err err = commit_block(n, &pb, &cert);
+    pending_clear(&pb);
+    if (err != HM_OK) {
+        hm_log(HM_LOG_ERROR, "commit_failed", "error=%s", hm_err_name(err));
+        event_base_loopbreak(n->base);
+        return;
+    }
+    if (n->replica && cs_replica_height(n->replica) <= cert.height) {
+        cs_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = CS_EV_DECIDED_ELSEWHERE;
+        ev.cert = &cert;
+        cs_feed(n, &ev);
+    }
+    if (sender_height > n->tip.height)
+        request_block(n, p, n->tip.height + 1);
+}
+
+static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *payload, size_t len) {
+    nd_node *n = arg;
+    switch (type) {
+    case ND_MSG_STATUS: {
+        if (len != 8) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, true);
+            return;
+        }
+        uint64_t h = be64(payload);
+        uint64_t now = nd_now_ms();
+        if (h > n->peer_best_height)
+            n->peer_best_height = h;
+        /* A validator one height behind is usually just about to commit
+         * that height itself: fetching the block then would only ship it
+         * twice. It fetches when further behind, or when stuck (on_tick). */
+        bool far = !n->replica || h > n->tip.height + 1;
+        if (h > n->tip.height && far &&
+            (n->fetch_height == 0 || now - n->fetch_sent_ms > FETCH_TIMEOUT_MS))
+            request_block(n, p, n->tip.height + 1);
+        break;
+    }
+    case ND_MSG_CONSENSUS:
+        if (nd_peer_validator_index(p) < 0) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+            return;
+        }
+        on_consensus_msg(n, p, payload, len);
+        break;
+    case ND_MSG_TX: {
+        uint8_t id[HM_HASH_LEN];
+        hm_err err = admit_tx(n, payload, len, id);
+        if (err == HM_OK) {
+            /* an observer's tx reaches validators through us; validators
+             * already broadcast to every validator */
+            if (nd_peer_validator_index(p) < 0)
+                nd_net_broadcast(n->net, ND_MSG_TX, payload, len, true);
+            maybe_build_deferred(n);
+        } else if (err != HM_ERR_EXISTS && err != HM_ERR_FULL) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        }
+        break;
+    }
+    case ND_MSG_GET_BLOCK:
+        if (len != 8) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, true);
+            return;
+        }
+        send_block(n, p, be64(payload));
+        break;
+    case ND_MSG_BLOCK:
+        on_block_msg(n, p, payload, len);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_connect(void *arg, nd_peer *p) {
+    send_status(arg, p);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    nd_node *n = arg;
+    send_status(n, NULL);
+    uint64_t now = nd_now_ms();
+    bool stuck = n->peer_best_height > n->tip.height && now - n->last_commit_ms > TICK_MS;
+    bool orphan = n->has_orphan_cert && n->orphan_cert.height == n->tip.height + 1;
+    if ((stuck || orphan) && now - n->fetch_sent_ms > FETCH_TIMEOUT_MS)
+        request_block(n, NULL, n->tip.height + 1);
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_GOSSIP;
+    cs_feed(n, &ev);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    nd_node *n = arg;
+    hm_log(HM_LOG_INFO, "shutdown", "signal=%d", (int)sig);
+    event_base_loopexit(n->base, NULL);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static hm_err mkdir_p(const char *path) {
+    char tmp[ND_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return HM_ERR_IO;
+            *s = '/';
+        }
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return HM_ERR_IO;
+    return HM_OK;
+}
+
+static hm_err node_fail(nd_node *n, hm_err err, const char *event, const char *msg) {
+    hm_log(HM_LOG_ERROR, event, "message=\"%s\"", msg);
+    nd_node_free(n);
+    return err;
+}
+
+static hm_err cs_sign(void *ctx, const char *purpose, const char *chain_id, const uint8_t *msg,
+                      size_t msg_len, hm_sig *sig) {
+    return hm_sign(ctx, purpose, chain_id, msg, msg_len, sig);
+}
+
+static hm_err cs_verify(void *ctx, const hm_pubkey *pub, const char *purpose, const char *chain_id,
+                        const uint8_t *msg, size_t msg_len, const hm_sig *sig) {
+    (void)ctx;
+    return hm_verify(pub, purpose, chain_id, msg, msg_len, sig);
+}
+
+hm_err nd_node_new(const nd_config *cfg, nd_node **out) {
+    nd_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return HM_ERR_NOMEM;
+    n->lock_fd = -1;
+    n->cfg = *cfg;
+    n->self_index = -1;
+    char err[512] = "";
+    char path[ND_PATH_MAX + 16];
+    hm_err e = nd_genesis_load(cfg->genesis_path, &n->g, err, sizeof err);
+    if (e != HM_OK)
+        return node_fail(n, e, "genesis_invalid", err);
+    if (mkdir_p(cfg->data_dir) != HM_OK)
+        return node_fail(n, HM_ERR_IO, "data_dir_failed", cfg->data_dir);
+    snprintf(path, sizeof path, "%s/LOCK", cfg->data_dir);
+    n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (n->lock_fd < 0 || flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return node_fail(n, HM_ERR_EXISTS, "data_dir_locked",
+                         "another instance is using this data directory");
+    if (cfg->consensus_key_path[0]) {
+        if ((e = hm_keyfile_read(cfg->consensus_key_path, &n->key)) != HM_OK)
+            return node_fail(n, e, "consensus_key_failed", hm_err_message(e));
+        n->self_index = hm_validator_set_find(&n->g.vset, &n->key.pub);
+        if (n->self_index < 0)
+            return node_fail(n, HM_ERR_BAD_KEY, "not_a_validator",
+                             "the consensus key is not in genesis");
+    }
+    snprintf(path, sizeof path, "%s/db", cfg->data_dir);
+    if ((e = nd_store_open(path, &n->store, err, sizeof err)) != HM_OK)
+        return node_fail(n, e, "store_open_failed", err);
+    n->state = nd_store_state(n->store);
+    if ((e = nd_store_tip(n->store, &n->tip)) != HM_OK)
+        return node_fail(n, e, "store_read_failed", "cannot read the chain tip");
+    if (n->tip.height == 0)
+        n->tip.time_ms = n->g.genesis_time_ms;
+    n->last_commit_ms = nd_now_ms();
+    if ((e = nd_mempool_new(cfg->mempool_txs_max, cfg->mempool_bytes_max, &n->mempool)) != HM_OK)
+        return node_fail(n, e, "mempool_failed", hm_err_message(e));
+    n->base = event_base_new();
+    if (!n->base)
+        return node_fail(n, HM_ERR_NOMEM, "event_base_failed", "event_base_new");
+    n->cs_queue = calloc(ND_CS_QUEUE_MAX, sizeof *n->cs_queue);
+    n->build_timer = evtimer_new(n->base, build_timer_cb, n);
+    n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n);
+    n->sig_int = evsignal_new(n->base, SIGINT, on_signal, n);
+    n->sig_term = evsignal_new(n->base, SIGTERM, on_signal, n);
+    if (!n->cs_queue || !n->build_timer || !n->tick || !n->sig_int || !n->sig_term)
+        return node_fail(n, HM_ERR_NOMEM, "setup_failed", "out of memory");
+    evsignal_add(n->sig_int, NULL);
+    evsignal_add(n->sig_term, NULL);
+    struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
+    evtimer_add(n->tick, &tv);
+    nd_net_callbacks cb = {on_message, on_connect};
+    if ((e = nd_net_new(n->base, &n->cfg, &n->g, n->self_index, &cb, n, &n->net, err,
+                        sizeof err)) != HM_OK)
+        return node_fail(n, e, "network_failed", err);
+    if ((e = nd_http_start(n, err, sizeof err)) != HM_OK)
+        return node_fail(n, e, "http_failed", err);
+    if (n->self_index >= 0) {
+        cs_config_default(&n->cs_cfg);
+        snprintf(n->cs_cfg.chain_id, sizeof n->cs_cfg.chain_id, "%s", n->g.chain_id);
+        n->cs_cfg.validators = n->g.vset;
+        n->cs_cfg.self_index = n->self_index;
+        n->cs_cfg.signer.ctx = &n->key;
+        n->cs_cfg.signer.sign = cs_sign;
+        n->cs_cfg.signer.verify = cs_verify;
+        n->cs_cfg.timeout_propose_ms = n->g.timeout_propose_ms;
+        n->cs_cfg.timeout_propose_delta_ms = n->g.timeout_delta_ms;
+        n->cs_cfg.timeout_prevote_ms = n->g.timeout_prevote_ms;
+        n->cs_cfg.timeout_prevote_delta_ms = n->g.timeout_delta_ms;
+        n->cs_cfg.timeout_precommit_ms = n->g.timeout_precommit_ms;
+        n->cs_cfg.timeout_precommit_delta_ms = n->g.timeout_delta_ms;
+        n->replica = malloc(cs_replica_size(&n->cs_cfg));
+        if (!n->replica)
+            return node_fail(n, HM_ERR_NOMEM, "setup_failed", "out of memory");
+        cs_sign_state ss, *recovered = NULL;
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        e = nd_store_get_sign_state(n->store, &raw, &raw_len);
+        if (e == HM_OK) {
+            hm_err de = cs_sign_state_decode(raw, raw_len, &ss);
+            free(raw);
+            if (de != HM_OK)
+                return node_fail(n, HM_ERR_IO, "sign_state_corrupt", hm_err_message(de));
+            recovered = &ss;
+        } else if (e != HM_ERR_NOT_FOUND) {
+            return node_fail(n, e, "store_read_failed", "cannot read the sign-state");
+        }
+        if ((e = cs_replica_init(n->replica, &n->cs_cfg, n->tip.height + 1, recovered)) != HM_OK)
+            return node_fail(n, e, "consensus_init_failed", hm_err_message(e));
+    }
+    hm_log(HM_LOG_INFO, "node_started", "chain=%s height=%llu validator=%d peer=%s http=%s",
+           n->g.chain_id, (unsigned long long)n->tip.height, n->self_index, cfg->peer_listen,
+           cfg->http_listen);
+    *out = n;
+    return HM_OK;
+}
+
+/* Feeds one recorded own vote back to the replica. */
+static bool replay_vote(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len) {
+    (void)key;
+    (void)key_len;
+    nd_node *n = arg;
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_MESSAGE;
+    ev.data = val;
+    ev.data_len = val_len;
+    cs_feed(n, &ev);
+    return true;
+}
+
+hm_err nd_node_run(nd_node *n) {
+    if (n->replica) {
+        cs_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = CS_EV_START;
+        cs_feed(n, &ev);
+        /* After a crash the sign-state forbids signing anything but the
+         * votes already signed at this height; the replica does not hold
+         * them any more. Giving them back lets it count and re-gossip them,
+         * so a network that crashed mid-round can still reach a quorum. */
+        hm_err err = nd_store_scan_votes(n->store, n->tip.height + 1, replay_vote, n);
+        if (err != HM_OK)
+            return err;
+    }
+    if (event_base_dispatch(n->base) < 0)
+        return HM_ERR_IO;
+    return HM_OK;
+}
+
+void nd_node_free(nd_node *n) {
+    if (!n)
+        return;
+    nd_http_stop(n);
+    nd_net_free(n->net);
+    while (n->timers) {
+        nd_timer *t = n->timers;
+        n->timers = t->next;
+        event_free(t->ev);
+        free(t);
+    }
+    for (int i = 0; i < ND_PENDING_BLOCKS_MAX; i++)
+        if (n->pending[i].used)
+            pending_clear(&n->pending[i]);
+    if (n->build_timer)
+        event_free(n->build_timer);
+    if (n->tick)
+        event_free(n->tick);
+    if (n->sig_int)
+        event_free(n->sig_int);
+    if (n->sig_term)
+        event_free(n->sig_term);
+    if (n->base)
+        event_base_free(n->base);
+    free(n->replica);
+    free(n->cs_queue);
+    nd_mempool_free(n->mempool);
+    nd_store_close(n->store);
+    if (n->lock_fd >= 0)
+        close(n->lock_fd);
+    hm_keypair_wipe(&n->key);
+    free(n);
+}

@@ -1,0 +1,130 @@
+/* node/wire.c — peer frame headers and the block encoding.
+ *
+ * Layer: node/. Pure byte work: no sockets, no allocation beyond the block
+ * buffers. Must never trust a length it has not checked against the
+ * per-type maximum. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_int.h"
+
+uint32_t nd_frame_max(uint8_t type) {
+    switch (type) {
+    case ND_MSG_STATUS:
+        return 64;
+    case ND_MSG_CONSENSUS:
+        /* a proposal carries its block */
+        return ND_BLOCK_BYTES_MAX + 4096;
+    case ND_MSG_TX:
+        return ND_TX_FRAME_MAX;
+    case ND_MSG_GET_BLOCK:
+        return 16;
+    case ND_MSG_BLOCK:
+        return ND_BLOCK_BYTES_MAX + 16384;
+    default:
+        return 0;
+    }
+}
+
+void nd_frame_header_put(uint8_t out[ND_FRAME_HEADER_LEN], uint8_t type, uint32_t len) {
+    out[0] = type;
+    out[1] = (uint8_t)(len >> 24);
+    out[2] = (uint8_t)(len >> 16);
+    out[3] = (uint8_t)(len >> 8);
+    out[4] = (uint8_t)len;
+}
+
+hm_err nd_frame_header_parse(const uint8_t in[ND_FRAME_HEADER_LEN], uint8_t *type, uint32_t *len) {
+    uint32_t max = nd_frame_max(in[0]);
+    if (max == 0)
+        return HM_ERR_UNKNOWN_TYPE;
+    uint32_t l = ((uint32_t)in[1] << 24) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 8) |
+                 (uint32_t)in[4];
+    if (l > max)
+        return HM_ERR_TOO_LONG;
+    *type = in[0];
+    *len = l;
+    return HM_OK;
+}
+
+hm_err nd_block_encode(const hm_block_header *h, const uint8_t *const *txs, const size_t *tx_lens,
+                       uint32_t tx_count, uint8_t **out, size_t *out_len) {
+    hm_writer w;
+    hm_writer_init_growable(&w, ND_BLOCK_BYTES_MAX);
+    hm_err err = hm_block_header_encode(h, &w);
+    if (err != HM_OK) {
+        hm_writer_free(&w);
+        return err;
+    }
+    hm_put_varint(&w, tx_count);
+    for (uint32_t i = 0; i < tx_count; i++)
+        hm_put_bytes(&w, txs[i], tx_lens[i], ND_TX_FRAME_MAX);
+    err = hm_writer_error(&w);
+    if (err != HM_OK) {
+        hm_writer_free(&w);
+        return err;
+    }
+    *out = hm_writer_take(&w, out_len);
+    return *out ? HM_OK : HM_ERR_NOMEM;
+}
+
+void nd_block_clear(nd_block *b) {
+    free(b->txs);
+    free(b->tx_lens);
+    free(b->raw);
+    memset(b, 0, sizeof *b);
+}
+
+hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max, nd_block *b) {
+    memset(b, 0, sizeof *b);
+    if (data_len > ND_BLOCK_BYTES_MAX)
+        return HM_ERR_TOO_LONG;
+    b->raw = malloc(data_len ? data_len : 1);
+    if (!b->raw)
+        return HM_ERR_NOMEM;
+    memcpy(b->raw, data, data_len);
+    b->raw_len = data_len;
+    hm_reader r;
+    hm_reader_init(&r, b->raw, data_len);
+    hm_err err = hm_block_header_decode(&r, &b->header);
+    if (err != HM_OK)
+        goto fail;
+    uint64_t count = hm_get_varint(&r, tx_count_max);
+    if ((err = hm_reader_error(&r)) != HM_OK)
+        goto fail;
+    b->tx_count = (uint32_t)count;
+    b->txs = calloc(count ? count : 1, sizeof *b->txs);
+    b->tx_lens = calloc(count ? count : 1, sizeof *b->tx_lens);
+    if (!b->txs || !b->tx_lens) {
+        err = HM_ERR_NOMEM;
+        goto fail;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        b->txs[i] = hm_get_bytes(&r, ND_TX_FRAME_MAX, &b->tx_lens[i]);
+        if (!b->txs[i])
+            break;
+    }
+    if ((err = hm_reader_finish(&r)) != HM_OK)
+        goto fail;
+    return HM_OK;
+fail:
+    nd_block_clear(b);
+    return err;
+}
+
+hm_err nd_block_tx_root(const uint8_t *const *txs, const size_t *tx_lens, uint32_t tx_count,
+                        uint8_t root[HM_HASH_LEN]) {
+    hm_merkle_builder mb;
+    hm_merkle_builder_init(&mb);
+    for (uint32_t i = 0; i < tx_count; i++) {
+        ct_tx tx;
+        hm_err err = ct_tx_decode(txs[i], tx_lens[i], &tx);
+        if (err != HM_OK)
+            return err;
+        uint8_t leaf[HM_HASH_LEN];
+        ct_tx_leaf_hash(&tx, leaf);
+        hm_merkle_builder_add(&mb, leaf);
+    }
+    hm_merkle_builder_root(&mb, root);
+    return HM_OK;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# tests/bench/bench_cluster.sh BUILD_DIR — committed tx/s and commit latency
+# of a 4-validator network on this machine, next to the signature ceiling
+# measured in the same run.
+#
+# Ceiling: tx signature checks per second on all cores (one `hallmark load
+# --verify-ceiling` per core, summed) divided by 4, since every validator
+# checks every tx once; measured next to every run, because the machine is
+# shared, and reported as the median. Runs, against a fresh network: RUNS at
+# a fixed offered load (RATE tx/s) and RUNS at saturation (as fast as the
+# nodes accept), each COUNT signed NOTE txs spread over the four nodes; the
+# median run of each is reported. Latency is from a tx's submission to the
+# block holding it being visible on a node. The target is a saturation rate
+# of at least 0.55 of the ceiling. Figures only: this never fails on speed.
+set -euo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-3}
+COUNT=${COUNT:-20000}
+RATE=${RATE:-2000}
+BASE=${BENCH_BASE_PORT:-27000}
+hallmark="$PWD/$build/hallmark"
+hallmarkd="$PWD/$build/hallmarkd"
+dir="$PWD/$build/bench-cluster"
+
+pids=()
+cleanup() {
+    ((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+rm -rf "$dir"
+mkdir -p "$dir"
+cores=$(nproc)
+# ceiling: prints tx/s = (signature checks/s summed over one process per core) / 4
+ceiling() {
+    local i total=0 v vpids=()
+    for i in $(seq 1 "$cores"); do
+        "$hallmark" load --verify-ceiling >"$dir/verify.$i" 2>&1 &
+        vpids+=($!)
+    done
+    wait "${vpids[@]}"
+    for i in $(seq 1 "$cores"); do
+        v=$(sed -n 's/.*"verify_per_s": \([0-9]*\).*/\1/p' "$dir/verify.$i")
+        total=$((total + ${v:-0}))
+    done
+    echo $((total / 4))
+}
+
+"$hallmark" genesis init --out "$dir" --base-port "$BASE" --chain-id bench >/dev/null
+for v in v1 v2 v3 v4; do
+    sed -i 's/"log_level": "info"/"log_level": "warn"/' "$dir/$v/node.json"
+    (cd "$dir/$v" && exec "$hallmarkd" --config node.json 2>node.log) &
+    pids+=($!)
+done
+for _ in $(seq 1 100); do
+    curl -s --max-time 1 "http://127.0.0.1:$BASE/v1/status" | grep -q '"height":[1-9]' && break
+    sleep 0.1
+done
+nodes=()
+for i in 0 1 2 3; do nodes+=(--node "http://127.0.0.1:$((BASE + i))"); done
+
+# run KEY LABEL RATE: RUNS loads, prints each and the median by committed tx/s
+run() {
+    local key=$1 label=$2 rate=$3 i out
+    : >"$dir/$key.runs"
+    for i in $(seq 1 "$RUNS"); do
+        # the machine is shared: the ceiling is measured next to each run
+        c=$(ceiling)
+        echo "$c" >>"$dir/ceilings"
+        out=$("$hallmark" load --genesis "$dir/genesis.json" "${nodes[@]}" --count "$COUNT" \
+            --rate "$rate" --connections "${CONNS:-16}" --timeout 120) || true
+        echo "  $label run $i (ceiling now $c tx/s): $out"
+        echo "$out" >>"$dir/$key.runs"
+        echo "$out" | sed -n 's/.*"committed_tps": \([0-9.]*\).*/\1/p' |
+            awk -v c="$c" '{ if (c > 0) printf "%.3f\n", $1 / c }' >>"$dir/$key.ratios"
+    done
+    local med
+    med=$(awk -F'"committed_tps": ' '{split($2, a, ","); print a[1], $0}' "$dir/$key.runs" |
+        sort -n | sed -n "$(((RUNS + 1) / 2))p" | cut -d' ' -f2-)
+    local tps p50 p99
+    tps=$(echo "$med" | sed -n 's/.*"committed_tps": \([0-9.]*\).*/\1/p')
+    p50=$(echo "$med" | sed -n 's/.*"p50_ms": \([0-9.]*\).*/\1/p')
+    p99=$(echo "$med" | sed -n 's/.*"p99_ms": \([0-9.]*\).*/\1/p')
+    echo "$label: committed ${tps} tx/s, commit latency p50 ${p50} ms, p99 ${p99} ms" \
+        "(median of $RUNS runs of $COUNT txs)"
+    echo "$tps" >"$dir/$key.tps"
+}
+
+run fixed "fixed load ${RATE} tx/s" "$RATE"
+run saturation "saturation" 0
+ceiling=$(sort -n "$dir/ceilings" | sed -n "$(((2 * RUNS + 1) / 2))p")
+echo "signature ceiling: $ceiling tx/s (median of $((2 * RUNS)) measurements: BIP340 tx" \
+    "checks/s on all $cores cores / 4 validators)"
+sat=$(cat "$dir/saturation.tps")
+echo "saturation / ceiling: $(awk -v s="$sat" -v c="$ceiling" 'BEGIN { printf "%.2f", s / c }')" \
+    "(medians); median of the per-run ratios:" \
+    "$(sort -n "$dir/saturation.ratios" | sed -n "$(((RUNS + 1) / 2))p") (target >= 0.55)"

@@ -1,0 +1,123 @@
+# tests/cluster/node_common.sh — helpers the node's cluster tests source.
+#
+# A test calls cl_init NAME BASE_PORT [OBSERVERS] to create a fresh network
+# under $CLUSTER_BUILD/cluster/NAME, then cl_start/cl_kill9/cl_stop on nodes
+# (v1..v4, o1..). Every process a test starts is killed on exit. Ports: HTTP
+# BASE+i, peers BASE+100+i, observers' HTTP BASE+50+j: give each test its own
+# BASE so tests never collide.
+set -euo pipefail
+
+CLUSTER_BUILD=${CLUSTER_BUILD:-$PWD/${1:-build}}
+HALLMARKD="$CLUSTER_BUILD/hallmarkd"
+HALLMARK="$CLUSTER_BUILD/hallmark"
+declare -A CL_PID=()
+CL_DIR=""
+CL_BASE=0
+
+cl_cleanup() {
+    local n
+    for n in "${!CL_PID[@]}"; do
+        kill -9 "${CL_PID[$n]}" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cl_cleanup EXIT
+
+cl_log() { echo "[$(date +%H:%M:%S)] $*"; }
+cl_fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# cl_init NAME BASE_PORT [OBSERVERS]
+cl_init() {
+    CL_DIR="$CLUSTER_BUILD/cluster/$1"
+    CL_BASE=$2
+    rm -rf "$CL_DIR"
+    "$HALLMARK" genesis init --out "$CL_DIR" --validators 4 --observers "${3:-0}" \
+        --base-port "$CL_BASE" --chain-id "cluster-$1" >/dev/null
+    # shorter timeouts so that a lost round costs little in a test
+    sed -i 's/"timeout_propose_ms": [0-9]*/"timeout_propose_ms": 2000/' "$CL_DIR/genesis.json"
+}
+
+cl_port() { # cl_port v1 -> HTTP port
+    case $1 in
+    v*) echo $((CL_BASE + ${1#v} - 1)) ;;
+    o*) echo $((CL_BASE + 50 + ${1#o} - 1)) ;;
+    esac
+}
+cl_url() { echo "http://127.0.0.1:$(cl_port "$1")"; }
+
+cl_start() {
+    local n
+    for n in "$@"; do
+        (cd "$CL_DIR/$n" && exec "$HALLMARKD" --config node.json 2>>node.log) &
+        CL_PID[$n]=$!
+    done
+}
+
+cl_kill9() {
+    local n
+    for n in "$@"; do
+        kill -9 "${CL_PID[$n]}" 2>/dev/null || true
+        wait "${CL_PID[$n]}" 2>/dev/null || true
+        unset "CL_PID[$n]"
+    done
+}
+
+cl_stop() {
+    local n
+    for n in "$@"; do
+        kill -TERM "${CL_PID[$n]}" 2>/dev/null || true
+        wait "${CL_PID[$n]}" 2>/dev/null || true
+        unset "CL_PID[$n]"
+    done
+}
+
+# JSON field of a compact one-line object (numbers or strings).
+cl_field() { # cl_field FIELD < json
+    sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
+}
+
+cl_height() {
+    curl -s --max-time 2 "$(cl_url "$1")/v1/status" | cl_field height || true
+}
+
+# cl_wait_height NODE HEIGHT TIMEOUT_S
+cl_wait_height() {
+    local i h
+    for i in $(seq 1 $(($3 * 10))); do
+        h=$(cl_height "$1")
+        if [ -n "$h" ] && [ "$h" -ge "$2" ]; then return 0; fi
+        sleep 0.1
+    done
+    cl_fail "$1 did not reach height $2 in $3 s (at ${h:-none})"
+}
+
+# "hash state_root" of block H on NODE
+cl_block_id() {
+    local j
+    j=$(curl -s --max-time 2 "$(cl_url "$1")/v1/blocks/$2")
+    echo "$(echo "$j" | cl_field hash) $(echo "$j" | cl_field state_root)"
+}
+
+# cl_load ARGS... : hallmark load against this network
+cl_load() {
+    "$HALLMARK" load --genesis "$CL_DIR/genesis.json" "$@"
+}
+
+# Every node given holds the same block (hash and state root) at height H.
+# Block hashes chain through prev_block_hash, so equal blocks at H mean
+# equal chains up to H; a few lower heights are checked as well.
+cl_same_chain() { # cl_same_chain H NODE...
+    local h=$1 hgt ref id n
+    shift
+    for hgt in "$h" $((h / 2 + 1)) 1; do
+        ref=$(cl_block_id "$1" "$hgt")
+        [ -n "${ref// /}" ] || cl_fail "$1 has no block $hgt"
+        for n in "${@:2}"; do
+            id=$(cl_block_id "$n" "$hgt")
+            [ "$id" = "$ref" ] || cl_fail "fork at height $hgt: $1=$ref $n=$id"
+        done
+    done
+}

@@ -1,0 +1,122 @@
+/* tests/unit/test_nd_mempool.c — the mempool's bounds, duplicate handling,
+ * arrival order and reaping by count and bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nd_int.h"
+
+static void id_of(uint32_t i, uint8_t id[HM_HASH_LEN]) {
+    hm_sha256((const uint8_t *)&i, sizeof i, id);
+}
+
+static void test_bounds_and_duplicates(void **state) {
+    (void)state;
+    nd_mempool *m = NULL;
+    assert_int_equal(nd_mempool_new(0, 100, &m), HM_ERR_ARG);
+    assert_int_equal(nd_mempool_new(3, 100, &m), HM_OK);
+    uint8_t tx[40] = {0};
+    uint8_t id[HM_HASH_LEN];
+    for (uint32_t i = 0; i < 3; i++) {
+        id_of(i, id);
+        assert_int_equal(nd_mempool_add(m, id, tx, 30), HM_OK);
+    }
+    /* count bound */
+    id_of(3, id);
+    assert_int_equal(nd_mempool_add(m, id, tx, 1), HM_ERR_FULL);
+    assert_false(nd_mempool_contains(m, id));
+    /* duplicate beats full: the client learns it is already pending */
+    id_of(1, id);
+    assert_int_equal(nd_mempool_add(m, id, tx, 30), HM_ERR_EXISTS);
+    assert_int_equal(nd_mempool_count(m), 3);
+    assert_int_equal(nd_mempool_bytes(m), 90);
+    /* bytes bound: 90 + 11 > 100 once a slot is free */
+    nd_mempool_remove(m, id);
+    assert_int_equal(nd_mempool_count(m), 2);
+    id_of(4, id);
+    assert_int_equal(nd_mempool_add(m, id, tx, 41), HM_ERR_FULL);
+    assert_int_equal(nd_mempool_add(m, id, tx, 40), HM_OK);
+    assert_int_equal(nd_mempool_bytes(m), 100);
+    /* removing what is not there is harmless */
+    id_of(99, id);
+    nd_mempool_remove(m, id);
+    assert_int_equal(nd_mempool_count(m), 3);
+    nd_mempool_free(m);
+    nd_mempool_free(NULL);
+}
+
+static void test_reap_order(void **state) {
+    (void)state;
+    nd_mempool *m = NULL;
+    assert_int_equal(nd_mempool_new(1000, 1u << 20, &m), HM_OK);
+    uint8_t id[HM_HASH_LEN];
+    uint8_t tx[100];
+    for (uint32_t i = 0; i < 100; i++) {
+        memset(tx, (int)i, sizeof tx);
+        id_of(i, id);
+        assert_int_equal(nd_mempool_add(m, id, tx, 10 + (i % 5)), HM_OK);
+    }
+    /* remove every third: order of the rest is kept */
+    for (uint32_t i = 0; i < 100; i += 3) {
+        id_of(i, id);
+        nd_mempool_remove(m, id);
+    }
+    const uint8_t *txs[100];
+    size_t lens[100];
+    uint32_t n = nd_mempool_reap(m, 100, 1u << 20, txs, lens);
+    assert_int_equal(n, nd_mempool_count(m));
+    uint32_t expect = 1;
+    for (uint32_t k = 0; k < n; k++) {
+        if (expect % 3 == 0)
+            expect++;
+        assert_int_equal(txs[k][0], expect);
+        assert_int_equal(lens[k], 10 + (expect % 5));
+        expect++;
+    }
+    /* by count */
+    assert_int_equal(nd_mempool_reap(m, 5, 1u << 20, txs, lens), 5);
+    /* by bytes: never past the limit, and never skipping ahead */
+    n = nd_mempool_reap(m, 100, 25, txs, lens);
+    size_t total = 0;
+    for (uint32_t k = 0; k < n; k++)
+        total += lens[k];
+    assert_true(total <= 25);
+    assert_int_equal(n, 2); /* 11 + 12 fit; 23 + 14 does not */
+    assert_int_equal(nd_mempool_reap(m, 100, 5, txs, lens), 0);
+    nd_mempool_free(m);
+}
+
+static void test_many(void **state) {
+    (void)state;
+    nd_mempool *m = NULL;
+    assert_int_equal(nd_mempool_new(20000, 1u << 30, &m), HM_OK);
+    uint8_t id[HM_HASH_LEN], tx[8] = {0};
+    for (uint32_t i = 0; i < 20000; i++) {
+        id_of(i, id);
+        assert_int_equal(nd_mempool_add(m, id, tx, sizeof tx), HM_OK);
+    }
+    for (uint32_t i = 0; i < 20000; i += 2) {
+        id_of(i, id);
+        nd_mempool_remove(m, id);
+    }
+    for (uint32_t i = 0; i < 20000; i++) {
+        id_of(i, id);
+        assert_int_equal(nd_mempool_contains(m, id), i % 2 == 1);
+    }
+    assert_int_equal(nd_mempool_count(m), 10000);
+    assert_int_equal(nd_mempool_bytes(m), 80000);
+    nd_mempool_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bounds_and_duplicates),
+        cmocka_unit_test(test_reap_order),
+        cmocka_unit_test(test_many),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

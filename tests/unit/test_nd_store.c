@@ -1,0 +1,171 @@
+/* tests/unit/test_nd_store.c — the RocksDB store: a committed block with its
+ * certificate, tx index and contract writes reads back, survives a reopen,
+ * and the sign-state, vote records and saved proposals round-trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nd_int.h"
+
+static char dir[256];
+
+static int setup(void **state) {
+    (void)state;
+    /* a fresh folder beside the test run (TMPDIR when set) */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/test_nd_store.XXXXXX", tmp && *tmp ? tmp : ".");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static bool count_visit(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len) {
+    (void)key;
+    (void)key_len;
+    (void)val;
+    (void)val_len;
+    (*(int *)arg)++;
+    return true;
+}
+
+static void test_commit_round_trip(void **state) {
+    (void)state;
+    char err[256] = "", path[300];
+    snprintf(path, sizeof path, "%s/db", dir);
+    nd_store *s = NULL;
+    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    nd_chain_tip tip;
+    assert_int_equal(nd_store_tip(s, &tip), HM_OK);
+    assert_int_equal(tip.height, 0);
+
+    /* a block of one NOTE, executed over the store's own state */
+    hm_keypair kp;
+    uint8_t sk[32];
+    memset(sk, 3, sizeof sk);
+    assert_int_equal(hm_keypair_from_seckey(&kp, sk), HM_OK);
+    hm_writer w;
+    hm_writer_init_growable(&w, 4096);
+    const uint8_t body[] = "stored note";
+    assert_int_equal(
+        ct_tx_build(&w, CT_TX_NOTE, &kp, "c", 1, body, sizeof body - 1, false, NULL, NULL, 0),
+        HM_OK);
+    size_t tx_len = 0;
+    uint8_t *txb = hm_writer_take(&w, &tx_len);
+    ct_tx tx;
+    assert_int_equal(ct_tx_decode(txb, tx_len, &tx), HM_OK);
+    ct_store st = nd_store_state(s);
+    ct_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    strcpy(ctx.chain_id, "c");
+    ctx.height = 1;
+    ctx.time_ms = 10;
+    ct_exec *x = NULL;
+    assert_int_equal(ct_exec_new(&st, &ctx, &x), HM_OK);
+    ct_result res;
+    assert_int_equal(ct_exec_tx(x, txb, tx_len, false, &res), HM_OK);
+    assert_int_equal(res.code, HM_OK);
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    hm_block_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.chain_id, "c");
+    h.height = 1;
+    h.time_ms = 10;
+    ct_exec_state_root(x, tip.state_root, h.state_root);
+    const uint8_t *txs[1] = {txb};
+    size_t lens[1] = {tx_len};
+    assert_int_equal(nd_block_tx_root(txs, lens, 1, h.tx_root), HM_OK);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    assert_int_equal(nd_block_encode(&h, txs, lens, 1, &raw, &raw_len), HM_OK);
+    uint8_t block_id[HM_HASH_LEN];
+    assert_int_equal(hm_block_header_hash(&h, block_id), HM_OK);
+    hm_cert cert;
+    memset(&cert, 0, sizeof cert);
+    cert.height = 1;
+    cert.round = 2;
+    memcpy(cert.block_id, block_id, HM_HASH_LEN);
+    cert.count = 1;
+    memset(cert.sigs[0].sig.bytes, 0x5a, HM_SIG_LEN);
+
+    /* a proposal saved for height 1 is dropped by the commit of height 1 */
+    assert_int_equal(nd_store_put_proposed(s, 1, block_id, raw, raw_len), HM_OK);
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    assert_int_equal(nd_store_get_proposed(s, 1, block_id, &got, &got_len), HM_OK);
+    assert_int_equal(got_len, raw_len);
+    free(got);
+
+    const uint8_t(*ids)[HM_HASH_LEN] = (const uint8_t(*)[HM_HASH_LEN])tx.id;
+    assert_int_equal(nd_store_commit(s, &h, raw, raw_len, &cert, ids, 1, x, h.state_root), HM_OK);
+    ct_exec_free(x);
+    assert_int_equal(nd_store_get_proposed(s, 1, block_id, &got, &got_len), HM_ERR_NOT_FOUND);
+
+    /* sign-state and vote records */
+    const uint8_t state_blob[] = "signed";
+    const uint8_t vkey[] = {0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1};
+    assert_int_equal(nd_store_put_sign_state_and_vote(s, state_blob, sizeof state_blob, vkey,
+                                                      sizeof vkey, (const uint8_t *)"v", 1),
+                     HM_OK);
+    nd_store_close(s);
+
+    /* everything is there after a reopen */
+    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    assert_int_equal(nd_store_tip(s, &tip), HM_OK);
+    assert_int_equal(tip.height, 1);
+    assert_int_equal(tip.time_ms, 10);
+    assert_memory_equal(tip.block_hash, block_id, HM_HASH_LEN);
+    assert_memory_equal(tip.state_root, h.state_root, HM_HASH_LEN);
+    assert_int_equal(nd_store_get_block(s, 1, &got, &got_len), HM_OK);
+    assert_int_equal(got_len, raw_len);
+    assert_memory_equal(got, raw, raw_len);
+    free(got);
+    assert_int_equal(nd_store_get_block(s, 2, &got, &got_len), HM_ERR_NOT_FOUND);
+    hm_cert back;
+    assert_int_equal(nd_store_get_cert(s, 1, &back), HM_OK);
+    assert_int_equal(back.round, 2);
+    assert_memory_equal(back.block_id, block_id, HM_HASH_LEN);
+    uint64_t at = 0;
+    uint32_t index = 9;
+    assert_int_equal(nd_store_tx_locate(s, tx.id, &at, &index), HM_OK);
+    assert_int_equal(at, 1);
+    assert_int_equal(index, 0);
+    st = nd_store_state(s);
+    assert_int_equal(ct_query_tx_result(&st, tx.id, &res), HM_OK);
+    assert_int_equal(res.code, HM_OK);
+    int n = 0;
+    assert_int_equal(st.scan(st.ctx, NULL, 0, NULL, 0, count_visit, &n), HM_OK);
+    assert_true(n >= 2); /* the note and the spent-id record */
+    assert_int_equal(nd_store_get_sign_state(s, &got, &got_len), HM_OK);
+    assert_int_equal(got_len, sizeof state_blob);
+    free(got);
+    n = 0;
+    assert_int_equal(nd_store_scan_votes(s, 0, count_visit, &n), HM_OK);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(nd_store_scan_votes(s, 3, count_visit, &n), HM_OK);
+    assert_int_equal(n, 0); /* the vote is of height 2 */
+    nd_store_close(s);
+    free(raw);
+    free(txb);
+    hm_keypair_wipe(&kp);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_commit_round_trip, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

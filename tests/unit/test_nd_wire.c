@@ -1,0 +1,136 @@
+/* tests/unit/test_nd_wire.c — peer frame headers (per-type limits) and the
+ * block encoding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nd_int.h"
+
+static void test_frame_round_trip(void **state) {
+    (void)state;
+    uint8_t hdr[ND_FRAME_HEADER_LEN];
+    nd_frame_header_put(hdr, ND_MSG_BLOCK, 0x01020304);
+    assert_int_equal(hdr[0], ND_MSG_BLOCK);
+    assert_int_equal(hdr[1], 1);
+    assert_int_equal(hdr[4], 4);
+    uint8_t type = 0;
+    uint32_t len = 0;
+    assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_OK);
+    assert_int_equal(type, ND_MSG_BLOCK);
+    assert_int_equal(len, 0x01020304);
+}
+
+static void test_frame_limits(void **state) {
+    (void)state;
+    uint8_t hdr[ND_FRAME_HEADER_LEN];
+    uint8_t type = 0;
+    uint32_t len = 0;
+    /* every known type has a limit; the limit itself passes, one more fails */
+    for (uint8_t t = ND_MSG_STATUS; t < ND_MSG__COUNT; t++) {
+        uint32_t max = nd_frame_max(t);
+        assert_true(max > 0);
+        nd_frame_header_put(hdr, t, max);
+        assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_OK);
+        nd_frame_header_put(hdr, t, max + 1);
+        type = 0;
+        assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_TOO_LONG);
+        assert_int_equal(type, 0); /* nothing written on error */
+    }
+    /* votes and status are tiny: a hostile length is refused from the header */
+    nd_frame_header_put(hdr, ND_MSG_STATUS, 0x80000000u);
+    assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_TOO_LONG);
+    nd_frame_header_put(hdr, ND_MSG_GET_BLOCK, 17);
+    assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_TOO_LONG);
+    /* unknown types */
+    nd_frame_header_put(hdr, 0, 1);
+    assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_UNKNOWN_TYPE);
+    nd_frame_header_put(hdr, ND_MSG__COUNT, 1);
+    assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_UNKNOWN_TYPE);
+    nd_frame_header_put(hdr, 255, 1);
+    assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_UNKNOWN_TYPE);
+}
+
+static size_t make_note(uint8_t **out, const hm_keypair *kp, uint64_t nonce) {
+    hm_writer w;
+    hm_writer_init_growable(&w, 4096);
+    const uint8_t body[] = "a note";
+    assert_int_equal(ct_tx_build(&w, CT_TX_NOTE, kp, "chain", nonce, body, sizeof body - 1, false,
+                                 NULL, NULL, 0),
+                     HM_OK);
+    size_t len = 0;
+    *out = hm_writer_take(&w, &len);
+    return len;
+}
+
+static void test_block_round_trip(void **state) {
+    (void)state;
+    hm_keypair kp;
+    uint8_t sk[32];
+    memset(sk, 7, sizeof sk);
+    assert_int_equal(hm_keypair_from_seckey(&kp, sk), HM_OK);
+    uint8_t *txs[3];
+    size_t lens[3];
+    for (int i = 0; i < 3; i++)
+        lens[i] = make_note(&txs[i], &kp, (uint64_t)i);
+    hm_block_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.chain_id, "chain");
+    h.height = 9;
+    h.time_ms = 1234;
+    h.proposer = kp.pub;
+    assert_int_equal(nd_block_tx_root((const uint8_t *const *)txs, lens, 3, h.tx_root), HM_OK);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    assert_int_equal(nd_block_encode(&h, (const uint8_t *const *)txs, lens, 3, &raw, &raw_len),
+                     HM_OK);
+    nd_block b;
+    assert_int_equal(nd_block_decode(raw, raw_len, 100, &b), HM_OK);
+    assert_int_equal(b.tx_count, 3);
+    assert_int_equal(b.header.height, 9);
+    assert_memory_equal(b.header.tx_root, h.tx_root, HM_HASH_LEN);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(b.tx_lens[i], lens[i]);
+        assert_memory_equal(b.txs[i], txs[i], lens[i]);
+    }
+    nd_block_clear(&b);
+    /* more txs than the caller allows */
+    assert_int_equal(nd_block_decode(raw, raw_len, 2, &b), HM_ERR_OVERFLOW);
+    /* every truncation fails cleanly; a trailing byte fails */
+    for (size_t cut = 0; cut < raw_len; cut++)
+        assert_int_not_equal(nd_block_decode(raw, cut, 100, &b), HM_OK);
+    uint8_t *longer = malloc(raw_len + 1);
+    memcpy(longer, raw, raw_len);
+    longer[raw_len] = 0;
+    assert_int_equal(nd_block_decode(longer, raw_len + 1, 100, &b), HM_ERR_TRAILING);
+    free(longer);
+    /* the tx root changes with the order of the txs */
+    uint8_t root2[HM_HASH_LEN];
+    uint8_t *swapped[3] = {txs[1], txs[0], txs[2]};
+    size_t swapped_lens[3] = {lens[1], lens[0], lens[2]};
+    assert_int_equal(nd_block_tx_root((const uint8_t *const *)swapped, swapped_lens, 3, root2),
+                     HM_OK);
+    assert_memory_not_equal(root2, h.tx_root, HM_HASH_LEN);
+    /* an empty block has the empty tree's root */
+    uint8_t empty[HM_HASH_LEN], sha_empty[HM_HASH_LEN];
+    assert_int_equal(nd_block_tx_root(NULL, NULL, 0, empty), HM_OK);
+    hm_sha256(NULL, 0, sha_empty);
+    assert_memory_equal(empty, sha_empty, HM_HASH_LEN);
+    free(raw);
+    for (int i = 0; i < 3; i++)
+        free(txs[i]);
+    hm_keypair_wipe(&kp);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frame_round_trip),
+        cmocka_unit_test(test_frame_limits),
+        cmocka_unit_test(test_block_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
