@@ -10,7 +10,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libsecp256k1-dev librocksdb-dev libevent-dev
     libssl-dev libjansson-dev libqrencode-dev libcmocka-dev openssl curl)
-test_pkgs=(clang libclang-rt-14-dev chromium nodejs npm)
+test_pkgs=(clang libclang-rt-14-dev chromium fonts-wqy-zenhei nodejs npm)
 bench_pkgs=(wrk nginx-light)
 
 want=("${build_pkgs[@]}")

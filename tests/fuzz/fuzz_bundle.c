@@ -28,6 +28,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hm_validator_set vs = b.vset;
     (void)ct_bundle_verify(&b, b.chain_id, &vs, NULL, NULL);
     json_t *j = ct_bundle_to_json(&b);
+    char *text = NULL;
+    size_t text_len = 0;
+    if (j != NULL && ct_bundle_to_json_text(&b, &text, &text_len) == HM_OK) {
+        /* The directly written JSON is the same document as the tree. */
+        json_t *parsed = json_loadb(text, text_len, 0, NULL);
+        if (parsed == NULL || !json_equal(parsed, j)) {
+            __builtin_trap();
+        }
+        json_decref(parsed);
+        free(text);
+    }
     if (j != NULL) {
         ct_bundle back;
         if (ct_bundle_from_json(j, &back, NULL) == HM_OK) {

@@ -1,0 +1,1072 @@
+/* node/http_consumer.c — the GS1 Digital Link resolver: the consumer page
+ * (HTML, or JSON with the proof bundle), the ownership claim form, QR codes
+ * of item URIs, and per-record proof bundles.
+ *
+ *   GET  /01/{gtin}[/22/..][/10/{lot}]/21/{serial}[?...]   page or JSON (Accept)
+ *   POST /01/{gtin}/.../21/{serial}    form field "code": submits a keyless CLAIM
+ *   GET  /v1/items/{gtin}/{serial}/qr.svg                  QR of the item's URI
+ *   GET  /v1/proofs/{tx id hex}/{record index}             one record's bundle
+ *
+ * Layer: node/. Reads committed state through contracts/ct_provenance.h and
+ * the chain through nd.h; renders with node/page.c; builds bundles with
+ * contracts/ct_bundle.h. The lookup counter is node-local memory (not
+ * consensus state, not proven, reset when the node restarts): it says how
+ * often this node served a code. Caching rules are in docs/proofs.md §6.
+ *
+ * Never: block the loop, trust the path (the GS1 parser validates it first),
+ * or answer a stale status: responses are no-cache, and answers kept in
+ * memory are dropped by the first block that writes state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "ct_bundle.h"
+#include "ct_gs1.h"
+#include "nd.h"
+#include "page.h"
+
+#define LOOKUP_ITEMS_MAX (2u * 1024 * 1024) /* codes counted (64 MB of table at most) */
+#define TX_CACHE_SIZE 256                   /* tx positions (head, block, path) */
+#define BLOCK_CACHE_SIZE 64                 /* headers and certificates */
+#define TREE_CACHE_SIZE 16                  /* record trees of batch txs */
+#define ANSWER_CACHE_SIZE 1024              /* rendered answers (about 25 KB each) */
+#define CLAIM_FORM_MAX 1024
+#define STEM_MAX 256
+
+/* ------------------------------------------------------------ lookups */
+
+/* 16 bytes per code: the 64-bit hash of "gtin/serial" stands for the code
+ * (two codes sharing a hash would share a count: about 1 in 10^7 for a
+ * million codes, acceptable for a counter that proves nothing). */
+typedef struct {
+    uint64_t hash; /* 0: empty slot */
+    uint32_t count;
+    uint32_t first_s; /* Unix seconds */
+} lookup_slot;
+
+typedef struct {
+    uint8_t id[HM_HASH_LEN];
+    bool used;
+    uint64_t last_use;
+    uint8_t *head_sig; /* head || sig */
+    size_t head_sig_len;
+    uint64_t height;
+    uint64_t index;
+    uint64_t tree_size;
+    size_t path_len;
+    uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+} tx_pos;
+
+typedef struct {
+    bool used;
+    uint64_t last_use;
+    ct_bundle_block block;
+} block_slot;
+
+/* A rendered answer for one code without its lookup counter, kept while no
+ * block has written state (generation): the status it shows cannot have
+ * changed. kinds: 0 English page, 1 Chinese page, 2 JSON. */
+#define ANSWER_KINDS 3
+#define ANSWER_JSON 2
+typedef struct {
+    uint64_t hash; /* of the key; 0: empty */
+    char key[CT_GTIN_LEN + 1 + CT_SERIAL_MAX + 1];
+    uint64_t generation;
+    int status;
+    char *body[ANSWER_KINDS];
+    size_t len[ANSWER_KINDS];
+    size_t lookups_at[ANSWER_KINDS];
+    uint8_t digest[ANSWER_KINDS][HM_HASH_LEN]; /* SHA-256 of body */
+} answer_slot;
+
+/* The record tree of a batch tx, kept whole so that any record's path costs
+ * O(log n) (about 6.4 MB for 100,000 records). */
+typedef struct {
+    uint8_t id[HM_HASH_LEN];
+    hm_merkle_tree *tree;
+    uint64_t last_use;
+} tree_slot;
+
+typedef struct {
+    nd_node *node;
+    lookup_slot *lookups;
+    size_t lookup_cap; /* power of two */
+    size_t lookup_count;
+    tx_pos txs[TX_CACHE_SIZE];
+    block_slot *blocks; /* BLOCK_CACHE_SIZE, by height modulo */
+    tree_slot trees[TREE_CACHE_SIZE];
+    uint64_t clock;         /* use counter of the caches above (least recently used out) */
+    answer_slot *answers;   /* ANSWER_CACHE_SIZE, by key hash */
+    uint64_t generation;    /* blocks that wrote state */
+    ct_event_record *event; /* scratch: events are large */
+} consumer_api;
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* FNV-1a, never 0 (0 marks an empty slot). */
+static uint64_t key_hash(const char *key) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = key; *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    }
+    return h != 0 ? h : 1;
+}
+
+static bool lookup_grow(consumer_api *api) {
+    size_t cap = api->lookup_cap ? api->lookup_cap * 2 : 4096;
+    lookup_slot *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < api->lookup_cap; i++) {
+        if (api->lookups[i].hash == 0) {
+            continue;
+        }
+        size_t j = api->lookups[i].hash & (cap - 1);
+        while (slots[j].hash != 0) {
+            j = (j + 1) & (cap - 1);
+        }
+        slots[j] = api->lookups[i];
+    }
+    free(api->lookups);
+    api->lookups = slots;
+    api->lookup_cap = cap;
+    return true;
+}
+
+/* Counts one lookup of key; writes the count (this one included) and when
+ * the code was first looked up here. Past LOOKUP_ITEMS_MAX codes, new codes
+ * are served without a count (first 0). */
+static void lookup_count(consumer_api *api, const char *key, uint64_t *count, uint64_t *first) {
+    *count = 1;
+    *first = 0;
+    uint64_t h = key_hash(key);
+    size_t j = h & (api->lookup_cap - 1);
+    while (api->lookups[j].hash != 0) {
+        if (api->lookups[j].hash == h) {
+            if (api->lookups[j].count < UINT32_MAX) {
+                api->lookups[j].count++;
+            }
+            *count = api->lookups[j].count;
+            *first = (uint64_t)api->lookups[j].first_s * 1000u;
+            return;
+        }
+        j = (j + 1) & (api->lookup_cap - 1);
+    }
+    if (api->lookup_count >= LOOKUP_ITEMS_MAX) {
+        return;
+    }
+    if ((api->lookup_count + 1) * 2 > api->lookup_cap) {
+        if (!lookup_grow(api)) {
+            return;
+        }
+        j = h & (api->lookup_cap - 1);
+        while (api->lookups[j].hash != 0) {
+            j = (j + 1) & (api->lookup_cap - 1);
+        }
+    }
+    lookup_slot *slot = &api->lookups[j];
+    slot->hash = h;
+    slot->count = 1;
+    slot->first_s = (uint32_t)(now_ms() / 1000u);
+    api->lookup_count++;
+    *first = (uint64_t)slot->first_s * 1000u;
+}
+
+/* --------------------------------------------------------- chain pieces */
+
+/* The caches are searched whole (a few hundred entries): a hashed slot can
+ * make two hot entries evict each other on every lookup, and an eviction
+ * here costs reading a block of up to 100,000 records. */
+static hm_err get_block(consumer_api *api, uint64_t height, const ct_bundle_block **out) {
+    block_slot *slot = &api->blocks[0];
+    for (size_t i = 0; i < BLOCK_CACHE_SIZE; i++) {
+        block_slot *c = &api->blocks[i];
+        if (c->used && c->block.header.height == height) {
+            slot = c;
+            break;
+        }
+        if (!c->used || (slot->used && c->last_use < slot->last_use)) {
+            slot = c;
+        }
+    }
+    slot->last_use = ++api->clock;
+    if (!slot->used || slot->block.header.height != height) {
+        hm_err err = nd_node_block_header(api->node, height, &slot->block.header);
+        if (err == HM_OK) {
+            err = nd_node_block_cert(api->node, height, &slot->block.cert);
+        }
+        if (err != HM_OK) {
+            slot->used = false;
+            return err;
+        }
+        slot->used = true;
+    }
+    *out = &slot->block;
+    return HM_OK;
+}
+
+/* Where tx id is: its head and signature, block and path. A committed tx's
+ * position never changes, so it is cached (loading a batch of 100,000
+ * records to find its head is the expensive part of a bundle). */
+static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_pos **out) {
+    tx_pos *p = &api->txs[0];
+    for (size_t i = 0; i < TX_CACHE_SIZE; i++) {
+        tx_pos *c = &api->txs[i];
+        if (c->used && memcmp(c->id, id, HM_HASH_LEN) == 0) {
+            c->last_use = ++api->clock;
+            *out = c;
+            return HM_OK;
+        }
+        if (!c->used || (p->used && c->last_use < p->last_use)) {
+            p = c;
+        }
+    }
+    uint64_t height;
+    uint32_t index;
+    hm_err err = nd_node_tx_locate(api->node, id, &height, &index);
+    if (err != HM_OK) {
+        return err;
+    }
+    uint8_t *tx = NULL;
+    size_t tx_len = 0;
+    err = nd_node_tx_bytes(api->node, id, &tx, &tx_len);
+    if (err != HM_OK) {
+        return err;
+    }
+    ct_tx d;
+    err = ct_tx_decode(tx, tx_len, &d);
+    if (err != HM_OK) {
+        free(tx);
+        return HM_ERR_IO;
+    }
+    size_t hs_len = d.head_len + HM_SIG_LEN;
+    uint8_t *hs = malloc(hs_len);
+    if (hs == NULL) {
+        free(tx);
+        return HM_ERR_NOMEM;
+    }
+    memcpy(hs, d.head, hs_len);
+    free(tx);
+    tx_pos fresh;
+    memset(&fresh, 0, sizeof fresh);
+    err = nd_node_tx_inclusion_proof(api->node, height, index, fresh.path, &fresh.path_len,
+                                     &fresh.tree_size);
+    if (err != HM_OK) {
+        free(hs);
+        return err;
+    }
+    free(p->head_sig);
+    *p = fresh;
+    memcpy(p->id, id, HM_HASH_LEN);
+    p->used = true;
+    p->last_use = ++api->clock;
+    p->head_sig = hs;
+    p->head_sig_len = hs_len;
+    p->height = height;
+    p->index = index;
+    *out = p;
+    return HM_OK;
+}
+
+/* The record tree of batch tx id, built once from the tx's records and
+ * kept (least recently used out). */
+static hm_err get_tree(consumer_api *api, const uint8_t id[HM_HASH_LEN],
+                       const hm_merkle_tree **out) {
+    tree_slot *victim = &api->trees[0];
+    for (size_t i = 0; i < TREE_CACHE_SIZE; i++) {
+        tree_slot *t = &api->trees[i];
+        if (t->tree != NULL && memcmp(t->id, id, HM_HASH_LEN) == 0) {
+            t->last_use = ++api->clock;
+            *out = t->tree;
+            return HM_OK;
+        }
+        if (t->tree == NULL || (victim->tree != NULL && t->last_use < victim->last_use)) {
+            victim = t;
+        }
+    }
+    uint8_t *tx = NULL;
+    size_t tx_len = 0;
+    hm_err err = nd_node_tx_bytes(api->node, id, &tx, &tx_len);
+    if (err != HM_OK) {
+        return err;
+    }
+    ct_tx d;
+    if (ct_tx_decode(tx, tx_len, &d) != HM_OK || !d.has_records || d.record_count == 0) {
+        free(tx);
+        return HM_ERR_IO;
+    }
+    uint8_t(*leaves)[HM_HASH_LEN] = malloc((size_t)d.record_count * HM_HASH_LEN);
+    if (leaves == NULL) {
+        free(tx);
+        return HM_ERR_NOMEM;
+    }
+    size_t pos = 0, n = 0;
+    const uint8_t *rec;
+    size_t rec_len;
+    while (n < d.record_count && ct_tx_record_next(&d, &pos, &rec, &rec_len)) {
+        hm_merkle_leaf_hash(rec, rec_len, leaves[n++]);
+    }
+    free(tx);
+    hm_merkle_tree *tree = NULL;
+    err = n == d.record_count ? hm_merkle_tree_new((const uint8_t(*)[HM_HASH_LEN])leaves, n, &tree)
+                              : HM_ERR_IO;
+    free(leaves);
+    if (err != HM_OK) {
+        return err;
+    }
+    hm_merkle_tree_free(victim->tree);
+    victim->tree = tree;
+    memcpy(victim->id, id, HM_HASH_LEN);
+    victim->last_use = ++api->clock;
+    *out = tree;
+    return HM_OK;
+}
+
+/* Adds the record (tx_id, index) with its proofs to b. */
+static hm_err bundle_add_record(consumer_api *api, ct_bundle *b, const uint8_t tx_id[HM_HASH_LEN],
+                                uint32_t index, const uint8_t *record, size_t record_len) {
+    typedef struct {
+        uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+        size_t path_len;
+    } record_path;
+    record_path *rp = malloc(sizeof *rp);
+    if (rp == NULL) {
+        return HM_ERR_NOMEM;
+    }
+    const hm_merkle_tree *tree = NULL;
+    hm_err err = get_tree(api, tx_id, &tree);
+    if (err == HM_OK) {
+        err = hm_merkle_tree_proof(tree, index, rp->path, &rp->path_len);
+    }
+    const tx_pos *tp = NULL;
+    const ct_bundle_block *blk = NULL;
+    if (err == HM_OK) {
+        err = get_tx(api, tx_id, &tp);
+    }
+    if (err == HM_OK) {
+        err = get_block(api, tp->height, &blk);
+    }
+    uint32_t blk_index = 0;
+    if (err == HM_OK) {
+        err = ct_bundle_add_block(b, &blk->header, &blk->cert, &blk_index);
+    }
+    if (err == HM_OK) {
+        err = ct_bundle_add_entry(b, CT_BUNDLE_RECORD, tp->head_sig, tp->head_sig_len, record,
+                                  record_len, index, (const uint8_t(*)[HM_HASH_LEN])rp->path,
+                                  rp->path_len, blk_index, tp->index, tp->tree_size,
+                                  (const uint8_t(*)[HM_HASH_LEN])tp->path, tp->path_len);
+    }
+    free(rp);
+    return err;
+}
+
+/* ----------------------------------------------------------- item data */
+
+typedef struct {
+    uint8_t (*hashes)[HM_HASH_LEN];
+    uint32_t count;
+} hash_list;
+
+static bool collect_hash(void *arg, const uint8_t hash[HM_HASH_LEN]) {
+    hash_list *l = arg;
+    if (l->count >= ND_PAGE_EVENTS_MAX - 1) {
+        return false;
+    }
+    memcpy(l->hashes[l->count++], hash, HM_HASH_LEN);
+    return true;
+}
+
+/* Fills it (and the bundle, when b is not NULL) for gtin14/serial.
+ * HM_ERR_NOT_FOUND for an unregistered item (it->state is then UNKNOWN). */
+static hm_err item_load(consumer_api *api, const char *gtin14, const char *serial, nd_page_item *it,
+                        ct_bundle *b) {
+    const ct_store *s = nd_node_state_store(api->node);
+    snprintf(it->gtin, sizeof it->gtin, "%s", gtin14);
+    snprintf(it->serial, sizeof it->serial, "%s", serial);
+    ct_item_status st;
+    hm_err err = ct_query_item(s, gtin14, serial, &st);
+    if (err == HM_ERR_NOT_FOUND) {
+        it->state = ND_ITEM_UNKNOWN;
+        return HM_ERR_NOT_FOUND;
+    }
+    if (err != HM_OK) {
+        return err;
+    }
+    it->state = st.recalled ? ND_ITEM_RECALLED : st.claimed ? ND_ITEM_CLAIMED : ND_ITEM_GENUINE;
+    it->claimed_ms = st.claimed_ms;
+    it->claimable = st.record.has_code && !st.claimed && !st.recalled;
+    snprintf(it->lot, sizeof it->lot, "%s", st.record.lot);
+    snprintf(it->recall_reason, sizeof it->recall_reason, "%s", st.recall_reason);
+    ct_product_body *prod = malloc(sizeof *prod);
+    ct_member_id owner;
+    if (prod != NULL && ct_query_product(s, gtin14, prod, &owner) == HM_OK) {
+        snprintf(it->product, sizeof it->product, "%s", prod->name);
+        snprintf(it->description, sizeof it->description, "%s", prod->description);
+        snprintf(it->image_url, sizeof it->image_url, "%s", prod->image_url);
+    }
+    free(prod);
+    ct_member brand;
+    if (ct_query_member_id(s, &st.brand, &brand) == HM_OK) {
+        snprintf(it->brand, sizeof it->brand, "%s", brand.name);
+    }
+    const tx_pos *reg = NULL;
+    const ct_bundle_block *blk = NULL;
+    if (get_tx(api, st.reg_tx, &reg) == HM_OK && get_block(api, reg->height, &blk) == HM_OK) {
+        it->registered_ms = blk->header.time_ms;
+    }
+    if (b != NULL) {
+        uint8_t *rec = NULL;
+        hm_writer w;
+        hm_writer_init_growable(&w, CT_RECORD_MAX);
+        err = ct_item_record_encode(&st.record, &w);
+        if (err == HM_OK) {
+            size_t rec_len = 0;
+            rec = hm_writer_take(&w, &rec_len);
+            err = bundle_add_record(api, b, st.reg_tx, st.reg_index, rec, rec_len);
+            free(rec);
+        } else {
+            hm_writer_free(&w);
+        }
+        if (err != HM_OK) {
+            return err;
+        }
+    }
+    uint8_t hashes[ND_PAGE_EVENTS_MAX][HM_HASH_LEN];
+    hash_list list = {hashes, 0};
+    uint8_t next[CT_KEY_MAX];
+    size_t next_len = 0;
+    err = ct_query_item_history(s, gtin14, serial, NULL, 0, ND_PAGE_EVENTS_MAX - 1, collect_hash,
+                                &list, next, &next_len);
+    if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
+        return err;
+    }
+    for (uint32_t i = 0; i < list.count; i++) {
+        ct_stored_event ev;
+        if (ct_query_event(s, hashes[i], &ev) != HM_OK) {
+            continue;
+        }
+        if (ct_event_record_decode(ev.record, ev.record_len, api->event) == HM_OK) {
+            nd_page_event *pe = &it->events[it->event_count++];
+            pe->time_ms = api->event->event_time_ms;
+            snprintf(pe->biz_step, sizeof pe->biz_step, "%s", api->event->biz_step);
+            snprintf(pe->location, sizeof pe->location, "%s",
+                     api->event->biz_location[0] ? api->event->biz_location
+                                                 : api->event->read_point);
+            if (b != NULL) {
+                err = bundle_add_record(api, b, ev.tx_id, ev.index, ev.record, ev.record_len);
+            }
+        }
+        ct_stored_event_clear(&ev);
+        if (err != HM_OK && b != NULL) {
+            return err;
+        }
+    }
+    return HM_OK;
+}
+
+/* ------------------------------------------------------------- replies */
+
+static void add_header(struct evhttp_request *req, const char *name, const char *value) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), name, value);
+}
+
+/* Replies body with a strong ETag over it; 304 when the client has it. */
+/* digest NULL: the ETag is the SHA-256 of body; else digest is used (a
+ * hash that already stands for exactly this body). */
+static void reply_tagged_as(struct evhttp_request *req, int status, const char *content_type,
+                            const char *cache_control, const uint8_t *body, size_t len,
+                            const uint8_t *given_digest) {
+    uint8_t digest[HM_HASH_LEN];
+    if (given_digest != NULL) {
+        memcpy(digest, given_digest, HM_HASH_LEN);
+    } else {
+        hm_sha256(body, len, digest);
+    }
+    char etag[2 + 2 * HM_HASH_LEN + 1];
+    etag[0] = '"';
+    hm_hex_encode(digest, HM_HASH_LEN, etag + 1);
+    etag[1 + 2 * HM_HASH_LEN] = '"';
+    etag[2 + 2 * HM_HASH_LEN] = '\0';
+    add_header(req, "ETag", etag);
+    add_header(req, "Cache-Control", cache_control);
+    add_header(req, "X-Content-Type-Options", "nosniff");
+    const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+    if (status == 200 && inm != NULL && strstr(inm, etag) != NULL) {
+        evhttp_send_reply(req, 304, "Not Modified", NULL);
+        return;
+    }
+    nd_http_reply_bytes(req, status, content_type, body, len);
+}
+
+static void reply_tagged(struct evhttp_request *req, int status, const char *content_type,
+                         const char *cache_control, const uint8_t *body, size_t len) {
+    reply_tagged_as(req, status, content_type, cache_control, body, len, NULL);
+}
+
+static void reply_html(struct evhttp_request *req, int status, nd_lang lang, char *html, size_t len,
+                       const uint8_t *digest) {
+    add_header(req, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
+    add_header(req, "Vary", "Accept, Accept-Language");
+    /* Inline style and script are ours; nothing may load from elsewhere. */
+    add_header(req, "Content-Security-Policy",
+               "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+               "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    reply_tagged_as(req, status, "text/html; charset=utf-8", "no-cache", (const uint8_t *)html, len,
+                    digest);
+    free(html);
+}
+
+static bool wants_json(struct evhttp_request *req) {
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    return accept != NULL && strstr(accept, "application/json") != NULL &&
+           strstr(accept, "text/html") == NULL;
+}
+
+static nd_lang request_lang(struct evhttp_request *req) {
+    const char *uri = evhttp_request_get_uri(req);
+    const char *q = strchr(uri, '?');
+    /* ?lang=zh|en (the page's language switch) wins over the header. */
+    if (q != NULL) {
+        if (strstr(q, "lang=zh") != NULL) {
+            return ND_LANG_ZH;
+        }
+        if (strstr(q, "lang=en") != NULL) {
+            return ND_LANG_EN;
+        }
+    }
+    return nd_page_lang(
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Accept-Language"));
+}
+
+/* ------------------------------------------------------------ routes */
+
+/* Renders the answer of kind for dl into slot (which is for dl's key and
+ * the current generation). Returns HM_OK, or an error already replied. */
+static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl,
+                           answer_slot *slot, int kind) {
+    nd_page_item *it = calloc(1, sizeof *it);
+    if (it == NULL) {
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return HM_ERR_NOMEM;
+    }
+    ct_bundle b;
+    const nd_genesis *g = nd_node_genesis(api->node);
+    hm_err err = ct_bundle_init(&b, nd_node_chain_id(api->node), &g->vset);
+    bool have_bundle = err == HM_OK;
+    err = item_load(api, dl->gtin, dl->serial, it, have_bundle ? &b : NULL);
+    if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
+        /* The status can still be shown; the proof could not be built. */
+        hm_log(HM_LOG_WARN, "consumer_bundle", "gtin=%s serial=%s err=%s", dl->gtin, dl->serial,
+               hm_err_name(err));
+        if (have_bundle) {
+            ct_bundle_clear(&b);
+        }
+        have_bundle = false;
+        if (it->state == 0) {
+            free(it);
+            nd_http_reply_error(req, nd_http_status_for(err), hm_err_name(err),
+                                "cannot read the item");
+            return err;
+        }
+    }
+    if (it->state == ND_ITEM_UNKNOWN || (have_bundle && b.entry_count == 0)) {
+        have_bundle = false;
+    }
+    char self[CT_GS1_DL_URI_MAX];
+    if (ct_gs1_dl_item_uri("", dl->gtin, dl->serial, self, sizeof self, NULL) != HM_OK) {
+        self[0] = '\0';
+    }
+    it->self_path = self;
+    it->chain_id = nd_node_chain_id(api->node);
+    char *bundle_text = NULL;
+    size_t bundle_len = 0;
+    if (have_bundle && ct_bundle_to_json_text(&b, &bundle_text, &bundle_len) != HM_OK) {
+        bundle_text = NULL;
+    }
+    it->bundle_json = bundle_text;
+    slot->status = it->state == ND_ITEM_UNKNOWN ? 404 : 200;
+    err = HM_OK;
+    if (kind == ANSWER_JSON) {
+        json_t *j = nd_page_item_json(it);
+        if (j != NULL) {
+            /* The counter is written per lookup, right after the '{'. */
+            json_object_del(j, "lookups");
+        }
+        char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        size_t text_len = text != NULL ? strlen(text) : 0;
+        /* The proof is appended as "proof":{...} before the closing '}'. */
+        char *body = text != NULL && text_len >= 2 && text[text_len - 1] == '}'
+                         ? malloc(text_len + bundle_len + 16)
+                         : NULL;
+        if (body == NULL) {
+            err = HM_ERR_NOMEM;
+        } else {
+            size_t len = text_len - 1;
+            memcpy(body, text, len);
+            if (bundle_text != NULL) {
+                memcpy(body + len, ",\"proof\":", 9);
+                len += 9;
+                memcpy(body + len, bundle_text, bundle_len);
+                len += bundle_len;
+            }
+            body[len++] = '}';
+            body[len] = '\0';
+            slot->body[kind] = body;
+            slot->len[kind] = len;
+            slot->lookups_at[kind] = 1;
+        }
+        free(text);
+    } else {
+        err = nd_page_render_html_split(it, (nd_lang)kind, &slot->body[kind], &slot->len[kind],
+                                        &slot->lookups_at[kind]);
+    }
+    if (err != HM_OK) {
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+    } else {
+        hm_sha256((const uint8_t *)slot->body[kind], slot->len[kind], slot->digest[kind]);
+    }
+    free(bundle_text);
+    if (have_bundle) {
+        ct_bundle_clear(&b);
+    }
+    free(it);
+    return err;
+}
+
+static void answer_clear(answer_slot *slot) {
+    for (int k = 0; k < ANSWER_KINDS; k++) {
+        free(slot->body[k]);
+    }
+    memset(slot, 0, sizeof *slot);
+}
+
+static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl) {
+    bool json = wants_json(req);
+    nd_lang lang = request_lang(req);
+    int kind = json ? ANSWER_JSON : (int)lang;
+    char key[CT_GTIN_LEN + 1 + CT_SERIAL_MAX + 1];
+    snprintf(key, sizeof key, "%s/%s", dl->gtin, dl->serial);
+    uint64_t h = key_hash(key);
+    answer_slot *slot = &api->answers[h % ANSWER_CACHE_SIZE];
+    if (slot->hash != h || strcmp(slot->key, key) != 0 || slot->generation != api->generation) {
+        answer_clear(slot);
+        slot->hash = h;
+        memcpy(slot->key, key, sizeof key);
+        slot->generation = api->generation;
+    }
+    if (slot->body[kind] == NULL && answer_build(api, req, dl, slot, kind) != HM_OK) {
+        answer_clear(slot);
+        return;
+    }
+    uint64_t count, first_ms;
+    lookup_count(api, key, &count, &first_ms);
+    char counter[ND_PAGE_LOOKUPS_MAX];
+    size_t n;
+    if (json) {
+        int w = snprintf(counter, sizeof counter, "\"lookups\":{\"count\":%llu,\"since_ms\":%llu},",
+                         (unsigned long long)count, (unsigned long long)first_ms);
+        n = w > 0 && (size_t)w < sizeof counter ? (size_t)w : 0;
+    } else {
+        n = nd_page_render_lookups(count, first_ms, lang, counter, sizeof counter);
+    }
+    size_t len = slot->len[kind], at = slot->lookups_at[kind];
+    char *body = malloc(len + n + 1);
+    if (body == NULL) {
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    memcpy(body, slot->body[kind], at);
+    memcpy(body + at, counter, n);
+    memcpy(body + at + n, slot->body[kind] + at, len - at);
+    body[len + n] = '\0';
+    /* Strong ETag without hashing the whole body per lookup: SHA-256 of
+     * (SHA-256 of the kept part || offset || counter text) differs whenever
+     * the bytes served differ. */
+    uint8_t tag_input[HM_HASH_LEN + 8 + ND_PAGE_LOOKUPS_MAX];
+    memcpy(tag_input, slot->digest[kind], HM_HASH_LEN);
+    for (int i = 0; i < 8; i++) {
+        tag_input[HM_HASH_LEN + i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
+    }
+    memcpy(tag_input + HM_HASH_LEN + 8, counter, n);
+    uint8_t digest[HM_HASH_LEN];
+    hm_sha256(tag_input, HM_HASH_LEN + 8 + n, digest);
+    if (json) {
+        add_header(req, "Vary", "Accept, Accept-Language");
+        reply_tagged_as(req, slot->status, "application/json", "no-cache", (const uint8_t *)body,
+                        len + n, digest);
+        free(body);
+    } else {
+        reply_html(req, slot->status, lang, body, len + n, digest);
+    }
+}
+
+/* What the contract would say about this claim, from the committed state:
+ * 202 when it should apply, else an HTTP status and a reason for people. */
+static int claim_precheck(consumer_api *api, const ct_gs1_dl *dl, const ct_claim_body *body,
+                          nd_lang lang, const char **reason) {
+    bool zh = lang == ND_LANG_ZH;
+    ct_item_status st;
+    hm_err err = ct_query_item(nd_node_state_store(api->node), dl->gtin, dl->serial, &st);
+    if (err == HM_ERR_NOT_FOUND) {
+        *reason = zh ? "此码未登记" : "this code is not registered";
+        return 404;
+    }
+    if (err != HM_OK) {
+        *reason = hm_err_message(err);
+        return 500;
+    }
+    if (st.recalled) {
+        *reason = zh ? "已召回的商品不能认领" : "a recalled item cannot be claimed";
+        return 409;
+    }
+    if (st.claimed) {
+        *reason = zh ? "该商品已被认领" : "this item was already claimed";
+        return 409;
+    }
+    if (!st.record.has_code) {
+        *reason = zh ? "该商品没有隐藏码" : "this item has no hidden code";
+        return 409;
+    }
+    uint8_t h[HM_HASH_LEN];
+    hm_sha256(body->code, body->code_len, h);
+    if (CRYPTO_memcmp(h, st.record.code_hash, HM_HASH_LEN) != 0) {
+        *reason = zh ? "隐藏码不正确" : "the code does not match";
+        return 403;
+    }
+    return 202;
+}
+
+/* Reads the "code" field of a urlencoded form body. */
+static bool form_code(struct evhttp_request *req, uint8_t *code, size_t *code_len) {
+    size_t len = 0;
+    uint8_t *body = nd_http_read_body(req, &len);
+    if (body == NULL || len > CLAIM_FORM_MAX) {
+        free(body);
+        return false;
+    }
+    struct evkeyvalq fields;
+    memset(&fields, 0, sizeof fields); /* evhttp_parse_query_str initialises it */
+    bool ok = evhttp_parse_query_str((const char *)body, &fields) == 0;
+    const char *value = ok ? evhttp_find_header(&fields, "code") : NULL;
+    ok = value != NULL && strlen(value) > 0 && strlen(value) <= CT_CLAIM_CODE_MAX;
+    if (ok) {
+        *code_len = strlen(value);
+        memcpy(code, value, *code_len);
+    }
+    evhttp_clear_headers(&fields);
+    OPENSSL_cleanse(body, len);
+    free(body);
+    return ok;
+}
+
+static void serve_claim(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl) {
+    nd_lang lang = request_lang(req);
+    char self[CT_GS1_DL_URI_MAX];
+    if (ct_gs1_dl_item_uri("", dl->gtin, dl->serial, self, sizeof self, NULL) != HM_OK) {
+        nd_http_reply_error(req, 400, "bad_value", "not an item URI");
+        return;
+    }
+    ct_claim_body body;
+    memset(&body, 0, sizeof body);
+    snprintf(body.item.gtin, sizeof body.item.gtin, "%s", dl->gtin);
+    snprintf(body.item.serial, sizeof body.item.serial, "%s", dl->serial);
+    const char *reason = NULL;
+    int status = 202;
+    hm_err err = HM_OK;
+    if (!form_code(req, body.code, &body.code_len)) {
+        reason = lang == ND_LANG_ZH ? "请输入隐藏码（最多 64 个字符）"
+                                    : "enter the hidden code (at most 64 characters)";
+        status = 400;
+    } else if ((status = claim_precheck(api, dl, &body, lang, &reason)) != 202) {
+        /* Refused here, before a transaction is spent on it; the contract
+         * would refuse it the same way (it stays the authority). */
+    } else {
+        hm_writer bw;
+        hm_writer_init_growable(&bw, CT_TX_BODY_MAX);
+        hm_writer tw;
+        hm_writer_init_growable(&tw, CT_TX_HEAD_MAX + 64);
+        err = ct_claim_encode(&body, &bw);
+        if (err == HM_OK) {
+            /* Keyless: the code is the authority. The nonce is the height, so
+             * the same code can be tried again after a block. */
+            err = ct_tx_build(&tw, CT_TX_CLAIM, NULL, nd_node_chain_id(api->node),
+                              nd_node_height(api->node), bw.buf, bw.len, false, NULL, NULL, 0);
+        }
+        uint8_t id[HM_HASH_LEN];
+        if (err == HM_OK) {
+            err = nd_node_submit_tx(api->node, tw.buf, tw.len, id);
+        }
+        hm_writer_free(&bw);
+        hm_writer_free(&tw);
+        if (err != HM_OK) {
+            reason = hm_err_message(err);
+            status = nd_http_status_for(err);
+        }
+    }
+    /* The code is a secret until it is on the chain. */
+    OPENSSL_cleanse(body.code, sizeof body.code);
+    char *html = NULL;
+    size_t len = 0;
+    if (nd_page_render_claim(self, status == 202, reason, lang, &html, &len) != HM_OK) {
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    add_header(req, "Cache-Control", "no-store");
+    add_header(req, "Content-Security-Policy",
+               "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'");
+    nd_http_reply_bytes(req, status, "text/html; charset=utf-8", (const uint8_t *)html, len);
+    free(html);
+}
+
+static void route_dl(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
+    (void)n;
+    (void)rest;
+    consumer_api *api = arg;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && cmd != EVHTTP_REQ_POST) {
+        nd_http_reply_error(req, 405, "method_not_allowed", "GET, HEAD or POST");
+        return;
+    }
+    ct_gs1_dl *dl = malloc(sizeof *dl);
+    if (dl == NULL) {
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    /* The resolver accepts GTIN-8/12/13 and pads them (a label printed with
+     * a short GTIN must still resolve). */
+    ct_gs1_dl_options opt = {.zero_suppressed_gtin = true};
+    const char *why = NULL;
+    hm_err err = ct_gs1_dl_parse_path(evhttp_request_get_uri(req), &opt, dl, &why);
+    if (err != HM_OK && !wants_json(req)) {
+        /* A person scanned it: say so in words, as a warning. */
+        nd_lang lang = request_lang(req);
+        char *html = NULL;
+        size_t len = 0;
+        if (nd_page_render_bad_code(why, lang, &html, &len) == HM_OK) {
+            add_header(req, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
+            add_header(req, "Cache-Control", "no-cache");
+            nd_http_reply_bytes(req, 400, "text/html; charset=utf-8", (const uint8_t *)html, len);
+            free(html);
+        } else {
+            nd_http_reply_error(req, 500, "internal", "out of memory");
+        }
+    } else if (err != HM_OK) {
+        nd_http_reply_error(req, 400, "bad_digital_link", "%s", why);
+    } else if (dl->gtin[0] == '\0' || dl->serial[0] == '\0') {
+        nd_http_reply_error(req, 404, "not_an_item",
+                            "this resolver answers GTIN + serial links (/01/{gtin}/21/{serial})");
+    } else if (cmd == EVHTTP_REQ_POST) {
+        serve_claim(api, req, dl);
+    } else {
+        serve_item(api, req, dl);
+    }
+    free(dl);
+}
+
+void nd_consumer_serve_qr(nd_node *n, struct evhttp_request *req, const char *rest) {
+    (void)n;
+    /* rest = "{gtin}/{serial}/qr.svg" */
+    char gtin[32], serial[64];
+    const char *slash = strchr(rest, '/');
+    const char *tail = slash != NULL ? strchr(slash + 1, '/') : NULL;
+    if (slash == NULL || tail == NULL || strcmp(tail, "/qr.svg") != 0 ||
+        (size_t)(slash - rest) >= sizeof gtin || (size_t)(tail - slash - 1) >= sizeof serial) {
+        nd_http_reply_error(req, 404, "not_found", "use /v1/items/{gtin}/{serial}/qr.svg");
+        return;
+    }
+    memcpy(gtin, rest, (size_t)(slash - rest));
+    gtin[slash - rest] = '\0';
+    memcpy(serial, slash + 1, (size_t)(tail - slash - 1));
+    serial[tail - slash - 1] = '\0';
+    /* The serial arrives percent-encoded in the path. */
+    char *decoded = evhttp_uridecode(serial, 0, NULL);
+    if (decoded == NULL) {
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    char stem[STEM_MAX];
+    /* The label points back at this resolver (the host the request named);
+     * a brand prints its own domain with `hallmark qr --base-url`. */
+    bool host_ok =
+        host != NULL && strlen(host) < STEM_MAX - 8 &&
+        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+            strlen(host);
+    snprintf(stem, sizeof stem, "http://%s", host_ok ? host : "localhost");
+    char uri[CT_GS1_DL_URI_MAX];
+    const char *why = NULL;
+    hm_err err = ct_gs1_dl_item_uri(stem, gtin, decoded, uri, sizeof uri, &why);
+    free(decoded);
+    if (err != HM_OK) {
+        nd_http_reply_error(req, 400, "bad_value", "%s", why);
+        return;
+    }
+    char *svg = NULL;
+    size_t len = 0;
+    if (nd_page_qr_svg(uri, &svg, &len) != HM_OK) {
+        nd_http_reply_error(req, 400, "bad_value", "cannot encode the URI as a QR code");
+        return;
+    }
+    reply_tagged(req, 200, "image/svg+xml", "public, max-age=86400", (const uint8_t *)svg, len);
+    free(svg);
+}
+
+static void route_items(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
+    (void)arg;
+    nd_consumer_serve_qr(n, req, rest);
+}
+
+/* GET /v1/proofs/{tx id}/{index}: one record's bundle. It never changes, so
+ * it is cached for a year with a strong ETag. Binary with Accept:
+ * application/octet-stream, JSON otherwise. */
+static void route_proofs(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
+    (void)n;
+    consumer_api *api = arg;
+    char hex[2 * HM_HASH_LEN + 1];
+    const char *slash = strchr(rest, '/');
+    uint8_t id[HM_HASH_LEN];
+    char *end = NULL;
+    unsigned long index = 0;
+    if (slash == NULL || slash - rest != 2 * HM_HASH_LEN) {
+        nd_http_reply_error(req, 404, "not_found", "use /v1/proofs/{tx id}/{record index}");
+        return;
+    }
+    memcpy(hex, rest, 2 * HM_HASH_LEN);
+    hex[2 * HM_HASH_LEN] = '\0';
+    index = strtoul(slash + 1, &end, 10);
+    if (hm_hex_decode(hex, id, HM_HASH_LEN) != HM_OK || end == slash + 1 || *end != '\0' ||
+        index >= CT_BATCH_RECORDS_MAX) {
+        nd_http_reply_error(req, 400, "bad_value", "tx id must be 64 hex digits, index 0-99999");
+        return;
+    }
+    /* The record bytes come from the tx itself. */
+    uint8_t *tx = NULL;
+    size_t tx_len = 0;
+    hm_err err = nd_node_tx_bytes(api->node, id, &tx, &tx_len);
+    ct_tx d;
+    if (err == HM_OK && ct_tx_decode(tx, tx_len, &d) != HM_OK) {
+        err = HM_ERR_IO;
+    }
+    const uint8_t *rec = NULL;
+    size_t rec_len = 0;
+    if (err == HM_OK) {
+        size_t pos = 0;
+        unsigned long i = 0;
+        while (ct_tx_record_next(&d, &pos, &rec, &rec_len) && i < index) {
+            i++;
+        }
+        if (rec == NULL || i != index) {
+            err = HM_ERR_NOT_FOUND;
+        }
+    }
+    ct_bundle b;
+    memset(&b, 0, sizeof b);
+    if (err == HM_OK) {
+        err = ct_bundle_init(&b, nd_node_chain_id(api->node), &nd_node_genesis(api->node)->vset);
+    }
+    if (err == HM_OK) {
+        err = bundle_add_record(api, &b, id, (uint32_t)index, rec, rec_len);
+    }
+    free(tx);
+    if (err != HM_OK) {
+        ct_bundle_clear(&b);
+        nd_http_reply_error(req, nd_http_status_for(err), hm_err_name(err),
+                            "no such committed record");
+        return;
+    }
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    const char *cache = "public, max-age=31536000, immutable";
+    if (accept != NULL && strstr(accept, "application/octet-stream") != NULL) {
+        hm_writer w;
+        hm_writer_init_growable(&w, CT_BUNDLE_ENCODED_MAX);
+        if (ct_bundle_encode(&b, &w) == HM_OK) {
+            reply_tagged(req, 200, "application/octet-stream", cache, w.buf, w.len);
+        } else {
+            nd_http_reply_error(req, 500, "internal", "cannot encode the bundle");
+        }
+        hm_writer_free(&w);
+    } else {
+        json_t *j = ct_bundle_to_json(&b);
+        char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (text != NULL) {
+            reply_tagged(req, 200, "application/json", cache, (const uint8_t *)text, strlen(text));
+        } else {
+            nd_http_reply_error(req, 500, "internal", "out of memory");
+        }
+        free(text);
+    }
+    ct_bundle_clear(&b);
+}
+
+static bool any_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                      size_t val_len) {
+    (void)key;
+    (void)key_len;
+    (void)val;
+    (void)val_len;
+    *(bool *)arg = true;
+    return false;
+}
+
+/* After each commit: a block that wrote state may have changed an item's
+ * status, so every kept answer is dropped (lazily, by generation). Empty
+ * blocks keep them. */
+static void on_commit(nd_node *n, const hm_block_header *header, const ct_exec *exec, void *arg) {
+    (void)n;
+    (void)header;
+    consumer_api *api = arg;
+    bool wrote = false;
+    if (ct_exec_foreach_write(exec, any_write, &wrote) != HM_OK || wrote) {
+        api->generation++;
+    }
+}
+
+hm_err nd_http_consumer_register(nd_node *n) {
+    consumer_api *api = calloc(1, sizeof *api);
+    if (api == NULL) {
+        return HM_ERR_NOMEM;
+    }
+    api->node = n;
+    api->blocks = calloc(BLOCK_CACHE_SIZE, sizeof *api->blocks);
+    api->event = malloc(sizeof *api->event);
+    api->answers = calloc(ANSWER_CACHE_SIZE, sizeof *api->answers);
+    if (api->blocks == NULL || api->event == NULL || api->answers == NULL || !lookup_grow(api)) {
+        free(api->answers);
+        free(api->blocks);
+        free(api->event);
+        free(api->lookups);
+        free(api);
+        return HM_ERR_NOMEM;
+    }
+    /* The api lives as long as the node's routes: the process. */
+    hm_err err = nd_node_on_commit(n, on_commit, api);
+    if (err == HM_OK) {
+        err = nd_http_add_route(n, "/01/", route_dl, api);
+    }
+    if (err == HM_OK) {
+        err = nd_http_add_route(n, "/v1/proofs/", route_proofs, api);
+    }
+    if (err == HM_OK) {
+        /* Another module may own /v1/items/; it then serves qr.svg by
+         * calling nd_consumer_serve_qr(). */
+        hm_err items = nd_http_add_route(n, "/v1/items/", route_items, api);
+        if (items != HM_OK && items != HM_ERR_EXISTS) {
+            err = items;
+        }
+    }
+    return err;
+}

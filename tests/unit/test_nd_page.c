@@ -1,0 +1,223 @@
+/* tests/unit/test_nd_page.c — the consumer page renderer alone: status a
+ * person reads in each state and language, escaping of ledger text, no
+ * external assets, the claim form only when it makes sense, language choice,
+ * plain-words timeline, JSON fields and the QR SVG. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "page.h"
+
+static nd_page_item *sample(nd_item_state state) {
+    nd_page_item *it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    it->state = state;
+    snprintf(it->gtin, sizeof it->gtin, "09520123456788");
+    snprintf(it->serial, sizeof it->serial, "SN-1");
+    snprintf(it->lot, sizeof it->lot, "L7");
+    snprintf(it->brand, sizeof it->brand, "Acme & Sons");
+    snprintf(it->product, sizeof it->product, "Silk scarf <b>x</b>");
+    snprintf(it->image_url, sizeof it->image_url, "https://img.example/scarf.jpg");
+    snprintf(it->recall_reason, sizeof it->recall_reason, "dye defect");
+    it->registered_ms = 1764000000000ull;
+    it->claimed_ms = 1764300000000ull;
+    it->claimable = state == ND_ITEM_GENUINE;
+    it->event_count = 2;
+    snprintf(it->events[0].biz_step, sizeof it->events[0].biz_step,
+             "https://ref.gs1.org/cbv/BizStep-shipping");
+    it->events[0].time_ms = 1764100000000ull;
+    snprintf(it->events[1].biz_step, sizeof it->events[1].biz_step,
+             "urn:epcglobal:cbv:bizstep:retail_selling");
+    it->events[1].time_ms = 1764200000000ull;
+    it->lookups = 3;
+    it->first_lookup_ms = 1764050000000ull;
+    it->self_path = "/01/09520123456788/21/SN-1";
+    it->chain_id = "test-chain";
+    it->bundle_json = "{\"format\":\"hallmark-proof-bundle\",\"x\":\"</pre><script>\"}";
+    return it;
+}
+
+static char *render(const nd_page_item *it, nd_lang lang) {
+    char *html = NULL;
+    size_t len = 0;
+    assert_int_equal(nd_page_render_html(it, lang, &html, &len), HM_OK);
+    assert_int_equal(strlen(html), len);
+    return html;
+}
+
+static void assert_contains(const char *hay, const char *needle) {
+    if (strstr(hay, needle) == NULL) {
+        fail_msg("expected to find \"%s\"", needle);
+    }
+}
+
+static void assert_lacks(const char *hay, const char *needle) {
+    if (strstr(hay, needle) != NULL) {
+        fail_msg("did not expect \"%s\"", needle);
+    }
+}
+
+static void test_states_english(void **state) {
+    (void)state;
+    struct {
+        nd_item_state s;
+        const char *text;
+    } cases[] = {
+        {ND_ITEM_GENUINE, "<strong>Genuine</strong>"},
+        {ND_ITEM_RECALLED, "<strong>Recalled</strong>"},
+        {ND_ITEM_CLAIMED, "<strong>Already claimed 2025-11-28"},
+        {ND_ITEM_UNKNOWN, "<strong>Not registered</strong>"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nd_page_item *it = sample(cases[i].s);
+        char *html = render(it, ND_LANG_EN);
+        assert_contains(html, cases[i].text);
+        assert_contains(html, "<html lang=\"en\">");
+        assert_contains(html, "role=\"status\"");
+        /* No external assets: nothing is loaded from elsewhere. */
+        assert_lacks(html, "src=\"http");
+        assert_lacks(html, "<link");
+        assert_lacks(html, "@import");
+        if (cases[i].s == ND_ITEM_GENUINE) {
+            assert_contains(html, "<form method=\"post\" action=\"/01/09520123456788/21/SN-1\">");
+            assert_contains(html, "<label for=\"code\">");
+            assert_contains(html, "Shipped");
+            assert_contains(html, "Sold");
+            assert_contains(html, "looked up 3 times since 2025-11-25");
+        } else {
+            assert_lacks(html, "<form");
+        }
+        if (cases[i].s == ND_ITEM_RECALLED) {
+            assert_contains(html, "dye defect");
+        }
+        if (cases[i].s == ND_ITEM_UNKNOWN) {
+            assert_contains(html, "likely not genuine");
+            assert_lacks(html, "Silk scarf");
+        }
+        free(html);
+        free(it);
+    }
+}
+
+static void test_chinese(void **state) {
+    (void)state;
+    nd_page_item *it = sample(ND_ITEM_GENUINE);
+    char *html = render(it, ND_LANG_ZH);
+    assert_contains(html, "<html lang=\"zh-CN\">");
+    assert_contains(html, "正品");
+    assert_contains(html, "已发货");
+    assert_contains(html, "认领此商品");
+    free(html);
+    it->state = ND_ITEM_UNKNOWN;
+    html = render(it, ND_LANG_ZH);
+    assert_contains(html, "未登记");
+    free(html);
+    free(it);
+}
+
+static void test_escaping(void **state) {
+    (void)state;
+    nd_page_item *it = sample(ND_ITEM_GENUINE);
+    char *html = render(it, ND_LANG_EN);
+    assert_contains(html, "Silk scarf &lt;b&gt;x&lt;/b&gt;");
+    assert_contains(html, "Acme &amp; Sons");
+    assert_lacks(html, "<b>x</b>");
+    /* The bundle text cannot close its element or open a script. */
+    assert_lacks(html, "</pre><script>\"");
+    assert_contains(html, "&lt;/pre&gt;&lt;script&gt;");
+    /* Exactly one script element: ours. */
+    const char *first = strstr(html, "<script>");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "<script"));
+    free(html);
+    free(it);
+}
+
+static void test_language_choice(void **state) {
+    (void)state;
+    assert_int_equal(nd_page_lang(NULL), ND_LANG_EN);
+    assert_int_equal(nd_page_lang(""), ND_LANG_EN);
+    assert_int_equal(nd_page_lang("zh-CN,zh;q=0.9,en;q=0.8"), ND_LANG_ZH);
+    assert_int_equal(nd_page_lang("en-US,en;q=0.9,zh;q=0.8"), ND_LANG_EN);
+    assert_int_equal(nd_page_lang("fr, zh;q=0.5, en;q=0.4"), ND_LANG_ZH);
+    assert_int_equal(nd_page_lang("zh;q=0, en"), ND_LANG_EN);
+    assert_int_equal(nd_page_lang("ZH-tw"), ND_LANG_ZH);
+    assert_int_equal(nd_page_lang("zhx, de"), ND_LANG_EN);
+    assert_int_equal(nd_page_lang(";;;,,,q=,"), ND_LANG_EN);
+}
+
+static void test_step_labels(void **state) {
+    (void)state;
+    assert_string_equal(
+        nd_page_step_label("https://ref.gs1.org/cbv/BizStep-commissioning", ND_LANG_EN), "Made");
+    assert_string_equal(nd_page_step_label("urn:epcglobal:cbv:bizstep:packing", ND_LANG_EN),
+                        "Packed");
+    assert_string_equal(nd_page_step_label("receiving", ND_LANG_ZH), "已收货");
+    assert_null(nd_page_step_label("https://example.com/custom-step", ND_LANG_EN));
+}
+
+static void test_json_and_claim_page(void **state) {
+    (void)state;
+    nd_page_item *it = sample(ND_ITEM_CLAIMED);
+    json_t *j = nd_page_item_json(it);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "claimed");
+    assert_int_equal(json_integer_value(json_object_get(j, "claimed_ms")), 1764300000000ll);
+    assert_int_equal(json_array_size(json_object_get(j, "timeline")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "lookups"), "count")),
+                     3);
+    json_decref(j);
+    char *html = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        nd_page_render_claim(it->self_path, false, "code <wrong>", ND_LANG_EN, &html, &len), HM_OK);
+    assert_contains(html, "refused: code &lt;wrong&gt;");
+    free(html);
+    assert_int_equal(nd_page_render_claim(it->self_path, true, NULL, ND_LANG_ZH, &html, &len),
+                     HM_OK);
+    assert_contains(html, "认领已提交");
+    free(html);
+    free(it);
+}
+
+static void test_bad_code_page(void **state) {
+    (void)state;
+    char *html = NULL;
+    size_t len = 0;
+    assert_int_equal(nd_page_render_bad_code("check digit <x>", ND_LANG_EN, &html, &len), HM_OK);
+    assert_contains(html, "<strong>Not a valid product code</strong>");
+    assert_contains(html, "check digit &lt;x&gt;");
+    free(html);
+    assert_int_equal(nd_page_render_bad_code("x", ND_LANG_ZH, &html, &len), HM_OK);
+    assert_contains(html, "无效的商品码");
+    free(html);
+}
+
+static void test_qr_svg(void **state) {
+    (void)state;
+    char *svg = NULL;
+    size_t len = 0;
+    assert_int_equal(nd_page_qr_svg("https://id.gs1.org/01/09520123456788/21/SN-1", &svg, &len),
+                     HM_OK);
+    assert_contains(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"");
+    assert_contains(svg, "<title>https://id.gs1.org/01/09520123456788/21/SN-1</title>");
+    assert_contains(svg, "h1v1h-1z");
+    free(svg);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_states_english), cmocka_unit_test(test_chinese),
+        cmocka_unit_test(test_escaping),       cmocka_unit_test(test_language_choice),
+        cmocka_unit_test(test_step_labels),    cmocka_unit_test(test_json_and_claim_page),
+        cmocka_unit_test(test_bad_code_page),  cmocka_unit_test(test_qr_svg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
