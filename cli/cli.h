@@ -175,7 +175,7 @@ char *cli_hex_alloc(const uint8_t *data, size_t data_len);
 
 /* ------------------------------------------------------------ node access */
 
-#define CLI_NODE_URL_DEFAULT "http://127.0.0.1:8080"
+#define CLI_NODE_URL_DEFAULT "http://127.0.0.1:7000"
 #define CLI_HTTP_RESPONSE_MAX (16u * 1024 * 1024)
 #define CLI_HTTP_TIMEOUT_MS 10000
 

@@ -248,7 +248,7 @@ typedef enum {
     CT_RULE_NO_CODE = 213,           /* claim: item has no claim code */
     CT_RULE_BAD_CODE = 214,          /* claim: code does not match */
     CT_RULE_CLAIMED = 215,           /* claim: already claimed */
-    CT_RULE_DUPLICATE = 216,         /* an item listed twice in one tx */
+    CT_RULE_DUPLICATE = 216,         /* an item twice in one tx or one event */
     CT_RULE_CONTAINER = 217,         /* aggregation: child packed elsewhere / not here */
     CT_RULE_EVENT_HASH = 218,        /* SHA-256(prehash) is not the event hash */
 } ct_prov_rule;

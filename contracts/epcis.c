@@ -130,11 +130,17 @@ typedef struct {
     size_t n;
     char ignore[16][CT_URI_MAX + 1]; /* expanded names to leave out */
     size_t ignore_n;
+    /* A prefix or an ignored field that did not fit: which ones were kept
+     * would depend on the order of the document's keys, and a dropped
+     * prefix would hash its CURIEs unexpanded, so the document is refused. */
+    bool overflow;
 } context;
 
 static void ctx_set(context *c, const char *prefix, const char *ns) {
-    if (strlen(prefix) >= sizeof c->e[0].prefix || strlen(ns) > CT_URI_MAX)
+    if (strlen(prefix) >= sizeof c->e[0].prefix || strlen(ns) > CT_URI_MAX) {
+        c->overflow = true;
         return;
+    }
     for (size_t i = 0; i < c->n; i++) {
         if (strcmp(c->e[i].prefix, prefix) == 0) {
             strcpy(c->e[i].ns, ns);
@@ -145,6 +151,8 @@ static void ctx_set(context *c, const char *prefix, const char *ns) {
         strcpy(c->e[c->n].prefix, prefix);
         strcpy(c->e[c->n].ns, ns);
         c->n++;
+    } else {
+        c->overflow = true;
     }
 }
 
@@ -392,6 +400,16 @@ static void time_format(int64_t ms, char out[64]) {
 
 static const char DL[] = "https://id.gs1.org";
 
+static int hex_value(char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
 /* Percent-decodes src into out (capacity cap); false on a bad escape. */
 static bool pct_decode(const char *src, size_t n, char *out, size_t cap) {
     size_t o = 0;
@@ -400,12 +418,12 @@ static bool pct_decode(const char *src, size_t n, char *out, size_t cap) {
         if (ch == '%') {
             if (i + 2 >= n)
                 return false;
-            char hex[3] = {src[i + 1], src[i + 2], 0};
-            char *end = NULL;
-            long v = strtol(hex, &end, 16);
-            if (end != hex + 2 || v == 0)
+            /* Exactly two hex digits (strtol would also take "+1", " 1",
+             * "-1", which are not escapes). */
+            int hi = hex_value(src[i + 1]), lo = hex_value(src[i + 2]);
+            if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return false;
-            ch = (char)v;
+            ch = (char)(hi << 4 | lo);
             i += 2;
         }
         if (o + 1 >= cap)
@@ -1340,12 +1358,21 @@ hm_err ct_epcis_doc_parse(const char *json, size_t len, ct_epcis_doc **out, char
             json_t *item;
             json_array_foreach(v, i, item) {
                 char exp[CT_URI_MAX + 1];
-                if (json_is_string(item) && d->ctx.ignore_n < 16 &&
-                    curie_expand(&d->ctx, json_string_value(item), exp, sizeof exp))
+                if (!json_is_string(item) ||
+                    !curie_expand(&d->ctx, json_string_value(item), exp, sizeof exp))
+                    continue;
+                if (d->ctx.ignore_n < sizeof d->ctx.ignore / sizeof d->ctx.ignore[0])
                     strcpy(d->ctx.ignore[d->ctx.ignore_n++], exp);
+                else
+                    d->ctx.overflow = true;
             }
         }
     }
+    if (d->ctx.overflow)
+        return doc_fail(d, HM_ERR_TOO_LONG, why, why_cap,
+                        "@context or ignoreFields too large (at most %d prefixes of 63 bytes, "
+                        "namespaces of %d bytes, 16 ignored fields)",
+                        PREFIXES_MAX, CT_URI_MAX);
     size_t n = d->count ? d->count : 1;
     d->events = calloc(n, sizeof *d->events);
     d->prehash = calloc(n, sizeof *d->prehash);

@@ -674,9 +674,13 @@ static bool visit_content(void *arg, const uint8_t *key, size_t key_len, const u
 }
 
 /* Events on a container apply to its contents while they are packed: the
- * event is appended to the history of every item inside, to a bounded depth
- * and count (breadth-first, in key order, so deterministic). */
-static hm_err propagate(ct_exec *x, const char *container, const uint8_t hash[HM_HASH_LEN]) {
+ * event is appended to the history of every item inside that the signer
+ * holds, to a bounded depth and count (breadth-first, in key order, so
+ * deterministic). A container that is not an item has no owner, so anyone
+ * may name it: without the custody check a member could write events into
+ * the history of another member's goods by naming their case. */
+static hm_err propagate(ct_exec *x, const ct_member_id *signer, const char *container,
+                        const uint8_t hash[HM_HASH_LEN]) {
     propagate_ctx p;
     memset(&p, 0, sizeof p);
     size_t head = 0;
@@ -706,9 +710,15 @@ static hm_err propagate(ct_exec *x, const char *container, const uint8_t hash[HM
                 item_value iv;
                 key_buf ik;
                 err = item_read(&from, ref.gtin, ref.serial, &raw, &iv, &ik);
-                if (err == HM_ERR_NOT_FOUND) {
+                bool held = false;
+                if (err == HM_OK) {
+                    ct_member_id holder;
+                    err = item_custodian(&from, &ref, &iv, &holder);
+                    held = err == HM_OK && ids_equal(&holder, signer);
+                } else if (err == HM_ERR_NOT_FOUND) {
                     err = HM_OK;
-                } else if (err == HM_OK) {
+                }
+                if (held) {
                     /* The event joins the item's history but not its chain:
                      * last_event moves only with events naming the item. */
                     uint32_t seq = (iv.flags & F_EVENTS) ? iv.event_count : 0;
@@ -717,10 +727,10 @@ static hm_err propagate(ct_exec *x, const char *container, const uint8_t hash[HM
                     iv.flags |= F_EVENTS;
                     iv.event_count = seq + 1;
                     err = item_value_put(x, &ik, &iv);
-                    free(raw);
                     if (err == HM_OK)
                         err = history_append(x, &ref, seq, hash);
                 }
+                free(raw);
             }
         }
         if (err != HM_OK || p.queue_len >= PROPAGATE_MAX)
@@ -920,6 +930,28 @@ static hm_err event_index(event_ctx *e) {
     return err;
 }
 
+/* The first item EPC named twice by an event (in its lists or as its parent),
+ * or NULL. Each mention would advance the item's chain and history once
+ * more, and a parent packed into itself would loop. */
+static const char *item_named_twice(const ct_event_record *ev) {
+    const char *named[2 * CT_EVENT_EPCS_MAX + 1];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ev->epc_count; i++)
+        named[n++] = ev->epcs[i].epc;
+    for (uint32_t i = 0; i < ev->output_count; i++)
+        named[n++] = ev->outputs[i].epc;
+    if (ev->parent[0] != '\0')
+        named[n++] = ev->parent;
+    assert(n <= sizeof named / sizeof named[0]);
+    for (uint32_t i = 1; i < n; i++) {
+        ct_item_ref ref;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(named[i], named[j]) == 0 && ct_epc_item_parse(named[i], &ref))
+                return named[i];
+    }
+    return NULL;
+}
+
 static hm_err apply_one_event(event_ctx *e, uint64_t batch, const uint8_t *rec, size_t rec_len,
                               bool *refused) {
     const ct_event_record *ev = e->ev;
@@ -946,6 +978,12 @@ static hm_err apply_one_event(event_ctx *e, uint64_t batch, const uint8_t *rec, 
                              e->index);
         }
     }
+    const char *twice = item_named_twice(ev);
+    if (twice != NULL) {
+        *refused = true;
+        return ct_refuse(e->res, HM_ERR_CONFLICT, CT_RULE_DUPLICATE, e->index,
+                         "record %u: item %s is named twice", e->index, twice);
+    }
     for (uint32_t i = 0; i < ev->epc_count && !*refused && err == HM_OK; i++)
         err = event_touch(e, ev->epcs[i].epc, ev->epcs[i].prev_hash, refused);
     for (uint32_t i = 0; i < ev->output_count && !*refused && err == HM_OK; i++)
@@ -956,9 +994,9 @@ static hm_err apply_one_event(event_ctx *e, uint64_t batch, const uint8_t *rec, 
         return err;
     /* Contents of named containers (before packing changes them). */
     for (uint32_t i = 0; i < ev->epc_count && err == HM_OK; i++)
-        err = propagate(e->x, ev->epcs[i].epc, ev->event_hash);
+        err = propagate(e->x, e->me, ev->epcs[i].epc, ev->event_hash);
     if (err == HM_OK && ev->parent[0] != '\0' && ev->action == CT_ACTION_OBSERVE)
-        err = propagate(e->x, ev->parent, ev->event_hash);
+        err = propagate(e->x, e->me, ev->parent, ev->event_hash);
     if (err == HM_OK)
         err = aggregate(e, refused);
     if (*refused || err != HM_OK)
@@ -977,13 +1015,23 @@ static hm_err apply_one_event(event_ctx *e, uint64_t batch, const uint8_t *rec, 
         err = ct_state_put(e->x, ek.b, ek.n, w.buf, w.len);
     hm_writer_free(&w);
     /* A return recorded as an event refunds the sale that linked each item
-     * (settlement; the refund's postings name the event hash). */
-    for (uint32_t i = 0;
-         err == HM_OK && ct_settle_disposition_is_returned(ev->disposition) && i < ev->epc_count;
-         i++) {
+     * (settlement; the refund's postings name the event hash), but only when
+     * the signer is the brand owning the item's GTIN, to whom the goods came
+     * back. Any custodian may record a return (it stands as a supply-chain
+     * fact), yet a carrier or retailer holding the item must not be able to
+     * void a platform's sale and its commissions: the platform refunds those
+     * itself with REFUND. */
+    bool returned = ct_settle_disposition_is_returned(ev->disposition);
+    for (uint32_t i = 0; err == HM_OK && returned && i < ev->epc_count; i++) {
         ct_item_ref ref;
+        if (!ct_epc_item_parse(ev->epcs[i].epc, &ref))
+            continue;
+        ct_member_id brand;
+        err = gtin_owner(&from, ref.gtin, &brand);
+        if (err == HM_ERR_NOT_FOUND)
+            err = HM_ERR_IO; /* a registered item always has its brand */
         uint64_t refunded = 0;
-        if (ct_epc_item_parse(ev->epcs[i].epc, &ref))
+        if (err == HM_OK && ids_equal(&brand, e->me))
             err = ct_settle_item_returned(e->x, ref.gtin, ref.serial, ev->event_hash, &refunded);
     }
     return err;

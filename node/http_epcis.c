@@ -31,6 +31,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "ct_gs1.h"
 #include "nd.h"
 
 #define CAPTURE_EVENTS_MAX 10000 /* GS1-EPCIS-Capture-Limit */
@@ -90,20 +91,29 @@ static void capture_limit_headers(struct evhttp_request *req) {
     evhttp_add_header(h, "GS1-Capture-Error-Behaviour", "rollback");
 }
 
-static bool query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
+/* Query parameter name: 1 with its value in out, 0 when absent, -1 after
+ * replying 400 when the query does not parse or the value does not fit in
+ * cap: a filter too long to hold is refused, never silently dropped (which
+ * would answer a narrower query with every event). */
+static int query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     if (q == NULL)
-        return false;
+        return 0;
     struct evkeyvalq params;
-    if (evhttp_parse_query_str(q, &params) != 0)
-        return false;
+    if (evhttp_parse_query_str(q, &params) != 0) {
+        nd_http_reply_error(req, 400, "QueryParameterException", "malformed query string");
+        return -1;
+    }
     const char *v = evhttp_find_header(&params, name);
-    bool found = v != NULL && strlen(v) < cap;
-    if (found)
+    int got = v == NULL ? 0 : strlen(v) < cap ? 1 : -1;
+    if (got > 0)
         snprintf(out, cap, "%s", v);
     evhttp_clear_headers(&params);
-    return found;
+    if (got < 0)
+        nd_http_reply_error(req, 400, "QueryParameterException", "%s is longer than %zu bytes",
+                            name, cap - 1);
+    return got;
 }
 
 static json_t *job_json(const capture_job *j) {
@@ -358,17 +368,17 @@ static bool collect_event(void *arg, const uint8_t hash[HM_HASH_LEN]) {
     return true;
 }
 
-static bool collect_history(void *arg, const uint8_t hash[HM_HASH_LEN]) {
-    return collect_event(arg, hash);
-}
-
 static void events_query(nd_node *n, struct evhttp_request *req) {
     char text[2 * CT_KEY_MAX + 2];
     uint32_t per_page = PER_PAGE_DEFAULT;
-    if (query_param(req, "perPage", text, sizeof text)) {
+    int got = query_param(req, "perPage", text, sizeof text);
+    if (got < 0)
+        return;
+    if (got > 0) {
         char *end = NULL;
         unsigned long v = strtoul(text, &end, 10);
-        if (end == text || *end != '\0' || v == 0 || v > PER_PAGE_MAX) {
+        if (end == text || *end != '\0' || text[0] < '0' || text[0] > '9' || v == 0 ||
+            v > PER_PAGE_MAX) {
             nd_http_reply_error(req, 400, "QueryParameterException", "perPage must be 1..%d",
                                 PER_PAGE_MAX);
             return;
@@ -377,48 +387,88 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
     }
     uint8_t after[CT_KEY_MAX], next[CT_KEY_MAX];
     size_t after_len = 0, next_len = 0;
-    if (query_param(req, "nextPageToken", text, sizeof text) &&
-        hm_hex_decode_any(text, after, CT_KEY_MAX, &after_len) != HM_OK) {
+    got = query_param(req, "nextPageToken", text, sizeof text);
+    if (got < 0)
+        return;
+    if (got > 0 && hm_hex_decode_any(text, after, CT_KEY_MAX, &after_len) != HM_OK) {
         nd_http_reply_error(req, 400, "QueryParameterException", "bad nextPageToken");
         return;
     }
     ct_event_filter f;
     memset(&f, 0, sizeof f);
-    char step[CT_URI_MAX - 40];
-    if (query_param(req, "EQ_bizStep", step, sizeof step)) {
+    char step[CT_URI_MAX + 1];
+    got = query_param(req, "EQ_bizStep", step, sizeof step);
+    if (got < 0)
+        return;
+    if (got > 0) {
+        int len;
         if (strchr(step, ':') == NULL)
-            snprintf(f.biz_step, sizeof f.biz_step, "https://ref.gs1.org/cbv/BizStep-%s", step);
+            len =
+                snprintf(f.biz_step, sizeof f.biz_step, "https://ref.gs1.org/cbv/BizStep-%s", step);
         else if (strncmp(step, "urn:epcglobal:cbv:bizstep:", 26) == 0)
-            snprintf(f.biz_step, sizeof f.biz_step, "https://ref.gs1.org/cbv/BizStep-%s",
-                     step + 26);
+            len = snprintf(f.biz_step, sizeof f.biz_step, "https://ref.gs1.org/cbv/BizStep-%s",
+                           step + 26);
         else
-            snprintf(f.biz_step, sizeof f.biz_step, "%s", step);
+            len = snprintf(f.biz_step, sizeof f.biz_step, "%s", step);
+        if (len < 0 || (size_t)len >= sizeof f.biz_step) {
+            nd_http_reply_error(req, 400, "QueryParameterException",
+                                "EQ_bizStep is longer than %d bytes", CT_URI_MAX);
+            return;
+        }
     }
     int64_t ms = 0;
-    if (query_param(req, "GE_eventTime", text, sizeof text)) {
+    got = query_param(req, "GE_eventTime", text, sizeof text);
+    if (got < 0)
+        return;
+    if (got > 0) {
         if (ct_epcis_time_parse(text, &ms) != HM_OK || ms < 0) {
             nd_http_reply_error(req, 400, "QueryParameterException", "GE_eventTime: bad time");
             return;
         }
         f.time_from_ms = (uint64_t)ms;
     }
-    if (query_param(req, "LT_eventTime", text, sizeof text)) {
+    got = query_param(req, "LT_eventTime", text, sizeof text);
+    if (got < 0)
+        return;
+    if (got > 0) {
         if (ct_epcis_time_parse(text, &ms) != HM_OK || ms <= (int64_t)f.time_from_ms) {
             nd_http_reply_error(req, 400, "QueryParameterException", "LT_eventTime: bad time");
             return;
         }
         f.time_to_ms = (uint64_t)ms;
     }
-    /* Hallmark's own filters, beside the standard ones. */
-    (void)query_param(req, "gtin", f.gtin, sizeof f.gtin);
-    (void)query_param(req, "lot", f.lot, sizeof f.lot);
+    /* Hallmark's own filters, beside the standard ones: validated here so a
+     * GTIN-13 or -12 is accepted as its GTIN-14. */
+    got = query_param(req, "gtin", text, sizeof text);
+    if (got < 0)
+        return;
+    if (got > 0 && ct_gtin_normalize(text, f.gtin, NULL) != HM_OK) {
+        nd_http_reply_error(req, 400, "QueryParameterException", "gtin is not a valid GTIN");
+        return;
+    }
+    got = query_param(req, "lot", text, sizeof text);
+    if (got < 0)
+        return;
+    if (got > 0) {
+        if (f.gtin[0] == '\0' || strlen(text) > CT_LOT_MAX ||
+            ct_gs1_serial_check(text, NULL) != HM_OK) {
+            nd_http_reply_error(req, 400, "QueryParameterException",
+                                "lot needs gtin and a valid lot");
+            return;
+        }
+        strcpy(f.lot, text);
+    }
+    char match[CT_URI_MAX + 1];
+    got = query_param(req, "MATCH_epc", match, sizeof match);
+    if (got < 0)
+        return;
     event_collect c = {.node = n, .list = json_array(), .err = HM_OK};
     hm_err err;
     char epc[CT_URI_MAX + 1];
-    if (query_param(req, "MATCH_epc", text, CT_URI_MAX + 1)) {
+    if (got > 0) {
         /* One item's history (its events and those of its containers). */
         ct_item_ref ref;
-        if (ct_epcis_epc_normalize(text, epc, sizeof epc) != HM_OK ||
+        if (ct_epcis_epc_normalize(match, epc, sizeof epc) != HM_OK ||
             !ct_epc_item_parse(epc, &ref)) {
             json_decref(c.list);
             nd_http_reply_error(req, 400, "QueryParameterException",
@@ -426,7 +476,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
             return;
         }
         err = ct_query_item_history(nd_node_state_store(n), ref.gtin, ref.serial,
-                                    after_len ? after : NULL, after_len, per_page, collect_history,
+                                    after_len ? after : NULL, after_len, per_page, collect_event,
                                     &c, next, &next_len);
     } else {
         err = ct_query_events(nd_node_state_store(n), &f, after_len ? after : NULL, after_len,
@@ -463,8 +513,10 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
                     for (struct evkeyval *kv = params.tqh_first; kv; kv = kv->next.tqe_next) {
                         if (strcmp(kv->key, "nextPageToken") == 0)
                             continue;
+                        char *ek = evhttp_encode_uri(kv->key);
                         char *ev = evhttp_encode_uri(kv->value);
-                        evbuffer_add_printf(link, "%s=%s&", kv->key, ev ? ev : "");
+                        evbuffer_add_printf(link, "%s=%s&", ek ? ek : "", ev ? ev : "");
+                        free(ek);
                         free(ev);
                     }
                     evhttp_clear_headers(&params);

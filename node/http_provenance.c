@@ -39,20 +39,27 @@ static json_t *hex_json(const uint8_t *data, size_t len) {
     return json_string(buf);
 }
 
-static bool query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
+/* Query parameter name: 1 with its value in out, 0 when absent, -1 after
+ * replying 400 when the query does not parse or the value does not fit in
+ * cap: a filter too long to hold is refused, never silently dropped. */
+static int query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     if (q == NULL)
-        return false;
+        return 0;
     struct evkeyvalq params;
-    if (evhttp_parse_query_str(q, &params) != 0)
-        return false;
+    if (evhttp_parse_query_str(q, &params) != 0) {
+        nd_http_reply_error(req, 400, "bad_request", "malformed query string");
+        return -1;
+    }
     const char *v = evhttp_find_header(&params, name);
-    bool found = v != NULL && strlen(v) < cap;
-    if (found)
+    int got = v == NULL ? 0 : strlen(v) < cap ? 1 : -1;
+    if (got > 0)
         snprintf(out, cap, "%s", v);
     evhttp_clear_headers(&params);
-    return found;
+    if (got < 0)
+        nd_http_reply_error(req, 400, "bad_request", "%s is longer than %zu bytes", name, cap - 1);
+    return got;
 }
 
 static bool parse_u64_text(const char *text, uint64_t *out) {
@@ -75,15 +82,20 @@ static bool page_params(struct evhttp_request *req, uint32_t *limit, uint8_t *af
     *limit = PAGE_DEFAULT;
     *after_len = 0;
     uint64_t v = 0;
-    if (query_param(req, "limit", text, sizeof text)) {
+    int got = query_param(req, "limit", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0) {
         if (!parse_u64_text(text, &v) || v == 0 || v > CT_PAGE_MAX) {
             nd_http_reply_error(req, 400, "bad_request", "limit must be 1..%d", CT_PAGE_MAX);
             return false;
         }
         *limit = (uint32_t)v;
     }
-    if (query_param(req, "after", text, sizeof text) &&
-        hm_hex_decode_any(text, after, CT_KEY_MAX, after_len) != HM_OK) {
+    got = query_param(req, "after", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0 && hm_hex_decode_any(text, after, CT_KEY_MAX, after_len) != HM_OK) {
         nd_http_reply_error(req, 400, "bad_request", "after must be a cursor from a previous page");
         return false;
     }
@@ -467,7 +479,8 @@ static void route_products(nd_node *n, struct evhttp_request *req, const char *r
         reply_store_error(req, err, "product");
         return;
     }
-    uint8_t buf[CT_TX_BODY_MAX];
+    /* The encoded body: four length-prefixed strings at their maxima. */
+    uint8_t buf[CT_GTIN_LEN + CT_PRODUCT_NAME_MAX + CT_PRODUCT_DESC_MAX + CT_PRODUCT_URL_MAX + 16];
     hm_writer w;
     hm_writer_init(&w, buf, sizeof buf);
     uint8_t h[HM_HASH_LEN];
@@ -522,12 +535,17 @@ static bool event_filter(struct evhttp_request *req, ct_event_filter *f) {
     memset(f, 0, sizeof *f);
     char text[CT_URI_MAX + 1];
     uint64_t v;
-    if (query_param(req, "gtin", text, sizeof text) &&
-        ct_gtin_normalize(text, f->gtin, NULL) != HM_OK) {
+    int got = query_param(req, "gtin", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0 && ct_gtin_normalize(text, f->gtin, NULL) != HM_OK) {
         nd_http_reply_error(req, 400, "bad_request", "gtin is not a valid GTIN");
         return false;
     }
-    if (query_param(req, "lot", text, sizeof text)) {
+    got = query_param(req, "lot", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0) {
         if (f->gtin[0] == '\0' || strlen(text) > CT_LOT_MAX ||
             ct_gs1_serial_check(text, NULL) != HM_OK) {
             nd_http_reply_error(req, 400, "bad_request", "lot needs gtin and a valid lot");
@@ -535,21 +553,34 @@ static bool event_filter(struct evhttp_request *req, ct_event_filter *f) {
         }
         strcpy(f->lot, text);
     }
-    if (query_param(req, "bizStep", text, sizeof text)) {
+    got = query_param(req, "bizStep", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0) {
         /* Bare CBV words as the standard's query does. */
-        if (strchr(text, ':') == NULL)
-            snprintf(f->biz_step, sizeof f->biz_step, "https://ref.gs1.org/cbv/BizStep-%s", text);
-        else
-            strcpy(f->biz_step, text);
+        int n = strchr(text, ':') == NULL ? snprintf(f->biz_step, sizeof f->biz_step,
+                                                     "https://ref.gs1.org/cbv/BizStep-%s", text)
+                                          : snprintf(f->biz_step, sizeof f->biz_step, "%s", text);
+        if (n < 0 || (size_t)n >= sizeof f->biz_step) {
+            nd_http_reply_error(req, 400, "bad_request", "bizStep is longer than %d bytes",
+                                CT_URI_MAX);
+            return false;
+        }
     }
-    if (query_param(req, "from", text, sizeof text)) {
+    got = query_param(req, "from", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0) {
         if (!parse_u64_text(text, &v)) {
             nd_http_reply_error(req, 400, "bad_request", "from is Unix milliseconds");
             return false;
         }
         f->time_from_ms = v;
     }
-    if (query_param(req, "to", text, sizeof text)) {
+    got = query_param(req, "to", text, sizeof text);
+    if (got < 0)
+        return false;
+    if (got > 0) {
         if (!parse_u64_text(text, &v) || v <= f->time_from_ms) {
             nd_http_reply_error(req, 400, "bad_request", "to is Unix milliseconds after from");
             return false;
@@ -618,6 +649,7 @@ static void route_members(nd_node *n, struct evhttp_request *req, const char *re
         return;
     }
     ct_member m;
+    memset(&m, 0, sizeof m); /* an unknown key leaves m unwritten; revoked reads it */
     hm_err err = ct_query_member(nd_node_state_store(n), &key, &m);
     if (err == HM_ERR_NOT_FOUND) {
         /* A genesis admin is a member without a state entry. */

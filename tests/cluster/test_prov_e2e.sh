@@ -133,5 +133,14 @@ for n in v3 o1; do
     j=$(curl -s "$(cl_url "$n")/v1/prov/items/$GTIN/S9999999" || true)
     echo "$j" | grep -q not_found || cl_fail "$n: unknown item: $j"
 done
+cl_log "query parameters too long or malformed are refused, never ignored"
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$(cl_url v3)$1" || true; }
+long=$(printf 'x%.0s' $(seq 1 300))
+for q in "/epcis/events?EQ_bizStep=$long" "/epcis/events?MATCH_epc=$long" "/epcis/events?gtin=123" \
+    "/epcis/events?perPage=-5" "/v1/prov/events?gtin=$long" "/v1/prov/events?bizStep=$long" \
+    "/v1/prov/events?lot=L1"; do
+    [ "$(code "$q")" = 400 ] || cl_fail "GET $q: want 400, got $(code "$q")"
+done
+[ "$(code "/v1/prov/members/$(printf '7%.0s' $(seq 1 64))")" = 404 ] || cl_fail "unknown member not 404"
 cl_same_chain "$h" v1 v2 v3 v4 o1
 cl_log "ok: $ITEMS items, events, custody, recall and claim agree on every node"

@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     default: {
         ct_epcis_doc *d = NULL;
-        char why[200];
+        char why[200] = ""; /* a refusal that wrote no reason must trap below */
         if (ct_epcis_doc_parse((const char *)data, size, &d, why, sizeof why) != HM_OK) {
             if (why[0] == '\0')
                 __builtin_trap(); /* every refusal says why */

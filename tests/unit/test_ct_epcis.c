@@ -339,6 +339,60 @@ static void test_hash_is_order_free(void **state) {
     }
 }
 
+/* A context or ignore list larger than the parser keeps is refused: which
+ * entries were dropped would depend on the order of the document's keys. */
+static void test_context_overflow_refused(void **state) {
+    (void)state;
+    const char *event = "],\"type\":\"EPCISDocument\",\"epcisBody\":{\"eventList\":[{\"type\":"
+                        "\"ObjectEvent\",\"eventTime\":\"2024-01-01T00:00:00Z\",\"action\":"
+                        "\"OBSERVE\",\"epcList\":[\"urn:epc:id:sgtin:0614141.107346.1\"]}]}}";
+    char *doc = malloc(16384);
+    char why[300];
+    for (int prefixes = 50; prefixes <= 60; prefixes += 10) {
+        size_t n = (size_t)snprintf(doc, 16384, "{\"@context\":[{");
+        for (int i = 0; i < prefixes; i++)
+            n += (size_t)snprintf(doc + n, 16384 - n, "%s\"p%d\":\"https://example.com/%d/\"",
+                                  i ? "," : "", i, i);
+        n += (size_t)snprintf(doc + n, 16384 - n, "}%s", event);
+        ct_epcis_doc *d = NULL;
+        hm_err err = ct_epcis_doc_parse(doc, n, &d, why, sizeof why);
+        /* 8 standard prefixes + 50 fit in 64; + 60 do not. */
+        assert_int_equal(err, prefixes == 50 ? HM_OK : HM_ERR_TOO_LONG);
+        ct_epcis_doc_free(d);
+    }
+    for (int fields = 16; fields <= 17; fields++) {
+        size_t n = (size_t)snprintf(doc, 16384, "{\"example:ignoreFields\":[");
+        for (int i = 0; i < fields; i++)
+            n += (size_t)snprintf(doc + n, 16384 - n, "%s\"example:f%d\"", i ? "," : "", i);
+        n += (size_t)snprintf(doc + n, 16384 - n,
+                              "],\"@context\":[{\"example\":\"https://example.com/\"}%s", event);
+        ct_epcis_doc *d = NULL;
+        hm_err err = ct_epcis_doc_parse(doc, n, &d, why, sizeof why);
+        if (err != (fields == 16 ? HM_OK : HM_ERR_TOO_LONG))
+            print_error("%d fields: %s\n", fields, why);
+        assert_int_equal(err, fields == 16 ? HM_OK : HM_ERR_TOO_LONG);
+        ct_epcis_doc_free(d);
+    }
+    free(doc);
+}
+
+/* A percent escape in an EPC URN is exactly two hex digits: "%21" is "!",
+ * while "%+1" is no escape and the URN is kept as it was written. */
+static void test_urn_escapes_strict(void **state) {
+    (void)state;
+    char out[CT_URI_MAX + 1];
+    assert_int_equal(
+        ct_epcis_epc_normalize("urn:epc:id:sgtin:0614141.107346.A%21", out, sizeof out), HM_OK);
+    assert_string_equal(out, "https://id.gs1.org/01/10614141073464/21/A%21");
+    const char *odd[] = {"urn:epc:id:sgtin:0614141.107346.A%+1",
+                         "urn:epc:id:sgtin:0614141.107346.A% 1",
+                         "urn:epc:id:sgtin:0614141.107346.A%-1"};
+    for (size_t i = 0; i < 3; i++) {
+        hm_err err = ct_epcis_epc_normalize(odd[i], out, sizeof out);
+        assert_true(err != HM_OK || strcmp(out, odd[i]) == 0);
+    }
+}
+
 /* --------------------------------------------- import through the ledger */
 
 #define GTIN_A "10614141073464"
@@ -478,6 +532,8 @@ int main(void) {
         cmocka_unit_test(test_golden_hashes),
         cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_hash_is_order_free),
+        cmocka_unit_test(test_context_overflow_refused),
+        cmocka_unit_test(test_urn_escapes_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

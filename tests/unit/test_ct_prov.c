@@ -817,6 +817,162 @@ static void test_rotation_keeps_ownership(void **state) {
     world_free(w);
 }
 
+/* An event on a container reaches only the packed items the signer holds:
+ * naming another member's case must not write into its goods' history. */
+static void test_container_events_need_custody(void **state) {
+    (void)state;
+    world *w = world_new();
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "C1", "", NULL));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "C2", "", NULL));
+    const char *sscc = "https://id.gs1.org/00/106141412345678908";
+    ct_event_record *ev = calloc(1, sizeof *ev);
+    event_init(ev, "pack", CT_EPCIS_AGGREGATION, CT_ACTION_ADD, 1000, "packing");
+    strcpy(ev->parent, sscc);
+    event_epc(ev, GTIN_A, "C1", NULL);
+    event_epc(ev, GTIN_A, "C2", NULL);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    /* The carrier holds neither item: its event on the case stands but
+     * joins no item's history. */
+    event_init(ev, "forged", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 2000, "shipping");
+    strcpy(ev->disposition, "https://ref.gs1.org/cbv/Disp-destroyed");
+    event_epc(ev, sscc, NULL, NULL);
+    EXPECT_OK(record_events(w, &w->logi, ev, 1));
+    hash_list l;
+    history(w, "C1", &l);
+    assert_int_equal(l.n, 1);
+    history(w, "C2", &l);
+    assert_int_equal(l.n, 1);
+    /* Once it holds C1, its events on the case reach C1 only. */
+    const char *c1[] = {"C1"};
+    EXPECT_OK(transfer(w, &w->brand, &w->logi_id, GTIN_A, c1, 1));
+    event_init(ev, "ship", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 3000, "shipping");
+    event_epc(ev, sscc, NULL, NULL);
+    EXPECT_OK(record_events(w, &w->logi, ev, 1));
+    history(w, "C1", &l);
+    assert_int_equal(l.n, 2);
+    assert_memory_equal(l.hashes[1], ev->event_hash, 32);
+    history(w, "C2", &l);
+    assert_int_equal(l.n, 1);
+    free(ev);
+    world_free(w);
+}
+
+/* An item named twice by one event would advance its chain twice (or be
+ * packed into itself): refused. */
+static void test_event_names_item_once(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "D1", "", NULL));
+    ct_event_record *ev = calloc(1, sizeof *ev);
+    event_init(ev, "twice", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 1000, "shipping");
+    event_epc(ev, GTIN_A, "D1", NULL);
+    event_epc(ev, GTIN_A, "D1", ev->event_hash); /* chains to the event itself */
+    ct_result res = record_events(w, &w->brand, ev, 1);
+    EXPECT_REFUSED(e, res, HM_ERR_CONFLICT, CT_RULE_DUPLICATE);
+    event_init(ev, "self", CT_EPCIS_AGGREGATION, CT_ACTION_ADD, 1000, "packing");
+    event_epc(ev, GTIN_A, "D1", NULL);
+    strcpy(ev->parent, ev->epcs[0].epc);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_CONFLICT, CT_RULE_DUPLICATE);
+    /* A non-item EPC listed twice is not an item's business. */
+    event_init(ev, "cases", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 1000, "shipping");
+    event_epc(ev, GTIN_A, "D1", NULL);
+    event_epc(ev, "https://id.gs1.org/00/106141412345678908", NULL, NULL);
+    event_epc(ev, "https://id.gs1.org/00/106141412345678908", NULL, NULL);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    free(ev);
+    world_free(w);
+}
+
+static int64_t pending_cny(env *e, const hm_keypair *kp) {
+    ct_account a = {.kind = CT_ACCOUNT_MEMBER, .owner = kp->pub};
+    ct_balance b;
+    hm_err err = ct_query_balance(&e->store, &a, "CNY", &b);
+    if (err == HM_ERR_NOT_FOUND)
+        return 0;
+    assert_int_equal(err, HM_OK);
+    return b.pending;
+}
+
+/* A "returned" event refunds the linked sale only when the brand records it:
+ * a carrier holding the item may record the return but cannot void the
+ * platform's sale and the streamer's commission. */
+static void test_return_refund_needs_the_brand(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    hm_keypair platform, streamer;
+    env_key(&platform, 7);
+    env_key(&streamer, 8);
+    EXPECT_OK(env_member_add(e, &e->admin, &platform.pub, CT_ROLE_PLATFORM, "Live"));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "R1", "", NULL));
+    ct_split_create_body c;
+    memset(&c, 0, sizeof c);
+    strcpy(c.name, "split");
+    strcpy(c.terms.currency, "CNY");
+    c.terms.return_window_ms = 7ull * 24 * 3600 * 1000;
+    c.terms.share_count = 1;
+    c.terms.shares[0] = (ct_split_share){{CT_PARTY_ACCOUNT, {0}}, 10000};
+    memcpy(c.terms.shares[0].to.id, streamer.pub.bytes, 32);
+    uint8_t buf[4096];
+    hm_writer wr;
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_split_create_encode(&c, &wr), HM_OK);
+    EXPECT_OK(env_exec(e, CT_TX_SPLIT_CREATE, &platform, buf, wr.len, NULL, NULL, 0));
+    ct_sale_body sale;
+    memset(&sale, 0, sizeof sale);
+    strcpy(sale.order_id, "order-1");
+    sale.gross = 5000;
+    strcpy(sale.currency, "CNY");
+    ct_split_id(&platform.pub, "split", sale.contract_id);
+    sale.has_item = true;
+    strcpy(sale.gtin, GTIN_A);
+    strcpy(sale.serial, "R1");
+    hm_writer_init(&wr, buf, sizeof buf);
+    assert_int_equal(ct_sale_encode(&sale, true, &wr), HM_OK);
+    EXPECT_OK(env_exec(e, CT_TX_SALE, &platform, buf, wr.len, NULL, NULL, 0));
+    assert_int_equal(pending_cny(e, &streamer), 5000);
+
+    const char *r1[] = {"R1"};
+    EXPECT_OK(transfer(w, &w->brand, &w->logi_id, GTIN_A, r1, 1));
+    ct_event_record *ev = calloc(1, sizeof *ev);
+    event_init(ev, "carrier-return", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 1000, "receiving");
+    strcpy(ev->disposition, "https://ref.gs1.org/cbv/Disp-returned");
+    event_epc(ev, GTIN_A, "R1", NULL);
+    EXPECT_OK(record_events(w, &w->logi, ev, 1));
+    uint8_t h1[HM_HASH_LEN];
+    memcpy(h1, ev->event_hash, HM_HASH_LEN);
+    assert_int_equal(pending_cny(e, &streamer), 5000); /* the sale stands */
+
+    EXPECT_OK(transfer(w, &w->logi, &w->brand_id, GTIN_A, r1, 1));
+    event_init(ev, "brand-return", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 2000, "receiving");
+    strcpy(ev->disposition, "https://ref.gs1.org/cbv/Disp-returned");
+    event_epc(ev, GTIN_A, "R1", h1);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    assert_int_equal(pending_cny(e, &streamer), 0);
+    free(ev);
+    world_free(w);
+}
+
+/* A record carrying a pre-hash string must hash to its event hash (218). */
+static void test_prehash_binds_hash(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "H1", "", NULL));
+    ct_event_record *ev = calloc(1, sizeof *ev);
+    event_init(ev, "not-its-hash", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 1000, "shipping");
+    event_epc(ev, GTIN_A, "H1", NULL);
+    const char *pre = "eventType=ObjectEventeventTime=1970-01-01T00:00:01.000Z";
+    strcpy(ev->prehash, pre);
+    ev->prehash_len = (uint32_t)strlen(pre);
+    EXPECT_REFUSED(e, record_events(w, &w->brand, ev, 1), HM_ERR_BAD_VALUE, CT_RULE_EVENT_HASH);
+    hm_sha256((const uint8_t *)pre, strlen(pre), ev->event_hash);
+    EXPECT_OK(record_events(w, &w->brand, ev, 1));
+    free(ev);
+    world_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefix_rules),
@@ -830,6 +986,10 @@ int main(void) {
         cmocka_unit_test(test_events_chain_and_custody),
         cmocka_unit_test(test_aggregation_and_queries),
         cmocka_unit_test(test_rotation_keeps_ownership),
+        cmocka_unit_test(test_container_events_need_custody),
+        cmocka_unit_test(test_event_names_item_once),
+        cmocka_unit_test(test_return_refund_needs_the_brand),
+        cmocka_unit_test(test_prehash_binds_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
