@@ -31,9 +31,11 @@
  * only while a slot is spare. Messages of past rounds no one needs are
  * dropped (and counted). */
 #define CS_ROUND_WINDOW 16
-/* Messages of the next height held until this height decides. */
+/* Messages of the next height held until this height decides. When full,
+ * a validator holding more than its share gives up its latest one. */
 #define CS_FUTURE_MSGS_MAX 64
-/* Equivocation evidence kept; more is counted, not stored. */
+/* Equivocation evidence kept, one piece per validator; more is counted, not
+ * stored. */
 #define CS_EVIDENCE_MAX 16
 /* Largest encoded consensus message (a proposal with the longest chain id). */
 #define CS_MSG_MAX 256
@@ -170,7 +172,9 @@ typedef enum {
     /* Answer to VALIDATE_BLOCK. */
     CS_EV_BLOCK_VALIDATED,
     /* Height `cert.height` was decided elsewhere (the embedder fetched the
-     * block and verified the certificate): move to the next height. */
+     * block and verified the certificate): move to the next height. The
+     * certificate is not checked here (HM_ERR_ARG only for a height with no
+     * next one); one for a height below the replica's is ignored. */
     CS_EV_DECIDED_ELSEWHERE,
     /* Periodic nudge (every second or so): if the replica has not moved
      * since the previous one, it re-broadcasts what it holds for its round,
@@ -284,7 +288,8 @@ size_t cs_replica_size(const cs_config *config);
  * the recorded round at the recorded step and, on CS_EV_START, sends the
  * recorded vote again (it may never have left before the crash). config is
  * copied. HM_ERR_ARG for a bad config (no validators, self_index out of
- * range, missing signer). Feed CS_EV_START next, then the consensus messages
+ * range, missing signer) or a recovered sign-state cs_sign_state_decode
+ * would refuse. Feed CS_EV_START next, then the consensus messages
  * of this height the embedder logged before the restart (as CS_EV_MESSAGE),
  * so the replica holds again the votes behind its lock. */
 HM_MUST_USE hm_err cs_replica_init(cs_replica *r, const cs_config *config, uint64_t height,
@@ -321,7 +326,11 @@ uint64_t cs_replica_evidence_total(const cs_replica *r);
 
 #ifdef CS_TEST_MUTANTS
 /* Deliberately broken variants, so the simulator can show it catches them. */
-typedef enum { CS_MUTANT_NONE = 0, CS_MUTANT_NO_LOCKING = 1 } cs_mutant;
+typedef enum {
+    CS_MUTANT_NONE = 0,
+    CS_MUTANT_NO_LOCKING = 1,          /* L22/L28 ignore the lock */
+    CS_MUTANT_SEND_BEFORE_PERSIST = 2, /* BROADCAST ahead of its PERSIST_SIGN_STATE */
+} cs_mutant;
 void cs_replica_set_mutant(cs_replica *r, cs_mutant mutant);
 /* One line describing the replica's position, lock and rounds held. */
 void cs_replica_debug(const cs_replica *r, char *out, size_t out_cap);

@@ -77,7 +77,10 @@ hm_err cs_sign_state_decode(const uint8_t *data, size_t data_len, cs_sign_state 
     memcpy(tmp.block_id, data + 13, HM_HASH_LEN);
     tmp.locked_round = (int32_t)(uint32_t)get_be(data + 45, 4);
     memcpy(tmp.locked_block_id, data + 49, HM_HASH_LEN);
-    if (tmp.step > CS_STEP_PRECOMMIT || tmp.round > CS_ROUND_MAX || tmp.locked_round < -1 ||
+    /* A record of a signature names its step; only "nothing signed yet"
+     * (height 0) has none. */
+    if (tmp.step > CS_STEP_PRECOMMIT || (tmp.height == 0) != (tmp.step == 0) ||
+        tmp.round > CS_ROUND_MAX || tmp.locked_round < -1 ||
         (tmp.locked_round >= 0 && (uint32_t)tmp.locked_round > tmp.round)) {
         return HM_ERR_BAD_VALUE;
     }
@@ -93,7 +96,7 @@ hm_err cs_proposal_body_encode(const cs_proposal_body *p, hm_writer *w) {
     }
     hm_put_varint(w, p->height);
     hm_put_varint(w, p->round);
-    hm_put_varint(w, (uint64_t)(p->pol_round + 1));
+    hm_put_varint(w, (uint64_t)((int64_t)p->pol_round + 1)); /* no overflow at INT32_MAX */
     hm_put_raw(w, p->block_id, HM_HASH_LEN);
     return hm_writer_error(w);
 }

@@ -76,6 +76,7 @@ struct cs_replica {
     cs_evidence evidence[CS_EVIDENCE_MAX];
     uint32_t future_count;
     cs_msg future[CS_FUTURE_MSGS_MAX];
+    bool replaying; /* inside replay_future */
     int mutant;
     /* Position at the last gossip call, to gossip only when stuck. */
     uint64_t gossip_height;
@@ -83,6 +84,12 @@ struct cs_replica {
     uint8_t gossip_step;
     uint32_t gossip_offset;
     int32_t pol_hint; /* pol_round of the latest proposal that had one */
+    /* Per validator, the highest round of this height it has sent a verified
+     * message for (-1: none). The f+1 round skip (L55) reads these rather
+     * than the round slots: a validator can only ever move its own entry,
+     * so Byzantine messages for many rounds can neither grow memory nor
+     * push out the honest messages that show f+1 validators moved on. */
+    int64_t highest_round[HM_VALIDATORS_MAX];
     round_state rounds[CS_ROUND_WINDOW];
     vote_slot votes[]; /* CS_ROUND_WINDOW * n, slot-major */
 };
@@ -246,18 +253,38 @@ static uint32_t count_votes(cs_replica *r, round_state *rs, uint8_t type, const 
     return count;
 }
 
-/* Distinct validators that sent anything for this round (L55). */
-static uint32_t count_senders(cs_replica *r, round_state *rs) {
-    const vote_slot *v = slot_votes(r, rs);
-    uint32_t proposer = cs_proposer_index(r->n, r->height, (uint32_t)rs->round);
-    uint32_t count = 0;
+/* L55: the highest round R above the current one such that f+1 validators
+ * have sent a verified message for some round >= R (the current round if
+ * none). The paper asks for f+1 messages of round R itself; this is the same
+ * argument with less memory: of f+1 validators at least one is correct, and
+ * a correct validator signs only in rounds it has entered, so one correct
+ * validator has reached R. Round changes never touch safety. */
+static uint32_t skip_target(const cs_replica *r) {
+    uint32_t skip_to = r->round;
     for (uint32_t i = 0; i < r->n; i++) {
-        if (v[i].kind[PV].count > 0 || v[i].kind[PC].count > 0 ||
-            (rs->has_proposal && i == proposer)) {
-            count++;
+        int64_t cand = r->highest_round[i];
+        if (cand <= (int64_t)skip_to) {
+            continue;
+        }
+        uint32_t at_or_above = 0;
+        for (uint32_t j = 0; j < r->n; j++) {
+            if (r->highest_round[j] >= cand) {
+                at_or_above++;
+            }
+        }
+        if (at_or_above >= r->f_plus1) {
+            skip_to = (uint32_t)cand;
         }
     }
-    return count;
+    assert(skip_to >= r->round);
+    return skip_to;
+}
+
+static void note_round(cs_replica *r, uint32_t validator, uint32_t round) {
+    assert(validator < r->n);
+    if ((int64_t)round > r->highest_round[validator]) {
+        r->highest_round[validator] = round;
+    }
 }
 
 /* ------------------------------------------------------------- actions */
@@ -327,6 +354,13 @@ static void add_evidence(cs_replica *r, uint32_t validator, const hm_vote_body *
     r->evidence_total++;
     if (r->evidence_count >= CS_EVIDENCE_MAX) {
         return;
+    }
+    /* One proof per validator is enough to act on; more from the same one
+     * would let a single equivocator fill the store and hide the others. */
+    for (uint32_t i = 0; i < r->evidence_count; i++) {
+        if (r->evidence[i].validator_index == validator) {
+            return;
+        }
     }
     cs_evidence *e = &r->evidence[r->evidence_count++];
     e->validator_index = validator;
@@ -433,11 +467,21 @@ static bool sign_message(cs_replica *r, cs_msg *m, cs_actions *out) {
         memcpy(w->block_id, id, HM_HASH_LEN);
         w->locked_round = r->locked_round;
         memcpy(w->locked_block_id, r->locked_id, HM_HASH_LEN);
+#ifdef CS_TEST_MUTANTS
+        if (r->mutant == CS_MUTANT_SEND_BEFORE_PERSIST) {
+            broadcast(m, out);
+        }
+#endif
         cs_action *a = push_action(out, CS_ACT_PERSIST_SIGN_STATE);
         a->sign_state = *w;
         a->height = h;
         a->round = rnd;
         a->step = step;
+#ifdef CS_TEST_MUTANTS
+        if (r->mutant == CS_MUTANT_SEND_BEFORE_PERSIST) {
+            return true;
+        }
+#endif
     }
     broadcast(m, out);
     return true;
@@ -549,13 +593,20 @@ static void reset_height(cs_replica *r, uint64_t height) {
     for (uint32_t i = 0; i < CS_ROUND_WINDOW; i++) {
         r->rounds[i].round = -1;
     }
+    for (uint32_t i = 0; i < HM_VALIDATORS_MAX; i++) {
+        r->highest_round[i] = -1;
+    }
 }
 
 static void ask_validation(cs_replica *r, round_state *rs, cs_actions *out) {
     /* The same block may come back in a later round: reuse the answer. */
     for (uint32_t i = 0; i < CS_ROUND_WINDOW; i++) {
         const round_state *o = &r->rounds[i];
-        if (o != rs && o->round >= 0 && o->has_proposal && o->status != BLK_UNKNOWN &&
+        /* Only a "valid" or a pending answer is reused: an embedder may
+         * refuse a block it cannot execute yet (its bytes or its parent
+         * missing), and a later round deserves a fresh look. */
+        if (o != rs && o->round >= 0 && o->has_proposal &&
+            (o->status == BLK_VALID || o->status == BLK_PENDING) &&
             id_eq(o->proposal.block_id, rs->proposal.block_id)) {
             rs->status = o->status;
             return;
@@ -576,6 +627,7 @@ static void ask_validation(cs_replica *r, round_state *rs, cs_actions *out) {
 
 static void process_stored(cs_replica *r, const cs_msg *m, cs_actions *out, cs_drop_reason *drop);
 static void replay_future(cs_replica *r, cs_actions *out);
+static void replay_pass(cs_replica *r, cs_actions *out);
 
 static void decide(cs_replica *r, round_state *rs, cs_actions *out) {
     assert(!out->has_commit);
@@ -637,13 +689,7 @@ static void progress(cs_replica *r, cs_actions *out) {
             }
         }
         /* L55: f+1 validators are already in a later round: join it. */
-        uint32_t skip_to = r->round;
-        for (uint32_t i = 0; i < CS_ROUND_WINDOW; i++) {
-            round_state *rs = &r->rounds[i];
-            if (rs->round > (int64_t)skip_to && count_senders(r, rs) >= r->f_plus1) {
-                skip_to = (uint32_t)rs->round;
-            }
-        }
+        uint32_t skip_to = skip_target(r);
         if (skip_to != r->round) {
             start_round(r, skip_to, out);
             continue;
@@ -715,6 +761,10 @@ static void progress(cs_replica *r, cs_actions *out) {
 /* Stores a message already checked (form, chain, signer, signature) for
  * the current height. */
 static void process_stored(cs_replica *r, const cs_msg *m, cs_actions *out, cs_drop_reason *drop) {
+    /* Verified, so it counts towards the round skip even when no slot is
+     * spare for its round. */
+    note_round(r, m->validator_index,
+               m->type == CS_MSG_PROPOSAL ? m->proposal.round : m->vote.round);
     if (m->type == CS_MSG_VOTE) {
         *drop = store_vote(r, m->validator_index, &m->vote, &m->sig);
         return;
@@ -742,9 +792,25 @@ static void process_stored(cs_replica *r, const cs_msg *m, cs_actions *out, cs_d
     *drop = CS_DROP_NONE;
 }
 
+/* Whether the same signed content (type, signer, body) is held. The
+ * signature is left out: BIP340 signatures carry fresh randomness, so the
+ * same vote signed again differs in its signature, and one already held
+ * verified is all the replica needs. */
 static bool future_has(const cs_replica *r, const cs_msg *m) {
     for (uint32_t i = 0; i < r->future_count; i++) {
-        if (memcmp(&r->future[i], m, sizeof *m) == 0) {
+        const cs_msg *o = &r->future[i];
+        if (o->type != m->type || o->validator_index != m->validator_index) {
+            continue;
+        }
+        bool same = m->type == CS_MSG_PROPOSAL
+                        ? o->proposal.height == m->proposal.height &&
+                              o->proposal.round == m->proposal.round &&
+                              o->proposal.pol_round == m->proposal.pol_round &&
+                              id_eq(o->proposal.block_id, m->proposal.block_id)
+                        : o->vote.type == m->vote.type && o->vote.height == m->vote.height &&
+                              o->vote.round == m->vote.round &&
+                              id_eq(o->vote.block_id, m->vote.block_id);
+        if (same) {
             return true;
         }
     }
@@ -755,6 +821,23 @@ static bool future_has(const cs_replica *r, const cs_msg *m) {
  * verified on arrival. Stops early to stay inside the action bound; the rest
  * wait for the next event. */
 static void replay_future(cs_replica *r, cs_actions *out) {
+    /* A message replayed here may decide the height, and decide() replays
+     * again: that inner call would compact the buffer under this loop. It
+     * returns at once instead, and this loop passes once more over the
+     * buffer for the height it moved to. */
+    if (r->replaying) {
+        return;
+    }
+    r->replaying = true;
+    uint64_t height = 0;
+    do {
+        height = r->height;
+        replay_pass(r, out);
+    } while (r->height != height);
+    r->replaying = false;
+}
+
+static void replay_pass(cs_replica *r, cs_actions *out) {
     uint32_t kept = 0;
     uint32_t i = 0;
     for (; i < r->future_count; i++) {
@@ -776,6 +859,43 @@ static void replay_future(cs_replica *r, cs_actions *out) {
         progress(r, out);
     }
     r->future_count = kept;
+}
+
+/* Holds a verified message of the next height. When the buffer is full, a
+ * validator holding more than one entry more than the sender gives up its
+ * latest one: each validator keeps a fair share, so one that signs many
+ * different votes for the next height (which costs it nothing) cannot
+ * crowd out the honest messages that let this replica start it quickly. */
+static bool future_hold(cs_replica *r, const cs_msg *m) {
+    if (r->future_count == CS_FUTURE_MSGS_MAX) {
+        uint32_t held[HM_VALIDATORS_MAX] = {0};
+        for (uint32_t i = 0; i < r->future_count; i++) {
+            held[r->future[i].validator_index]++;
+        }
+        uint32_t top = m->validator_index;
+        for (uint32_t v = 0; v < r->n; v++) {
+            if (held[v] > held[top]) {
+                top = v;
+            }
+        }
+        if (held[top] <= held[m->validator_index] + 1) {
+            return false;
+        }
+        uint32_t victim = CS_FUTURE_MSGS_MAX;
+        for (uint32_t i = r->future_count; i > 0; i--) {
+            if (r->future[i - 1].validator_index == top) {
+                victim = i - 1;
+                break;
+            }
+        }
+        assert(victim < r->future_count);
+        memmove(&r->future[victim], &r->future[victim + 1],
+                (size_t)(r->future_count - victim - 1) * sizeof r->future[0]);
+        r->future_count--;
+    }
+    assert(r->future_count < CS_FUTURE_MSGS_MAX);
+    r->future[r->future_count++] = *m;
+    return true;
 }
 
 static cs_drop_reason check_message(cs_replica *r, const uint8_t *data, size_t len, cs_msg *m) {
@@ -814,8 +934,7 @@ static cs_drop_reason check_message(cs_replica *r, const uint8_t *data, size_t l
         /* An exact copy of what we hold costs no signature check. */
         round_state *rs = round_find(r, rnd);
         if (rs != NULL && proposal && rs->has_proposal &&
-            memcmp(&rs->proposal, &m->proposal, sizeof m->proposal) == 0 &&
-            memcmp(&rs->proposal_sig, &m->sig, sizeof m->sig) == 0) {
+            memcmp(&rs->proposal, &m->proposal, sizeof m->proposal) == 0) {
             return CS_DROP_DUPLICATE;
         }
         if (rs != NULL && !proposal) {
@@ -841,9 +960,7 @@ static void on_message(cs_replica *r, const uint8_t *data, size_t len, cs_action
         uint64_t h = m.type == CS_MSG_PROPOSAL ? m.proposal.height : m.vote.height;
         if (h == r->height) {
             process_stored(r, &m, out, &drop);
-        } else if (r->future_count < CS_FUTURE_MSGS_MAX) {
-            r->future[r->future_count++] = m;
-        } else {
+        } else if (!future_hold(r, &m)) {
             drop = CS_DROP_FUTURE_HEIGHT;
         }
     }
@@ -943,6 +1060,15 @@ hm_err cs_replica_init(cs_replica *r, const cs_config *config, uint64_t height,
         memchr(config->chain_id, 0, sizeof config->chain_id) == NULL) {
         return HM_ERR_ARG;
     }
+    /* The same rules as cs_sign_state_decode: a record the replica could
+     * never have written would make the signing gate meaningless. */
+    if (recovered != NULL &&
+        (recovered->step > CS_STEP_PRECOMMIT ||
+         (recovered->height == 0) != (recovered->step == 0) || recovered->round > CS_ROUND_MAX ||
+         recovered->locked_round < -1 ||
+         (recovered->locked_round >= 0 && (uint32_t)recovered->locked_round > recovered->round))) {
+        return HM_ERR_ARG;
+    }
     memset(r, 0, cs_replica_size(config));
     r->config = *config;
     r->n = config->validators.count;
@@ -1022,7 +1148,7 @@ hm_err cs_replica_step(cs_replica *r, const cs_event *ev, cs_actions *out) {
         }
         break;
     case CS_EV_DECIDED_ELSEWHERE:
-        if (ev->cert == NULL) {
+        if (ev->cert == NULL || ev->cert->height == UINT64_MAX) {
             return HM_ERR_ARG;
         }
         if (ev->cert->height >= r->height) {

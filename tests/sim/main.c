@@ -2,7 +2,8 @@
  * simulator.
  *
  *   hallmark-sim --seeds N [--start-seed S] [--validators N] [--byzantine F]
- *                [--sigs stub|real|mixed] [--heights H] [--mutant no-locking]
+ *                [--sigs stub|real|mixed] [--heights H]
+ *                [--mutant no-locking|send-before-persist]
  *                [--stop-on-failure] [--verbose]
  *   hallmark-sim --bench [--runs R]
  *
@@ -25,7 +26,7 @@
 static int usage(void) {
     fprintf(stderr, "usage: hallmark-sim --seeds N [--start-seed S] [--validators N] "
                     "[--byzantine F] [--sigs stub|real|mixed] [--heights H] "
-                    "[--mutant no-locking] [--stop-on-failure] [--verbose]\n"
+                    "[--mutant no-locking|send-before-persist] [--stop-on-failure] [--verbose]\n"
                     "       hallmark-sim --bench [--runs R]\n");
     return 2;
 }
@@ -186,6 +187,8 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--mutant") == 0) {
             if (strcmp(v, "no-locking") == 0) {
                 mutant = CS_MUTANT_NO_LOCKING;
+            } else if (strcmp(v, "send-before-persist") == 0) {
+                mutant = CS_MUTANT_SEND_BEFORE_PERSIST;
             } else if (strcmp(v, "none") != 0) {
                 bad = 1;
             }
@@ -240,7 +243,9 @@ int main(int argc, char **argv) {
                    "--byzantine %llu --sigs %s --heights %llu%s --verbose\n",
                    (unsigned long long)s, (unsigned long long)validators,
                    (unsigned long long)byzantine, sig_names[sigs], (unsigned long long)heights,
-                   mutant ? " --mutant no-locking" : "");
+                   mutant == CS_MUTANT_NO_LOCKING            ? " --mutant no-locking"
+                   : mutant == CS_MUTANT_SEND_BEFORE_PERSIST ? " --mutant send-before-persist"
+                                                             : "");
             fflush(stdout);
             if (stop_on_failure) {
                 break;

@@ -6,9 +6,10 @@
 # 1. <seeds> seeds (at least 10,000 in `make test`) mixing n = 4 and n = 7
 #    with f Byzantine validators; 1 seed in 32 with real BIP340 signatures.
 # 2. A share of seeds all with real signatures, and a share with n = 10.
-# 3. The no-locking mutant: it must be caught (a safety violation, non-zero
-#    exit), and its first failing seed must replay to the same report.
-# Exits non-zero if any honest run fails or the mutant goes unnoticed.
+# 3. The mutants (no-locking, send-before-persist): each must be caught (a
+#    safety violation, non-zero exit), and its first failing seed must replay
+#    to the same report.
+# Exits non-zero if any honest run fails or a mutant goes unnoticed.
 set -u
 
 sim=${1:?usage: run.sh <hallmark-sim> <seeds>}
@@ -45,22 +46,26 @@ run "n=4|7, f byzantine, real signatures" --seeds "$real_seeds" --start-seed 100
 run "n=10, f byzantine" --seeds "$big_seeds" --start-seed 2000001 --validators 10 \
     --byzantine 3 --sigs stub
 
-# The mutant must fail. Deterministic seeds mean it fails at the same seed
+# Each mutant must fail. Deterministic seeds mean it fails at the same seed
 # every time; --stop-on-failure keeps the run short.
-mutant_out=$("$sim" --seeds 20000 --byzantine 3 --sigs stub --mutant no-locking \
-    --stop-on-failure 2>"$errf")
-mutant_rc=$?
-echo "sim: mutant no-locking: $(echo "$mutant_out" | tail -n 1) (exit $mutant_rc)"
-if [ "$mutant_rc" -eq 0 ] || ! echo "$mutant_out" | grep -q 'safety_violations=[1-9]'; then
-    echo "sim: FAIL: the no-locking mutant was not caught" >&2
-    grep -v '^info:' "$errf" | tail -n 20 >&2
-    status=1
-else
-    first=$(echo "$mutant_out" | grep -m1 '^FAIL')
+mutant() {
+    local name=$1 seeds_max=$2
+    local out rc first seed replay
+    out=$("$sim" --seeds "$seeds_max" --byzantine 3 --sigs stub --mutant "$name" \
+        --stop-on-failure 2>"$errf")
+    rc=$?
+    echo "sim: mutant $name: $(echo "$out" | tail -n 1) (exit $rc)"
+    if [ "$rc" -eq 0 ] || ! echo "$out" | grep -q 'safety_violations=[1-9]'; then
+        echo "sim: FAIL: the $name mutant was not caught" >&2
+        grep -v '^info:' "$errf" | tail -n 20 >&2
+        status=1
+        return
+    fi
+    first=$(echo "$out" | grep -m1 '^FAIL')
     echo "sim: mutant caught: $first"
     seed=$(echo "$first" | sed -n 's/^FAIL seed=\([0-9]*\) .*/\1/p')
     replay=$("$sim" --seeds 1 --start-seed "$seed" --byzantine 3 --sigs stub \
-        --mutant no-locking 2>/dev/null | grep -m1 '^FAIL')
+        --mutant "$name" 2>/dev/null | grep -m1 '^FAIL')
     if [ "$replay" != "$first" ]; then
         echo "sim: FAIL: seed $seed did not replay to the same report" >&2
         echo "  first:  $first" >&2
@@ -69,7 +74,13 @@ else
     else
         echo "sim: seed $seed replays exactly"
     fi
-fi
+}
+
+# No locking (L22/L28): an agreement violation. Sending a vote before its
+# sign-state is durable: the simulator checks every honest message that
+# leaves against the durable record.
+mutant no-locking 20000
+mutant send-before-persist 2000
 
 if [ "$status" -eq 0 ]; then
     echo "sim: OK"

@@ -93,11 +93,12 @@ typedef enum {
     BYZ_INVALID_BLOCKS,
     BYZ_GARBAGE,
     BYZ_TWINS,
+    BYZ_FLOOD,
     BYZ__COUNT
 } byz_kind;
 
 static const char *const BYZ_NAMES[BYZ__COUNT] = {
-    "none", "silent", "equivocate", "double_vote", "invalid_blocks", "garbage", "twins",
+    "none", "silent", "equivocate", "double_vote", "invalid_blocks", "garbage", "twins", "flood",
 };
 
 typedef enum {
@@ -449,6 +450,21 @@ static void check_signed(world *w, const node_t *nd, const uint8_t *data, size_t
                                                     : CS_STEP_PRECOMMIT;
     const uint8_t *id = m.type == CS_MSG_PROPOSAL ? m.proposal.block_id : m.vote.block_id;
     int32_t pol = m.type == CS_MSG_PROPOSAL ? m.proposal.pol_round : -1;
+    /* What leaves must already be covered by the durable sign-state: a
+     * message beyond it (or another one at it) would be signed again
+     * differently after a crash that lost the record. */
+    const cs_sign_state *d = &nd->sign_state;
+    int beyond = !nd->has_sign_state ? 1
+                 : h != d->height    ? (h > d->height ? 1 : -1)
+                 : r != d->round     ? (r > d->round ? 1 : -1)
+                 : step != d->step   ? (step > d->step ? 1 : -1)
+                                     : 0;
+    if (beyond > 0 || (beyond == 0 && memcmp(d->block_id, id, HM_HASH_LEN) != 0)) {
+        violation(w, true,
+                  "honest validator %u sent h=%llu r=%u step=%u before its sign-state was durable",
+                  m.validator_index, (unsigned long long)h, r, step);
+        return;
+    }
     uint64_t key =
         ((uint64_t)(m.validator_index + 1) << 56) ^ (h << 32) ^ ((uint64_t)r << 2) ^ step;
     signed_rec *s = signed_slot(w, key);
@@ -644,6 +660,35 @@ static void byz_send(world *w, node_t *nd, uint32_t to, const uint8_t *data, siz
         }
         break;
     }
+    case BYZ_FLOOD:
+        /* Properly signed votes it is free to make, to fill every buffer
+         * the replica has: far rounds of this height, many different votes
+         * for the next height, equivocations in the current round. The
+         * honest messages must keep their place. */
+        if (m.type == CS_MSG_VOTE && rng_chance(&w->rng, 600)) {
+            uint64_t h = m.vote.height;
+            uint32_t rnd = m.vote.round;
+            for (int k = 0; k < 3; k++) {
+                cs_msg x = m;
+                x.vote.type = rng_chance(&w->rng, 500) ? HM_VOTE_PREVOTE : HM_VOTE_PRECOMMIT;
+                for (int i = 0; i < HM_HASH_LEN; i += 8) {
+                    uint64_t v = rng_next(&w->rng);
+                    memcpy(x.vote.block_id + i, &v, 8);
+                }
+                if (k == 0) {
+                    uint64_t span = rng_chance(&w->rng, 500) ? 40 : CS_ROUND_MAX - rnd - 8;
+                    x.vote.round = rnd + 8 + (uint32_t)rng_below(&w->rng, span);
+                } else if (k == 1) {
+                    x.vote.height = h + 1;
+                    x.vote.round = (uint32_t)rng_below(&w->rng, 7);
+                }
+                size_t xlen = forge(nd, &x, buf);
+                if (xlen > 0) {
+                    net_send(w, from, to, buf, xlen);
+                }
+            }
+        }
+        break;
     default:
         break;
     }
@@ -1140,6 +1185,12 @@ int sim_run(const sim_params *p, sim_result *res) {
             break;
         }
         check_liveness(w);
+    }
+    /* Running out of events before every honest replica got there (every
+     * timer and tick gone) is a stall, not a pass. */
+    if (!w->stop && !all_done(w)) {
+        violation(w, false, "liveness: the cluster went quiet before %u heights were committed",
+                  p->heights);
     }
     res->sim_time_ms = w->now_ms;
     for (uint32_t i = 0; i < w->node_count; i++) {

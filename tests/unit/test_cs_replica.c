@@ -151,6 +151,16 @@ static void test_msg_roundtrip(void **state) {
     assert_int_equal(cs_msg_decode(buf, len, &m), HM_OK);
     assert_int_equal(m.vote.type, HM_VOTE_PRECOMMIT);
     assert_int_equal(m.vote.height, 9);
+    /* The body encoder takes any int32 pol_round without overflowing. */
+    cs_proposal_body body = {.height = 1, .round = 0, .pol_round = INT32_MAX};
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(cs_proposal_body_encode(&body, &w), HM_OK);
+    hm_reader rd;
+    hm_reader_init(&rd, buf, w.len);
+    assert_int_equal(hm_get_varint(&rd, UINT64_MAX), 1);
+    assert_int_equal(hm_get_varint(&rd, UINT64_MAX), 0);
+    assert_int_equal(hm_get_varint(&rd, UINT64_MAX), (uint64_t)INT32_MAX + 1);
 }
 
 static void test_sign_state_encoding(void **state) {
@@ -168,6 +178,16 @@ static void test_sign_state_encoding(void **state) {
     assert_int_equal(cs_sign_state_decode(buf, CS_SIGN_STATE_ENCODED_LEN + 1, &back),
                      HM_ERR_TRAILING);
     buf[12] = 9; /* no such step */
+    assert_int_equal(cs_sign_state_decode(buf, CS_SIGN_STATE_ENCODED_LEN, &back), HM_ERR_BAD_VALUE);
+    /* A signature at a height always has a step: a record without one
+     * would let the replica sign again where it already signed. */
+    buf[12] = 0;
+    assert_int_equal(cs_sign_state_decode(buf, CS_SIGN_STATE_ENCODED_LEN, &back), HM_ERR_BAD_VALUE);
+    /* "Nothing signed yet" has neither height nor step. */
+    cs_sign_state none = {.locked_round = -1};
+    cs_sign_state_encode(&none, buf);
+    assert_int_equal(cs_sign_state_decode(buf, CS_SIGN_STATE_ENCODED_LEN, &back), HM_OK);
+    buf[12] = CS_STEP_PREVOTE;
     assert_int_equal(cs_sign_state_decode(buf, CS_SIGN_STATE_ENCODED_LEN, &back), HM_ERR_BAD_VALUE);
 }
 
@@ -230,6 +250,10 @@ static void test_drop_heights(void **state) {
     /* The next height is held, not dropped. */
     len = make_vote(f, buf, CHAIN, 1, 1, HM_VOTE_PREVOTE, 6, 0, 0x33);
     assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_NONE);
+    /* The same vote signed again (BIP340 draws fresh randomness, so the
+     * signature differs) is a duplicate, not one more entry to hold. */
+    len = make_vote(f, buf, CHAIN, 1, 1, HM_VOTE_PREVOTE, 6, 0, 0x33);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_DUPLICATE);
     assert_int_equal(cs_replica_drop_count(f->rep, CS_DROP_STALE_HEIGHT), 1);
     assert_int_equal(cs_replica_drop_count(f->rep, CS_DROP_FUTURE_HEIGHT), 1);
 }
@@ -327,7 +351,122 @@ static void test_bad_events(void **state) {
     assert_int_equal(cs_replica_init(r, &c, 1, NULL), HM_ERR_ARG);
     make_config(f, 0, &c);
     assert_int_equal(cs_replica_init(r, &c, 0, NULL), HM_ERR_ARG);
+    /* A recovered sign-state the replica could never have written. */
+    cs_sign_state bad = {.height = 5, .round = 2, .step = 0, .locked_round = -1};
+    assert_int_equal(cs_replica_init(r, &c, 5, &bad), HM_ERR_ARG);
+    bad.step = CS_STEP_PREVOTE;
+    bad.locked_round = 3; /* a lock later than the signature */
+    assert_int_equal(cs_replica_init(r, &c, 5, &bad), HM_ERR_ARG);
+    bad.locked_round = 2;
+    assert_int_equal(cs_replica_init(r, &c, 5, &bad), HM_OK);
     free(r);
+    /* A certificate of the last possible height has no next height. */
+    hm_cert cert;
+    memset(&cert, 0, sizeof cert);
+    cert.height = UINT64_MAX;
+    ev.cert = &cert;
+    assert_int_equal(cs_replica_step(f->rep, &ev, &f->out), HM_ERR_ARG);
+    assert_int_equal(cs_replica_height(f->rep), 5);
+}
+
+/* ------------------------------------------------------------- Byzantine load */
+
+/* A Byzantine validator signs votes for many far rounds (each costs it
+ * nothing). It must not push out the honest messages that show f+1
+ * validators moved on (L55), nor move the replica on its own. */
+static void test_round_skip_survives_flood(void **state) {
+    fixture *f = *state;
+    cs_replica *r = new_replica(f, 0, 5, NULL);
+    cs_event start = {.type = CS_EV_START};
+    assert_int_equal(cs_replica_step(r, &start, &f->out), HM_OK);
+    uint8_t buf[CS_MSG_MAX];
+    /* Alone, the flooder moves nothing (f+1 = 2 for n = 4). */
+    for (uint32_t round = 100; round < 132; round++) {
+        size_t len = make_vote(f, buf, CHAIN, 3, 3, HM_VOTE_PREVOTE, 5, round, 0x21);
+        cs_drop_reason d = deliver(f, r, buf, len);
+        assert_true(d == CS_DROP_NONE || d == CS_DROP_ROUND_WINDOW);
+        assert_int_equal(cs_replica_round(r), 0);
+    }
+    /* Validators 1 and 2 are in round 20, and the flood goes on between
+     * their votes over every slot that is not protected: kept per round,
+     * their votes never met in one slot. Counted per validator, two
+     * validators (one of them surely correct) have reached round 20; only
+     * the flooder went beyond it, so the replica goes to 20 and no further. */
+    size_t len = make_vote(f, buf, CHAIN, 1, 1, HM_VOTE_PREVOTE, 5, 20, 0x00);
+    (void)deliver(f, r, buf, len);
+    for (uint32_t round = 200; round < 232; round++) {
+        len = make_vote(f, buf, CHAIN, 3, 3, HM_VOTE_PRECOMMIT, 5, round, 0x00);
+        (void)deliver(f, r, buf, len);
+    }
+    len = make_vote(f, buf, CHAIN, 2, 2, HM_VOTE_PREVOTE, 5, 20, 0x00);
+    (void)deliver(f, r, buf, len);
+    assert_int_equal(cs_replica_round(r), 20);
+    free(r);
+}
+
+/* One validator signing many different next-height votes must not fill the
+ * next-height buffer against the others. */
+static void test_future_buffer_fair_share(void **state) {
+    fixture *f = *state;
+    uint8_t buf[CS_MSG_MAX];
+    for (uint32_t i = 0; i < CS_FUTURE_MSGS_MAX; i++) {
+        size_t len = make_vote(f, buf, CHAIN, 3, 3, i % 2 ? HM_VOTE_PRECOMMIT : HM_VOTE_PREVOTE, 6,
+                               (i / 2) % 7, (uint8_t)(1 + i));
+        assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_NONE);
+    }
+    /* Full of the flooder's votes: an honest one still finds room, and the
+     * flooder's next one does not. */
+    size_t len = make_vote(f, buf, CHAIN, 1, 1, HM_VOTE_PREVOTE, 6, 0, 0x77);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_NONE);
+    uint8_t honest[CS_MSG_MAX];
+    size_t honest_len = make_vote(f, honest, CHAIN, 2, 2, HM_VOTE_PREVOTE, 6, 0, 0x77);
+    assert_int_equal(deliver(f, f->rep, honest, honest_len), CS_DROP_NONE);
+    len = make_vote(f, buf, CHAIN, 3, 3, HM_VOTE_PREVOTE, 6, 0, 0xee);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_FUTURE_HEIGHT);
+    /* Every validator keeps its fair share: fill with validator 1's votes
+     * and the flooder is pushed down, never validator 2. */
+    for (uint32_t i = 0; i < CS_FUTURE_MSGS_MAX; i++) {
+        len = make_vote(f, buf, CHAIN, 1, 1, HM_VOTE_PRECOMMIT, 6, i % 7, (uint8_t)(0x80 + i));
+        (void)deliver(f, f->rep, buf, len);
+    }
+    assert_int_equal(deliver(f, f->rep, honest, honest_len), CS_DROP_DUPLICATE); /* still held */
+}
+
+/* One equivocating validator must not fill the evidence store. */
+static void test_evidence_one_per_validator(void **state) {
+    fixture *f = *state;
+    uint8_t buf[CS_MSG_MAX];
+    for (uint8_t id = 1; id <= CS_EVIDENCE_MAX + 4; id++) {
+        size_t len = make_vote(f, buf, CHAIN, 2, 2, HM_VOTE_PREVOTE, 5, 0, id);
+        (void)deliver(f, f->rep, buf, len);
+    }
+    assert_int_equal(cs_replica_evidence_count(f->rep), 1);
+    assert_int_equal(cs_replica_evidence_total(f->rep), CS_EVIDENCE_MAX + 3);
+    size_t len = make_vote(f, buf, CHAIN, 3, 3, HM_VOTE_PRECOMMIT, 5, 0, 0x01);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_NONE);
+    len = make_vote(f, buf, CHAIN, 3, 3, HM_VOTE_PRECOMMIT, 5, 0, 0x02);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_EQUIVOCATION);
+    assert_int_equal(cs_replica_evidence_count(f->rep), 2);
+    assert_int_equal(cs_replica_evidence(f->rep, 1)->validator_index, 3);
+}
+
+/* A block called invalid in one round is asked about again when a later
+ * round proposes it: the embedder may have refused it only because it could
+ * not execute it yet. */
+static void test_invalid_answer_not_reused(void **state) {
+    fixture *f = *state;
+    uint8_t buf[CS_MSG_MAX];
+    size_t len = make_proposal(f, buf, 1, 5, 0, -1, 0x44);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_NONE);
+    cs_event ans = {.type = CS_EV_BLOCK_VALIDATED, .height = 5, .valid = false};
+    memset(ans.block_id, 0x44, HM_HASH_LEN);
+    assert_int_equal(cs_replica_step(f->rep, &ans, &f->out), HM_OK);
+    /* Round 1's proposer is validator 2. */
+    len = make_proposal(f, buf, 2, 5, 1, -1, 0x44);
+    assert_int_equal(deliver(f, f->rep, buf, len), CS_DROP_NONE);
+    assert_int_equal(f->out.count, 1);
+    assert_int_equal(f->out.items[0].type, CS_ACT_VALIDATE_BLOCK);
+    assert_int_equal(f->out.items[0].round, 1);
 }
 
 /* ------------------------------------------------------------- signing */
@@ -443,6 +582,74 @@ static void test_restart_keeps_lock(void **state) {
     free(r);
 }
 
+/* ------------------------------------------------------------- the lock rules */
+
+/* The first byte of the block id validator 0 prevoted in round `round`
+ * among f->out, or -1 if it sent no prevote there (0 is nil). */
+static int own_prevote(fixture *f, uint32_t round) {
+    for (uint32_t i = 0; i < f->out.count; i++) {
+        const cs_action *a = &f->out.items[i];
+        cs_msg m;
+        if (a->type != CS_ACT_BROADCAST || cs_msg_decode(a->msg, a->msg_len, &m) != HM_OK) {
+            continue;
+        }
+        if (m.type == CS_MSG_VOTE && m.validator_index == 0 && m.vote.type == HM_VOTE_PREVOTE &&
+            m.vote.round == round) {
+            return m.vote.block_id[0];
+        }
+    }
+    return -1;
+}
+
+/* Validator 0 at height 5, locked on 0x77 since round 1 (restarted from
+ * that sign-state), moved on to round 2, whose proposer is validator 3.
+ * It receives the proposal (id, pol_round), the prevotes of validators 1-3
+ * for id in pol_round if any, and the answer that id is valid; returns what
+ * it prevoted in round 2. */
+static int prevote_while_locked(fixture *f, uint8_t id, int32_t pol_round) {
+    cs_sign_state saved = {.height = 5, .round = 1, .step = CS_STEP_PRECOMMIT, .locked_round = 1};
+    memset(saved.block_id, 0x77, HM_HASH_LEN);
+    memset(saved.locked_block_id, 0x77, HM_HASH_LEN);
+    cs_replica *r = new_replica(f, 0, 5, &saved);
+    cs_event ev = {.type = CS_EV_START};
+    assert_int_equal(cs_replica_step(r, &ev, &f->out), HM_OK);
+    cs_event to = {.type = CS_EV_TIMEOUT, .height = 5, .round = 1, .step = CS_STEP_PRECOMMIT};
+    assert_int_equal(cs_replica_step(r, &to, &f->out), HM_OK);
+    assert_int_equal(cs_replica_round(r), 2);
+    uint8_t buf[CS_MSG_MAX];
+    int vote = -1;
+    if (pol_round >= 0) {
+        for (uint32_t v = 1; v < N; v++) {
+            size_t len =
+                make_vote(f, buf, CHAIN, v, (int)v, HM_VOTE_PREVOTE, 5, (uint32_t)pol_round, id);
+            cs_drop_reason d = deliver(f, r, buf, len);
+            assert_true(d == CS_DROP_NONE || d == CS_DROP_EQUIVOCATION);
+        }
+    }
+    size_t len = make_proposal(f, buf, 3, 5, 2, pol_round, id);
+    assert_int_equal(deliver(f, r, buf, len), CS_DROP_NONE);
+    vote = own_prevote(f, 2);
+    cs_event ans = {.type = CS_EV_BLOCK_VALIDATED, .height = 5, .valid = true};
+    memset(ans.block_id, id, HM_HASH_LEN);
+    assert_int_equal(cs_replica_step(r, &ans, &f->out), HM_OK);
+    if (vote < 0) {
+        vote = own_prevote(f, 2);
+    }
+    free(r);
+    return vote;
+}
+
+/* L22-L33 with a lock: a fresh proposal of another block gets nil, of the
+ * locked block gets the block; a re-proposal of another block gets the
+ * block only if its proof-of-lock round is at or after the lock (L29). */
+static void test_lock_rules(void **state) {
+    fixture *f = *state;
+    assert_int_equal(prevote_while_locked(f, 0x77, -1), 0x77); /* L23: locked on it */
+    assert_int_equal(prevote_while_locked(f, 0x88, -1), 0x00); /* L23: locked elsewhere */
+    assert_int_equal(prevote_while_locked(f, 0x88, 0), 0x00);  /* L29: pol 0 < lock 1 */
+    assert_int_equal(prevote_while_locked(f, 0x88, 1), 0x88);  /* L29: pol 1 >= lock 1 */
+}
+
 /* ------------------------------------------------------------- a cluster */
 
 static void test_four_replicas_commit(void **state) {
@@ -543,8 +750,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_drop_not_proposer_and_bad_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equivocation_evidence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_skip_survives_flood, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_future_buffer_fair_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_one_per_validator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_answer_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_before_broadcast_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_four_replicas_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
