@@ -141,6 +141,17 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * anything else, including signs, spaces and empty text. */
 bool cli_parse_u64(const char *text, uint64_t max, uint64_t *out);
 
+/* The options of every command that builds and sends one signed transaction
+ * (cli_send_tx reads them): put CLI_TX_OPTS first in the command's cli_opt
+ * array. */
+#define CLI_TX_OPTS                                                                                \
+    {"key", "FILE", "the signing key file"},                                                       \
+        {"genesis", "FILE", "genesis file for the chain id (default $HALLMARK_GENESIS)"},          \
+        {"node", "URL", "node API base URL (default $HALLMARK_NODE or " CLI_NODE_URL_DEFAULT ")"}, \
+        {"nonce", "N", "tx nonce (default: random)"}, {                                            \
+        "out", "FILE", "write the signed tx to FILE instead of submitting it"                      \
+    }
+
 /* ------------------------------------------------------------- files, keys */
 
 #define CLI_FILE_MAX (256u * 1024 * 1024) /* the largest file any command reads */
@@ -156,6 +167,14 @@ HM_MUST_USE hm_err cli_read_file(const char *path, size_t size_max, uint8_t **da
  * the path (for HM_ERR_KEY_PERMS: that the file must be chmod 600) and
  * returns the error; map it with cli_exit_for(). Wipe kp when done. */
 HM_MUST_USE hm_err cli_load_key(const char *path, hm_keypair *kp);
+/* Loads the key file named by option --key of a into kp. Returns CLI_EXIT_OK,
+ * a usage error when --key is missing, or CLI_EXIT_IO (after printing why)
+ * when the file cannot be used. Wipe kp when done (only after CLI_EXIT_OK). */
+int cli_load_key_opt(const cli_spec *spec, const cli_args *a, hm_keypair *kp);
+
+/* Writes data_len bytes of data to path (created or truncated). Returns
+ * CLI_EXIT_OK, or CLI_EXIT_IO after printing "cannot write PATH". */
+int cli_write_file(const char *path, const uint8_t *data, size_t data_len);
 
 /* The chain id from a genesis JSON file (its string field "chain_id", 1 to
  * HM_CHAIN_ID_MAX printable ASCII characters). path NULL means the file
@@ -172,6 +191,21 @@ HM_MUST_USE hm_err cli_check_chain_id(const char *text);
 void cli_print_hex(const uint8_t *data, size_t data_len);
 /* Writes data as hex into a malloc'd string; NULL when out of memory. */
 char *cli_hex_alloc(const uint8_t *data, size_t data_len);
+/* Prints a JSON value built by the caller (indented, keys in insertion
+ * order) on stdout and releases it; obj NULL (a failed json_pack) prints "out
+ * of memory" on stderr instead. */
+struct json_t;
+void cli_print_json(struct json_t *obj);
+
+/* ------------------------------------------------------------ misc */
+
+/* A transaction nonce from the system's secure random source; the wall clock
+ * in seconds if that fails (a nonce must differ, not be secret). */
+uint64_t cli_random_nonce(void);
+/* The monotonic clock in microseconds (for measuring, never for dates). */
+uint64_t cli_monotonic_us(void);
+/* qsort comparator for uint64_t, ascending. */
+int cli_compare_u64(const void *a, const void *b);
 
 /* ------------------------------------------------------------ node access */
 
@@ -205,5 +239,15 @@ HM_MUST_USE hm_err cli_http_request(const char *base_url, const char *method, co
  * $HALLMARK_HTTP_TIMEOUT_MS when that is a number from 1 to 600000. Returns CLI_EXIT_OK for 2xx,
  * CLI_EXIT_FAILED when the node refused the transaction (4xx), CLI_EXIT_NODE otherwise. */
 int cli_submit_tx(const char *node_url, const uint8_t *tx, size_t tx_len);
+
+/* Builds the transaction of type with body (body_len bytes; NULL when 0) and,
+ * when rec_count > 0, the records recs[i] of rec_lens[i] bytes, signed by kp
+ * (kp NULL: a keyless transaction, nonce 0), for the chain id of --genesis.
+ * The nonce is --nonce or cli_random_nonce(). With --out FILE writes the
+ * encoded tx there; otherwise submits it to --node (cli_submit_tx). Prints
+ * every failure; returns the exit code. */
+int cli_send_tx(const cli_spec *spec, const cli_args *a, const hm_keypair *kp, uint32_t type,
+                const uint8_t *body, size_t body_len, const uint8_t *const *recs,
+                const size_t *rec_lens, uint32_t rec_count);
 
 #endif

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -49,26 +48,6 @@ static hm_err node_prev(void *arg, const char *epc, uint8_t out[HM_HASH_LEN]) {
     hm_err err = h != NULL && hm_hex_decode(h, out, HM_HASH_LEN) == HM_OK ? HM_OK : HM_ERR_IO;
     json_decref(j);
     return err;
-}
-
-static uint64_t random_nonce(void) {
-    uint8_t b[8];
-    uint64_t v = 0;
-    if (hm_random_bytes(b, sizeof b) != HM_OK)
-        return (uint64_t)time(NULL);
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-static int write_file(const char *path, const uint8_t *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    bool ok = f != NULL && fwrite(data, 1, len, f) == len;
-    if (f != NULL && fclose(f) != 0)
-        ok = false;
-    if (!ok)
-        cli_error("cannot write %s", path);
-    return ok ? CLI_EXIT_OK : CLI_EXIT_IO;
 }
 
 /* Sends the document to the node's EPCIS capture endpoint with the member's
@@ -171,13 +150,10 @@ static int epcis_import(int argc, char **argv) {
                                IMPORT_BATCH_RECORDS);
     }
     hm_keypair kp;
-    const char *key = cli_arg(&a, "key");
     char chain_id[HM_CHAIN_ID_MAX + 1];
-    if (key == NULL) {
-        rc = cli_usage_error(&spec, "--key FILE is required");
-    } else if (cli_load_key(key, &kp) != HM_OK) {
-        rc = CLI_EXIT_IO;
-    } else if ((err = cli_genesis_chain_id(cli_arg(&a, "genesis"), chain_id)) != HM_OK) {
+    rc = cli_load_key_opt(&spec, &a, &kp);
+    if (rc == CLI_EXIT_OK &&
+        (err = cli_genesis_chain_id(cli_arg(&a, "genesis"), chain_id)) != HM_OK) {
         hm_keypair_wipe(&kp);
         rc = cli_exit_for(err);
     }
@@ -200,7 +176,7 @@ static int epcis_import(int argc, char **argv) {
             rc = err == HM_ERR_IO ? CLI_EXIT_NODE : CLI_EXIT_FAILED;
             break;
         }
-        uint64_t nonce = random_nonce();
+        uint64_t nonce = cli_random_nonce();
         hm_writer w;
         hm_writer_init_growable(&w, CT_TX_MAX);
         err = ct_tx_build(&w, CT_TX_EVENT_RECORD, &kp, chain_id, nonce, NULL, 0, true,
@@ -218,7 +194,7 @@ static int epcis_import(int argc, char **argv) {
         } else if (out != NULL) {
             char file[1024];
             snprintf(file, sizeof file, "%s.%zu", out, batches);
-            rc = write_file(file, w.buf, w.len);
+            rc = cli_write_file(file, w.buf, w.len);
             if (rc == CLI_EXIT_OK)
                 fprintf(stderr, "wrote %s (%zu events)\n", file, n);
         } else {

@@ -14,23 +14,11 @@
 
 #define MESSAGE_MAX CLI_FILE_MAX
 
-/* Prints a JSON object built by the caller and releases it. */
-static void print_json(json_t *obj) {
-    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    if (text) {
-        puts(text);
-        free(text);
-    } else {
-        cli_error("out of memory");
-    }
-    json_decref(obj);
-}
-
 static void print_pubkey(const hm_pubkey *pub, const char *file, bool json) {
     char hex[2 * HM_PUBKEY_LEN + 1];
     hm_hex_encode(pub->bytes, sizeof pub->bytes, hex);
     if (json)
-        print_json(json_pack("{s:s, s:s}", "pubkey", hex, "file", file));
+        cli_print_json(json_pack("{s:s, s:s}", "pubkey", hex, "file", file));
     else
         puts(hex);
 }
@@ -100,14 +88,10 @@ static int cmd_key_show(int argc, char **argv) {
     int rc;
     if (!cli_parse(&key_show_spec, argc, argv, &a, &rc))
         return rc;
-    const char *path = cli_arg(&a, "key");
-    if (!path)
-        return cli_usage_error(&key_show_spec, "--key FILE is required");
     hm_keypair kp;
-    hm_err err = cli_load_key(path, &kp);
-    if (err != HM_OK)
-        return CLI_EXIT_IO;
-    print_pubkey(&kp.pub, path, cli_flag(&a, "json"));
+    if ((rc = cli_load_key_opt(&key_show_spec, &a, &kp)) != CLI_EXIT_OK)
+        return rc;
+    print_pubkey(&kp.pub, cli_arg(&a, "key"), cli_flag(&a, "json"));
     hm_keypair_wipe(&kp);
     return CLI_EXIT_OK;
 }
@@ -260,8 +244,8 @@ int cli_cmd_sign(int argc, char **argv) {
     char sig_hex[2 * HM_SIG_LEN + 1];
     hm_hex_encode(sig.bytes, sizeof sig.bytes, sig_hex);
     if (cli_flag(&a, "json"))
-        print_json(json_pack("{s:s, s:s, s:s, s:s}", "sig", sig_hex, "pubkey", pub_hex, "purpose",
-                             in.purpose_tag, "chain_id", in.chain_id));
+        cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "sig", sig_hex, "pubkey", pub_hex,
+                                 "purpose", in.purpose_tag, "chain_id", in.chain_id));
     else
         puts(sig_hex);
     return CLI_EXIT_OK;
@@ -313,7 +297,7 @@ int cli_cmd_verify_sig(int argc, char **argv) {
     }
     bool valid = err == HM_OK;
     if (cli_flag(&a, "json"))
-        print_json(
+        cli_print_json(
             json_pack("{s:b, s:s}", "valid", valid, "reason", valid ? "ok" : hm_err_name(err)));
     else
         puts(valid ? "valid" : "invalid");

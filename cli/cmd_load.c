@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -77,12 +76,6 @@ struct load_state {
     FILE *committed_out;
 };
 
-static uint64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static uint32_t id_slot(const load_state *ls, const uint8_t id[HM_HASH_LEN]) {
     uint32_t v;
     memcpy(&v, id, sizeof v);
@@ -127,7 +120,7 @@ static void submit_one(load_state *ls, load_conn *c) {
     evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "Content-Type", "application/octet-stream");
     evbuffer_add(evhttp_request_get_output_buffer(req), t->bytes, t->len);
-    t->submit_us = now_us();
+    t->submit_us = cli_monotonic_us();
     t->accepted = true; /* corrected below if refused: latency only uses committed ones */
     c->busy = true;
     if (evhttp_make_request(c->conn, req, EVHTTP_REQ_POST, "/v1/txs") != 0) {
@@ -140,7 +133,7 @@ static void submit_one(load_state *ls, load_conn *c) {
 static void send_more(load_state *ls) {
     uint64_t allowed = ls->count;
     if (ls->rate) {
-        uint64_t elapsed = now_us() - ls->start_us;
+        uint64_t elapsed = cli_monotonic_us() - ls->start_us;
         allowed = ls->rate * elapsed / 1000000u + 1;
         if (allowed > ls->count)
             allowed = ls->count;
@@ -175,7 +168,7 @@ static void on_block(struct evhttp_request *req, void *arg) {
     json_error_t jerr;
     json_t *j = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 0, &jerr);
     json_t *txs = j ? json_object_get(j, "txs") : NULL;
-    uint64_t t = now_us();
+    uint64_t t = cli_monotonic_us();
     size_t i;
     json_t *v;
     json_array_foreach(txs, i, v) {
@@ -220,7 +213,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     send_more(ls);
     if (!ls->poll_busy)
         poll_block(ls, ls->seen_height + 1);
-    uint64_t t = now_us();
+    uint64_t t = cli_monotonic_us();
     bool all_sent = ls->done >= ls->count;
     if ((all_sent && ls->committed >= ls->accepted) || t > ls->deadline_us)
         event_base_loopexit(ls->base, NULL);
@@ -246,11 +239,6 @@ static hm_err parse_url(const char *url, char *host, size_t host_cap, uint16_t *
     host[colon - h] = '\0';
     *port = (uint16_t)p;
     return HM_OK;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 static const cli_opt load_opts[] = {
@@ -294,14 +282,14 @@ static int verify_ceiling(void) {
     ct_tx tx;
     if (ct_tx_decode(txb, len, &tx) != HM_OK)
         return CLI_EXIT_FAILED;
-    uint64_t start = now_us(), n = 0;
-    while (now_us() - start < 1000000u) {
+    uint64_t start = cli_monotonic_us(), n = 0;
+    while (cli_monotonic_us() - start < 1000000u) {
         for (int i = 0; i < 100; i++)
             if (ct_tx_check(&tx, "bench", false) != HM_OK)
                 return CLI_EXIT_FAILED;
         n += 100;
     }
-    double secs = (double)(now_us() - start) / 1e6;
+    double secs = (double)(cli_monotonic_us() - start) / 1e6;
     printf("{\"verify_per_s\": %.0f}\n", (double)n / secs);
     free(txb);
     hm_keypair_wipe(&kp);
@@ -447,7 +435,7 @@ int cli_cmd_load(int argc, char **argv) {
     ls.tick = event_new(ls.base, -1, EV_PERSIST, on_tick, &ls);
     struct timeval tv = {0, 2000};
     evtimer_add(ls.tick, &tv);
-    ls.start_us = now_us();
+    ls.start_us = cli_monotonic_us();
     ls.deadline_us = ls.start_us + timeout_s * 1000000u;
     send_more(&ls);
     event_base_dispatch(ls.base);
@@ -458,8 +446,9 @@ int cli_cmd_load(int argc, char **argv) {
         if (ls.txs[i].commit_us && lat)
             lat[nl++] = ls.txs[i].commit_us - ls.txs[i].submit_us;
     if (lat && nl)
-        qsort(lat, nl, sizeof *lat, cmp_u64);
-    double secs = (double)((ls.last_commit_us ? ls.last_commit_us : now_us()) - ls.start_us) / 1e6;
+        qsort(lat, nl, sizeof *lat, cli_compare_u64);
+    double secs =
+        (double)((ls.last_commit_us ? ls.last_commit_us : cli_monotonic_us()) - ls.start_us) / 1e6;
     double p50 = nl ? (double)lat[nl / 2] / 1000.0 : 0;
     double p99 =
         nl ? (double)lat[(size_t)((double)nl * 0.99) < nl ? (size_t)((double)nl * 0.99) : nl - 1] /

@@ -28,17 +28,6 @@ typedef struct {
     size_t count;
 } leaf_list;
 
-static void print_json(json_t *obj) {
-    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    if (text) {
-        puts(text);
-        free(text);
-    } else {
-        cli_error("out of memory");
-    }
-    json_decref(obj);
-}
-
 static json_t *json_hex(const uint8_t *data, size_t data_len) {
     char *text = cli_hex_alloc(data, data_len);
     json_t *value = text ? json_string(text) : NULL;
@@ -173,6 +162,22 @@ static int parse_count_opt(const cli_spec *spec, const cli_args *a, const char *
     return CLI_EXIT_OK;
 }
 
+/* The common start of `proof` and `consistency`: the whole-number option
+ * count_name, then the leaves of the FILE argument (--hex: hex lines). */
+static int load_counted_leaves(const cli_spec *spec, const cli_args *a, const char *count_name,
+                               uint64_t *count, leaf_list *leaves) {
+    int rc = parse_count_opt(spec, a, count_name, count);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    return load_leaves(a->positional[0], cli_flag(a, "hex"), leaves);
+}
+
+/* Prints proof hashes one hex hash per line, the form --proof-file reads. */
+static void print_proof_lines(const uint8_t (*proof)[HM_HASH_LEN], size_t proof_len) {
+    for (size_t i = 0; i < proof_len; i++)
+        cli_print_hex(proof[i], HM_HASH_LEN);
+}
+
 /* -------------------------------------------------------------------- root */
 
 static const cli_opt root_opts[] = {
@@ -201,8 +206,8 @@ static int cmd_root(int argc, char **argv) {
     hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])leaves.hashes, leaves.count, root);
     free(leaves.hashes);
     if (cli_flag(&a, "json"))
-        print_json(json_pack("{s:I, s:o}", "size", (json_int_t)leaves.count, "root",
-                             json_hex(root, sizeof root)));
+        cli_print_json(json_pack("{s:I, s:o}", "size", (json_int_t)leaves.count, "root",
+                                 json_hex(root, sizeof root)));
     else
         cli_print_hex(root, sizeof root);
     return CLI_EXIT_OK;
@@ -232,11 +237,8 @@ static int cmd_proof(int argc, char **argv) {
     if (!cli_parse(&proof_spec, argc, argv, &a, &rc))
         return rc;
     uint64_t index = 0;
-    rc = parse_count_opt(&proof_spec, &a, "index", &index);
-    if (rc != CLI_EXIT_OK)
-        return rc;
     leaf_list leaves;
-    rc = load_leaves(a.positional[0], cli_flag(&a, "hex"), &leaves);
+    rc = load_counted_leaves(&proof_spec, &a, "index", &index, &leaves);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (index >= leaves.count) {
@@ -256,14 +258,13 @@ static int cmd_proof(int argc, char **argv) {
         return cli_exit_for(err);
     }
     if (cli_flag(&a, "json")) {
-        print_json(json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
-                             (json_int_t)leaves.count, "leaf_hash",
-                             json_hex(leaves.hashes[index], HM_HASH_LEN), "root",
-                             json_hex(root, sizeof root), "proof",
-                             json_hash_array((const uint8_t(*)[HM_HASH_LEN])proof, proof_len)));
+        cli_print_json(json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
+                                 (json_int_t)leaves.count, "leaf_hash",
+                                 json_hex(leaves.hashes[index], HM_HASH_LEN), "root",
+                                 json_hex(root, sizeof root), "proof",
+                                 json_hash_array((const uint8_t(*)[HM_HASH_LEN])proof, proof_len)));
     } else {
-        for (size_t i = 0; i < proof_len; i++)
-            cli_print_hex(proof[i], HM_HASH_LEN);
+        print_proof_lines((const uint8_t(*)[HM_HASH_LEN])proof, proof_len);
     }
     free(leaves.hashes);
     return CLI_EXIT_OK;
@@ -296,7 +297,7 @@ static const cli_spec verify_spec = {
 
 static int print_verdict(const cli_args *a, bool valid) {
     if (cli_flag(a, "json"))
-        print_json(json_pack("{s:b}", "valid", valid));
+        cli_print_json(json_pack("{s:b}", "valid", valid));
     else
         puts(valid ? "valid" : "invalid");
     return valid ? CLI_EXIT_OK : CLI_EXIT_FAILED;
@@ -371,11 +372,8 @@ static int cmd_consistency(int argc, char **argv) {
     if (!cli_parse(&consistency_spec, argc, argv, &a, &rc))
         return rc;
     uint64_t size1 = 0;
-    rc = parse_count_opt(&consistency_spec, &a, "size1", &size1);
-    if (rc != CLI_EXIT_OK)
-        return rc;
     leaf_list leaves;
-    rc = load_leaves(a.positional[0], cli_flag(&a, "hex"), &leaves);
+    rc = load_counted_leaves(&consistency_spec, &a, "size1", &size1, &leaves);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (size1 == 0 || size1 > leaves.count) {
@@ -397,13 +395,12 @@ static int cmd_consistency(int argc, char **argv) {
     hm_merkle_root(hashes, (size_t)size1, root1);
     hm_merkle_root(hashes, leaves.count, root2);
     if (cli_flag(&a, "json")) {
-        print_json(json_pack("{s:I, s:I, s:o, s:o, s:o}", "size1", (json_int_t)size1, "size2",
-                             (json_int_t)leaves.count, "root1", json_hex(root1, sizeof root1),
-                             "root2", json_hex(root2, sizeof root2), "proof",
-                             json_hash_array((const uint8_t(*)[HM_HASH_LEN])proof, proof_len)));
+        cli_print_json(json_pack("{s:I, s:I, s:o, s:o, s:o}", "size1", (json_int_t)size1, "size2",
+                                 (json_int_t)leaves.count, "root1", json_hex(root1, sizeof root1),
+                                 "root2", json_hex(root2, sizeof root2), "proof",
+                                 json_hash_array((const uint8_t(*)[HM_HASH_LEN])proof, proof_len)));
     } else {
-        for (size_t i = 0; i < proof_len; i++)
-            cli_print_hex(proof[i], HM_HASH_LEN);
+        print_proof_lines((const uint8_t(*)[HM_HASH_LEN])proof, proof_len);
     }
     free(leaves.hashes);
     return CLI_EXIT_OK;

@@ -18,72 +18,9 @@
 #include "ct.h"
 #include "ct_gs1.h"
 
-#define TX_OPTS                                                                                    \
-    {"key", "FILE", "the signing key file"},                                                       \
-        {"genesis", "FILE", "genesis file for the chain id (default $HALLMARK_GENESIS)"},          \
-        {"node", "URL", "node API base URL (default $HALLMARK_NODE or " CLI_NODE_URL_DEFAULT ")"}, \
-        {"nonce", "N", "tx nonce (default: random)"}, {                                            \
-        "out", "FILE", "write the signed tx to FILE instead of submitting it"                      \
-    }
-
 #define ITEMS_FILE_LINE_MAX 1024
 
 /* ------------------------------------------------------------ common */
-
-static uint64_t random_nonce(void) {
-    uint8_t b[8];
-    uint64_t v = 0;
-    if (hm_random_bytes(b, sizeof b) != HM_OK)
-        return (uint64_t)time(NULL);
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-/* Signs (kp NULL: keyless) and submits or writes a tx. */
-static int send_tx(const cli_spec *spec, const cli_args *a, const hm_keypair *kp, uint32_t type,
-                   const uint8_t *body, size_t body_len, const uint8_t *const *recs,
-                   const size_t *rec_lens, uint32_t rec_count) {
-    char chain_id[HM_CHAIN_ID_MAX + 1];
-    hm_err err = cli_genesis_chain_id(cli_arg(a, "genesis"), chain_id);
-    if (err != HM_OK)
-        return cli_exit_for(err);
-    uint64_t nonce = random_nonce();
-    const char *nonce_text = cli_arg(a, "nonce");
-    if (nonce_text != NULL && !cli_parse_u64(nonce_text, UINT64_MAX, &nonce))
-        return cli_usage_error(spec, "--nonce must be a whole number");
-    hm_writer w;
-    hm_writer_init_growable(&w, CT_TX_MAX);
-    err = ct_tx_build(&w, type, kp, chain_id, kp ? nonce : 0, body, body_len, rec_count > 0, recs,
-                      rec_lens, rec_count);
-    if (err != HM_OK) {
-        hm_writer_free(&w);
-        cli_error("cannot build the transaction: %s", hm_err_message(err));
-        return cli_exit_for(err);
-    }
-    int rc;
-    const char *out = cli_arg(a, "out");
-    if (out != NULL) {
-        FILE *f = fopen(out, "wb");
-        bool ok = f != NULL && fwrite(w.buf, 1, w.len, f) == w.len;
-        if (f != NULL && fclose(f) != 0)
-            ok = false;
-        if (!ok)
-            cli_error("cannot write %s", out);
-        rc = ok ? CLI_EXIT_OK : CLI_EXIT_IO;
-    } else {
-        rc = cli_submit_tx(cli_node_url(cli_arg(a, "node")), w.buf, w.len);
-    }
-    hm_writer_free(&w);
-    return rc;
-}
-
-static int load_key_arg(const cli_spec *spec, const cli_args *a, hm_keypair *kp) {
-    const char *path = cli_arg(a, "key");
-    if (path == NULL)
-        return cli_usage_error(spec, "--key FILE is required");
-    return cli_load_key(path, kp) == HM_OK ? CLI_EXIT_OK : CLI_EXIT_IO;
-}
 
 /* Encodes a body with enc into a growable writer and sends it. */
 typedef hm_err (*body_encoder)(const void *body, hm_writer *w);
@@ -98,7 +35,7 @@ static int send_body(const cli_spec *spec, const cli_args *a, const hm_keypair *
         cli_error("cannot encode the body: %s", hm_err_message(err));
         return CLI_EXIT_USAGE;
     }
-    int rc = send_tx(spec, a, kp, type, w.buf, w.len, NULL, NULL, 0);
+    int rc = cli_send_tx(spec, a, kp, type, w.buf, w.len, NULL, NULL, 0);
     hm_writer_free(&w);
     return rc;
 }
@@ -138,7 +75,7 @@ static json_t *node_get_json(const cli_args *a, const char *path, int *status_ou
 /* ------------------------------------------------------------ member */
 
 static const cli_opt MEMBER_OPTS[] = {
-    TX_OPTS,
+    CLI_TX_OPTS,
     {"member", "HEX", "the member's public key (x-only, 64 hex digits)"},
     {"new-key", "HEX", "rotate: the new public key"},
     {"role", "ROLE", "add: brand, logistics, retailer, platform, mcn or auditor (repeat)"},
@@ -164,7 +101,7 @@ static int member_cmd(int argc, char **argv, uint32_t type) {
     if (!parse_key_hex(cli_arg(&a, "member"), member.bytes))
         return cli_usage_error(&spec, "--member must be 64 hex digits");
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) != CLI_EXIT_OK)
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) != CLI_EXIT_OK)
         return rc;
     if (type == CT_TX_MEMBER_ADD) {
         ct_member_add_body b;
@@ -226,7 +163,7 @@ int cli_cmd_member(int argc, char **argv) {
 
 static int prefix_assign(int argc, char **argv) {
     static const cli_opt opts[] = {
-        TX_OPTS,
+        CLI_TX_OPTS,
         {"prefix", "DIGITS", "the GS1 company prefix (6-12 digits)"},
         {"brand", "HEX", "the brand's member id (the key it was first added with)"},
         {NULL, NULL, NULL},
@@ -250,7 +187,7 @@ static int prefix_assign(int argc, char **argv) {
     if (!parse_key_hex(cli_arg(&a, "brand"), b.brand.bytes))
         return cli_usage_error(&spec, "--brand must be 64 hex digits");
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) != CLI_EXIT_OK)
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) != CLI_EXIT_OK)
         return rc;
     rc = send_body(&spec, &a, &kp, CT_TX_PREFIX_ASSIGN, (body_encoder)ct_prefix_assign_encode, &b);
     hm_keypair_wipe(&kp);
@@ -268,7 +205,7 @@ int cli_cmd_prefix(int argc, char **argv) {
 
 static int product_set(int argc, char **argv) {
     static const cli_opt opts[] = {
-        TX_OPTS,
+        CLI_TX_OPTS,
         {"gtin", "GTIN", "GTIN-8/12/13/14 with its check digit"},
         {"name", "TEXT", "product name"},
         {"description", "TEXT", "product description"},
@@ -302,7 +239,7 @@ static int product_set(int argc, char **argv) {
     strcpy(b->description, desc ? desc : "");
     strcpy(b->image_url, image ? image : "");
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) == CLI_EXIT_OK) {
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) == CLI_EXIT_OK) {
         hm_writer w;
         hm_writer_init_growable(&w, CT_TX_BODY_MAX);
         if (ct_product_encode(b, &w) == HM_OK) {
@@ -496,7 +433,7 @@ static bool load_items_file(rec_list *l, const cli_args *a, const char *path) {
 
 static int item_register(int argc, char **argv) {
     static const cli_opt opts[] = {
-        TX_OPTS,
+        CLI_TX_OPTS,
         {"gtin", "GTIN", "one item: its GTIN"},
         {"serial", "TEXT", "one item: its serial (GS1 AI 21)"},
         {"lot", "TEXT", "one item: its lot (AI 10)"},
@@ -534,10 +471,10 @@ static int item_register(int argc, char **argv) {
         return ok ? cli_usage_error(&spec, "no items") : CLI_EXIT_USAGE;
     }
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) == CLI_EXIT_OK) {
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) == CLI_EXIT_OK) {
         fprintf(stderr, "registering %u item(s) in one batch\n", l.n);
-        rc = send_tx(&spec, &a, &kp, CT_TX_ITEM_REGISTER, NULL, 0, (const uint8_t *const *)l.recs,
-                     l.lens, l.n);
+        rc = cli_send_tx(&spec, &a, &kp, CT_TX_ITEM_REGISTER, NULL, 0,
+                         (const uint8_t *const *)l.recs, l.lens, l.n);
         hm_keypair_wipe(&kp);
     }
     rec_list_free(&l);
@@ -612,7 +549,7 @@ static bool prev_hash_for(const cli_args *a, const char *epc, uint8_t out[HM_HAS
 
 static int event_record(int argc, char **argv) {
     static const cli_opt opts[] = {
-        TX_OPTS,
+        CLI_TX_OPTS,
         {"type", "TYPE", "ObjectEvent (default), AggregationEvent or TransactionEvent"},
         {"action", "ACTION", "ADD, OBSERVE (default) or DELETE"},
         {"epc", "URI", "an EPC (item DL URI or EPC URN); repeat"},
@@ -710,11 +647,11 @@ static int event_record(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) == CLI_EXIT_OK) {
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) == CLI_EXIT_OK) {
         fprintf(stderr, "event %s\n", id);
         const uint8_t *recs[1] = {w.buf};
         size_t lens[1] = {w.len};
-        rc = send_tx(&spec, &a, &kp, CT_TX_EVENT_RECORD, NULL, 0, recs, lens, 1);
+        rc = cli_send_tx(&spec, &a, &kp, CT_TX_EVENT_RECORD, NULL, 0, recs, lens, 1);
         hm_keypair_wipe(&kp);
     }
     hm_writer_free(&w);
@@ -753,7 +690,7 @@ static bool parse_items(const cli_args *a, ct_item_ref *items, uint32_t *count) 
 
 static int custody_transfer(int argc, char **argv) {
     static const cli_opt opts[] = {
-        TX_OPTS,
+        CLI_TX_OPTS,
         {"to", "HEX", "the receiving member's id"},
         {"item", "GTIN/SERIAL", "an item (repeat, up to 1000)"},
         {NULL, NULL, NULL},
@@ -777,7 +714,7 @@ static int custody_transfer(int argc, char **argv) {
         return cli_usage_error(&spec, "need --to HEX and at least one valid --item GTIN/SERIAL");
     }
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) == CLI_EXIT_OK) {
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) == CLI_EXIT_OK) {
         rc = send_body(&spec, &a, &kp, CT_TX_CUSTODY_TRANSFER, (body_encoder)ct_custody_encode, b);
         hm_keypair_wipe(&kp);
     }
@@ -794,7 +731,7 @@ int cli_cmd_custody(int argc, char **argv) {
 
 int cli_cmd_recall(int argc, char **argv) {
     static const cli_opt opts[] = {
-        TX_OPTS,
+        CLI_TX_OPTS,
         {"gtin", "GTIN", "recall a lot of this GTIN (with --lot)"},
         {"lot", "TEXT", "the lot"},
         {"item", "GTIN/SERIAL", "recall these items instead (repeat)"},
@@ -833,7 +770,7 @@ int cli_cmd_recall(int argc, char **argv) {
     }
     strcpy(b->reason, reason);
     hm_keypair kp;
-    if ((rc = load_key_arg(&spec, &a, &kp)) == CLI_EXIT_OK) {
+    if ((rc = cli_load_key_opt(&spec, &a, &kp)) == CLI_EXIT_OK) {
         rc = send_body(&spec, &a, &kp, CT_TX_RECALL, (body_encoder)ct_recall_encode, b);
         hm_keypair_wipe(&kp);
     }

@@ -24,14 +24,6 @@
 
 /* ------------------------------------------------------------ common */
 
-#define TX_OPTS                                                                                    \
-    {"key", "FILE", "the signing key file"},                                                       \
-        {"genesis", "FILE", "genesis file for the chain id (default $HALLMARK_GENESIS)"},          \
-        {"node", "URL", "node API base URL (default $HALLMARK_NODE or " CLI_NODE_URL_DEFAULT ")"}, \
-        {"nonce", "N", "tx nonce (default: random)"}, {                                            \
-        "out", "FILE", "write the signed tx to FILE instead of submitting it"                      \
-    }
-
 #define TERMS_OPTS                                                                                 \
     {"currency", "CODE", "ISO 4217 currency code, e.g. CNY"},                                      \
         {"window-ms", "MS", "return window in milliseconds (default 7 days)"},                     \
@@ -108,65 +100,10 @@ static int parse_terms(const cli_spec *spec, const cli_args *a, ct_split_terms *
     return CLI_EXIT_OK;
 }
 
-static uint64_t random_nonce(void) {
-    uint8_t b[8];
-    uint64_t v = 0;
-    if (hm_random_bytes(b, sizeof b) != HM_OK)
-        return (uint64_t)time(NULL);
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-/* Signs and submits (or writes) a tx of type with body and optional records. */
-static int send_tx(const cli_spec *spec, const cli_args *a, const hm_keypair *kp, uint32_t type,
-                   const uint8_t *body, size_t body_len, const uint8_t *const *recs,
-                   const size_t *rec_lens, uint32_t rec_count) {
-    char chain_id[HM_CHAIN_ID_MAX + 1];
-    hm_err err = cli_genesis_chain_id(cli_arg(a, "genesis"), chain_id);
-    if (err != HM_OK)
-        return cli_exit_for(err);
-    uint64_t nonce = random_nonce();
-    const char *nonce_text = cli_arg(a, "nonce");
-    if (nonce_text != NULL && !cli_parse_u64(nonce_text, UINT64_MAX, &nonce))
-        return cli_usage_error(spec, "--nonce must be a whole number");
-    hm_writer w;
-    hm_writer_init_growable(&w, CT_TX_MAX);
-    err = ct_tx_build(&w, type, kp, chain_id, nonce, body, body_len, rec_count > 0, recs, rec_lens,
-                      rec_count);
-    if (err != HM_OK) {
-        hm_writer_free(&w);
-        cli_error("cannot build the transaction: %s", hm_err_message(err));
-        return cli_exit_for(err);
-    }
-    int rc;
-    const char *out = cli_arg(a, "out");
-    if (out != NULL) {
-        FILE *f = fopen(out, "wb");
-        bool ok = f != NULL && fwrite(w.buf, 1, w.len, f) == w.len;
-        if (f != NULL && fclose(f) != 0)
-            ok = false;
-        if (!ok)
-            cli_error("cannot write %s", out);
-        rc = ok ? CLI_EXIT_OK : CLI_EXIT_IO;
-    } else {
-        rc = cli_submit_tx(cli_node_url(cli_arg(a, "node")), w.buf, w.len);
-    }
-    hm_writer_free(&w);
-    return rc;
-}
-
-static int load_key_arg(const cli_spec *spec, const cli_args *a, hm_keypair *kp) {
-    const char *path = cli_arg(a, "key");
-    if (path == NULL)
-        return cli_usage_error(spec, "--key FILE is required");
-    return cli_load_key(path, kp) == HM_OK ? CLI_EXIT_OK : CLI_EXIT_IO;
-}
-
 /* ------------------------------------------------------------ split */
 
 static const cli_opt split_create_opts[] = {
-    TX_OPTS,
+    CLI_TX_OPTS,
     TERMS_OPTS,
     {"name", "NAME", "the contract's name (unique per creator; 1..64 characters)"},
     {NULL, NULL, NULL},
@@ -199,7 +136,7 @@ static int cmd_split_create(int argc, char **argv) {
     rc = parse_terms(&split_create_spec, &a, &b->terms);
     hm_keypair kp;
     if (rc == CLI_EXIT_OK)
-        rc = load_key_arg(&split_create_spec, &a, &kp);
+        rc = cli_load_key_opt(&split_create_spec, &a, &kp);
     if (rc != CLI_EXIT_OK) {
         free(b);
         return rc;
@@ -214,7 +151,8 @@ static int cmd_split_create(int argc, char **argv) {
         hm_hex_encode(id, 32, hex);
         printf("contract %s\n", hex);
         fflush(stdout);
-        rc = send_tx(&split_create_spec, &a, &kp, CT_TX_SPLIT_CREATE, w.buf, w.len, NULL, NULL, 0);
+        rc = cli_send_tx(&split_create_spec, &a, &kp, CT_TX_SPLIT_CREATE, w.buf, w.len, NULL, NULL,
+                         0);
     } else {
         cli_error("cannot encode the contract: %s", hm_err_message(err));
         rc = CLI_EXIT_USAGE;
@@ -226,7 +164,7 @@ static int cmd_split_create(int argc, char **argv) {
 }
 
 static const cli_opt split_amend_opts[] = {
-    TX_OPTS,
+    CLI_TX_OPTS,
     TERMS_OPTS,
     {"contract", "ID", "the contract id (64 hex)"},
     {"from-height", "H", "the first block height the new version applies to"},
@@ -263,7 +201,7 @@ static int cmd_split_amend(int argc, char **argv) {
     rc = parse_terms(&split_amend_spec, &a, &b->terms);
     hm_keypair kp;
     if (rc == CLI_EXIT_OK)
-        rc = load_key_arg(&split_amend_spec, &a, &kp);
+        rc = cli_load_key_opt(&split_amend_spec, &a, &kp);
     if (rc != CLI_EXIT_OK) {
         free(b);
         return rc;
@@ -272,7 +210,8 @@ static int cmd_split_amend(int argc, char **argv) {
     hm_writer_init_growable(&w, CT_TX_BODY_MAX);
     hm_err err = ct_split_amend_encode(b, &w);
     if (err == HM_OK) {
-        rc = send_tx(&split_amend_spec, &a, &kp, CT_TX_SPLIT_AMEND, w.buf, w.len, NULL, NULL, 0);
+        rc =
+            cli_send_tx(&split_amend_spec, &a, &kp, CT_TX_SPLIT_AMEND, w.buf, w.len, NULL, NULL, 0);
     } else {
         cli_error("cannot encode the amendment: %s", hm_err_message(err));
         rc = CLI_EXIT_USAGE;
@@ -408,7 +347,7 @@ static int cmd_split_show(int argc, char **argv) {
     if (hm_hex_decode(a.positional[0], id, 32) != HM_OK)
         return cli_usage_error(&split_show_spec, "ID must be 64 hex digits");
     hm_keypair kp;
-    rc = load_key_arg(&split_show_spec, &a, &kp);
+    rc = cli_load_key_opt(&split_show_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     char path[128];
@@ -433,7 +372,7 @@ int cli_cmd_split(int argc, char **argv) {
 /* ------------------------------------------------------------ sales */
 
 static const cli_opt sale_opts[] = {
-    TX_OPTS,
+    CLI_TX_OPTS,
     {"contract", "ID", "the split contract (64 hex)"},
     {"order", "ID", "order id, unique per platform"},
     {"gross", "AMOUNT", "gross amount in minor units"},
@@ -598,8 +537,8 @@ static int record_csv(const cli_args *a, const hm_keypair *kp, const char *path)
     }
     if (rc == CLI_EXIT_OK) {
         fprintf(stderr, "hallmark: %u sales in one batch\n", count);
-        rc = send_tx(&sale_spec, a, kp, CT_TX_SALE, NULL, 0, (const uint8_t *const *)recs, lens,
-                     count);
+        rc = cli_send_tx(&sale_spec, a, kp, CT_TX_SALE, NULL, 0, (const uint8_t *const *)recs, lens,
+                         count);
     }
     for (uint32_t i = 0; recs != NULL && i < count; i++)
         free(recs[i]);
@@ -623,7 +562,7 @@ static int cmd_sale_record(int argc, char **argv) {
                           cli_arg(&a, "contract"), cli_arg(&a, "gtin"), cli_arg(&a, "serial"),
                           cli_arg(&a, "session"), cli_arg(&a, "streamer"), &why))
         return cli_usage_error(&sale_spec, "%s", why);
-    rc = load_key_arg(&sale_spec, &a, &kp);
+    rc = cli_load_key_opt(&sale_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (csv != NULL) {
@@ -632,7 +571,7 @@ static int cmd_sale_record(int argc, char **argv) {
         hm_writer w;
         hm_writer_init_growable(&w, CT_TX_BODY_MAX);
         if (ct_sale_encode(&s, true, &w) == HM_OK) {
-            rc = send_tx(&sale_spec, &a, &kp, CT_TX_SALE, w.buf, w.len, NULL, NULL, 0);
+            rc = cli_send_tx(&sale_spec, &a, &kp, CT_TX_SALE, w.buf, w.len, NULL, NULL, 0);
         } else {
             cli_error("a field is outside its domain (printable ASCII, no spaces)");
             rc = CLI_EXIT_USAGE;
@@ -691,12 +630,6 @@ struct load_run {
     char prefix[32]; /* order ids are prefix + index */
 };
 
-static uint64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void load_send_more(load_run *r);
 
 static void on_load_submitted(struct evhttp_request *req, void *arg) {
@@ -712,7 +645,7 @@ static void on_load_submitted(struct evhttp_request *req, void *arg) {
 static void load_send_more(load_run *r) {
     uint64_t allowed = r->count;
     if (r->rate) {
-        allowed = r->rate * (mono_us() - r->start_us) / 1000000u + 1;
+        allowed = r->rate * (cli_monotonic_us() - r->start_us) / 1000000u + 1;
         if (allowed > r->count)
             allowed = r->count;
     }
@@ -730,7 +663,7 @@ static void load_send_more(load_run *r) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "application/octet-stream");
         evbuffer_add(evhttp_request_get_output_buffer(req), r->txs[k], r->tx_lens[k]);
-        r->submit_us[k] = mono_us();
+        r->submit_us[k] = cli_monotonic_us();
         c->busy = true;
         if (evhttp_make_request(c->conn, req, EVHTTP_REQ_POST, "/v1/txs") != 0) {
             c->busy = false;
@@ -767,7 +700,7 @@ static void load_feed_event(load_feed *f, const char *event, size_t len) {
     if (k >= r->count || (r->seen_mask[k] >> f->node & 1))
         return;
     r->seen_mask[k] |= (uint8_t)(1u << f->node);
-    uint64_t t = mono_us();
+    uint64_t t = cli_monotonic_us();
     if (t > r->seen_us[k])
         r->seen_us[k] = t;
     if (r->seen_mask[k] == (uint8_t)((1u << r->node_count) - 1)) {
@@ -812,17 +745,12 @@ static hm_err load_parse_url(const char *url, char *host, size_t host_cap, uint1
     return HM_OK;
 }
 
-static int cmp_u64_asc(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void on_load_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     load_run *r = arg;
     load_send_more(r);
-    uint64_t t = mono_us();
+    uint64_t t = cli_monotonic_us();
     bool feeds_open = true;
     for (int i = 0; i < r->node_count; i++)
         feeds_open = feeds_open && r->feeds[i].open;
@@ -887,7 +815,7 @@ static int cmd_sale_load(int argc, char **argv) {
     if (err != HM_OK)
         return cli_exit_for(err);
     hm_keypair kp;
-    rc = load_key_arg(&load_spec, &a, &kp);
+    rc = cli_load_key_opt(&load_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
 
@@ -903,8 +831,9 @@ static int cmd_sale_load(int argc, char **argv) {
         hm_keypair_wipe(&kp);
         return CLI_EXIT_IO;
     }
-    snprintf(r.prefix, sizeof r.prefix, "load-%08llx-", (unsigned long long)(random_nonce() >> 32));
-    uint64_t nonce = random_nonce();
+    snprintf(r.prefix, sizeof r.prefix, "load-%08llx-",
+             (unsigned long long)(cli_random_nonce() >> 32));
+    uint64_t nonce = cli_random_nonce();
     for (uint32_t i = 0; i < r.count; i++) {
         ct_sale_body s;
         memset(&s, 0, sizeof s);
@@ -975,7 +904,7 @@ static int cmd_sale_load(int argc, char **argv) {
     event_base_loopexit(r.base, &settle_in);
     event_base_dispatch(r.base);
 
-    r.start_us = mono_us();
+    r.start_us = cli_monotonic_us();
     r.deadline_us = r.start_us + timeout_s * 1000000u;
     struct event *tick = event_new(r.base, -1, EV_PERSIST, on_load_tick, &r);
     struct timeval every = {0, 2000};
@@ -993,7 +922,7 @@ static int cmd_sale_load(int argc, char **argv) {
         if (r.seen_mask[i] == (uint8_t)((1u << r.node_count) - 1) && r.submit_us[i])
             lat[nl++] = r.seen_us[i] - r.submit_us[i];
     if (lat)
-        qsort(lat, nl, sizeof *lat, cmp_u64_asc);
+        qsort(lat, nl, sizeof *lat, cli_compare_u64);
     double secs =
         r.last_settled_us > r.start_us ? (double)(r.last_settled_us - r.start_us) / 1e6 : 0;
     double p50 = nl ? (double)lat[nl / 2] / 1000.0 : 0;
@@ -1029,7 +958,7 @@ int cli_cmd_sale(int argc, char **argv) {
 /* ------------------------------------------------------------ refund, payout */
 
 static const cli_opt refund_opts[] = {
-    TX_OPTS,
+    CLI_TX_OPTS,
     {"order", "ID", "the order id the platform recorded"},
     {"amount", "AMOUNT", "minor units to refund (at most what is left of the sale)"},
     {"currency", "CODE", "the sale's currency"},
@@ -1064,13 +993,13 @@ int cli_cmd_refund(int argc, char **argv) {
     snprintf(b.order_id, sizeof b.order_id, "%s", order);
     memcpy(b.currency, currency, CT_CURRENCY_LEN + 1);
     hm_keypair kp;
-    rc = load_key_arg(&refund_spec, &a, &kp);
+    rc = cli_load_key_opt(&refund_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     hm_writer w;
     hm_writer_init_growable(&w, 1024);
     if (ct_refund_encode(&b, &w) == HM_OK) {
-        rc = send_tx(&refund_spec, &a, &kp, CT_TX_REFUND, w.buf, w.len, NULL, NULL, 0);
+        rc = cli_send_tx(&refund_spec, &a, &kp, CT_TX_REFUND, w.buf, w.len, NULL, NULL, 0);
     } else {
         cli_error("--order must be printable ASCII without spaces");
         rc = CLI_EXIT_USAGE;
@@ -1081,7 +1010,7 @@ int cli_cmd_refund(int argc, char **argv) {
 }
 
 static const cli_opt payout_opts[] = {
-    TX_OPTS,
+    CLI_TX_OPTS,
     {"account", "KEY", "the account's key (64 hex)"},
     {"amount", "AMOUNT", "minor units paid out (at most the available balance)"},
     {"currency", "CODE", "ISO 4217 currency code"},
@@ -1120,13 +1049,13 @@ int cli_cmd_payout(int argc, char **argv) {
     memcpy(b.currency, currency, CT_CURRENCY_LEN + 1);
     snprintf(b.reference, sizeof b.reference, "%s", reference);
     hm_keypair kp;
-    rc = load_key_arg(&payout_spec, &a, &kp);
+    rc = cli_load_key_opt(&payout_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     hm_writer w;
     hm_writer_init_growable(&w, 1024);
     if (ct_payout_encode(&b, &w) == HM_OK) {
-        rc = send_tx(&payout_spec, &a, &kp, CT_TX_PAYOUT, w.buf, w.len, NULL, NULL, 0);
+        rc = cli_send_tx(&payout_spec, &a, &kp, CT_TX_PAYOUT, w.buf, w.len, NULL, NULL, 0);
     } else {
         cli_error("--reference must be printable ASCII");
         rc = CLI_EXIT_USAGE;
@@ -1158,7 +1087,7 @@ int cli_cmd_balance(int argc, char **argv) {
     if (!account_arg(a.positional[0], account))
         return cli_usage_error(&balance_spec, "ACCOUNT must be m<hex>, s<hex>, p<hex> or a key");
     hm_keypair kp;
-    rc = load_key_arg(&balance_spec, &a, &kp);
+    rc = cli_load_key_opt(&balance_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     char path[128];
@@ -1199,7 +1128,7 @@ int cli_cmd_statement(int argc, char **argv) {
     if (to_text != NULL && !cli_parse_u64(to_text, UINT64_MAX, &to))
         return cli_usage_error(&statement_spec, "--to must be a whole number of ms");
     hm_keypair kp;
-    rc = load_key_arg(&statement_spec, &a, &kp);
+    rc = cli_load_key_opt(&statement_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     char path[128], query[64];
@@ -1246,7 +1175,7 @@ int cli_cmd_sign_request(int argc, char **argv) {
     if (err != HM_OK)
         return cli_exit_for(err);
     hm_keypair kp;
-    rc = load_key_arg(&sign_request_spec, &a, &kp);
+    rc = cli_load_key_opt(&sign_request_spec, &a, &kp);
     if (rc != CLI_EXIT_OK)
         return rc;
     uint64_t now_ms = wall_clock_ms();

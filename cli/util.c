@@ -1,5 +1,6 @@
 /* cli/util.c — helpers every `hallmark` command shares: dispatch, option
- * parsing, exit codes, bounded file reading, key files, the genesis chain id.
+ * parsing, exit codes, bounded file reading and writing, key files, the
+ * genesis chain id, JSON output, and building and sending a signed tx.
  *
  * Layer: cli/ (top). Talks to the user: every failure is printed here, once,
  * in words that name the file or option at fault. Never exits the process
@@ -11,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "ct.h"
 
 int cli_exit_for(hm_err err) {
     switch (err) {
@@ -78,21 +81,24 @@ int cli_dispatch(const cli_command *table, size_t count, const char *usage, int 
 
 /* ------------------------------------------------------------ option parsing */
 
-void cli_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+/* "hallmark: <message>" and a newline on stderr. */
+__attribute__((format(printf, 1, 0))) static void vprint_error(const char *fmt, va_list ap) {
     fputs("hallmark: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vprint_error(fmt, ap);
     va_end(ap);
 }
 
 int cli_usage_error(const cli_spec *spec, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("hallmark: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vprint_error(fmt, ap);
     va_end(ap);
     fprintf(stderr, "usage: %s\n(--help for details)\n", spec->usage);
     return CLI_EXIT_USAGE;
@@ -323,6 +329,23 @@ hm_err cli_load_key(const char *path, hm_keypair *kp) {
     return err;
 }
 
+int cli_load_key_opt(const cli_spec *spec, const cli_args *a, hm_keypair *kp) {
+    const char *path = cli_arg(a, "key");
+    if (path == NULL)
+        return cli_usage_error(spec, "--key FILE is required");
+    return cli_load_key(path, kp) == HM_OK ? CLI_EXIT_OK : CLI_EXIT_IO;
+}
+
+int cli_write_file(const char *path, const uint8_t *data, size_t data_len) {
+    FILE *f = fopen(path, "wb");
+    bool ok = f != NULL && fwrite(data, 1, data_len, f) == data_len;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        cli_error("cannot write %s", path);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_IO;
+}
+
 hm_err cli_check_chain_id(const char *text) {
     size_t len = strlen(text);
     if (len == 0 || len > HM_CHAIN_ID_MAX) {
@@ -394,4 +417,68 @@ void cli_print_hex(const uint8_t *data, size_t data_len) {
     }
     puts(text);
     free(text);
+}
+
+void cli_print_json(json_t *obj) {
+    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (text) {
+        puts(text);
+        free(text);
+    } else {
+        cli_error("out of memory");
+    }
+    json_decref(obj);
+}
+
+/* ------------------------------------------------------------------ misc */
+
+uint64_t cli_random_nonce(void) {
+    uint8_t b[8];
+    uint64_t v = 0;
+    if (hm_random_bytes(b, sizeof b) != HM_OK)
+        return (uint64_t)time(NULL);
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+uint64_t cli_monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int cli_compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+int cli_send_tx(const cli_spec *spec, const cli_args *a, const hm_keypair *kp, uint32_t type,
+                const uint8_t *body, size_t body_len, const uint8_t *const *recs,
+                const size_t *rec_lens, uint32_t rec_count) {
+    char chain_id[HM_CHAIN_ID_MAX + 1];
+    hm_err err = cli_genesis_chain_id(cli_arg(a, "genesis"), chain_id);
+    if (err != HM_OK)
+        return cli_exit_for(err);
+    uint64_t nonce = cli_random_nonce();
+    const char *nonce_text = cli_arg(a, "nonce");
+    if (nonce_text != NULL && !cli_parse_u64(nonce_text, UINT64_MAX, &nonce))
+        return cli_usage_error(spec, "--nonce must be a whole number");
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    /* A keyless transaction carries no nonce: nothing signs it. */
+    err = ct_tx_build(&w, type, kp, chain_id, kp ? nonce : 0, body, body_len, rec_count > 0, recs,
+                      rec_lens, rec_count);
+    if (err != HM_OK) {
+        hm_writer_free(&w);
+        cli_error("cannot build the transaction: %s", hm_err_message(err));
+        return cli_exit_for(err);
+    }
+    const char *out = cli_arg(a, "out");
+    int rc = out != NULL ? cli_write_file(out, w.buf, w.len)
+                         : cli_submit_tx(cli_node_url(cli_arg(a, "node")), w.buf, w.len);
+    hm_writer_free(&w);
+    return rc;
 }

@@ -109,6 +109,40 @@ static inline void ct_key_add_account(ct_key_buf *k, const ct_account *a) {
     ct_key_add(k, a->owner.bytes, HM_PUBKEY_LEN);
 }
 
+/* ------------------------------------------------ state sources (src.c)
+ *
+ * Reads either a block's overlay (x set: what execution sees, its own writes
+ * included) or a committed store (s set: what queries see); exactly one of
+ * the two is set. The same decoding code then serves execution and queries. */
+
+typedef struct {
+    ct_exec *x;
+    const ct_store *s;
+} ct_src;
+
+/* As ct_state_get / ct_store.get on the chosen source: HM_OK with a malloc'd
+ * *val (the caller frees), HM_ERR_NOT_FOUND, or an operating error. */
+HM_MUST_USE hm_err ct_src_get(const ct_src *from, const uint8_t *key, size_t key_len, uint8_t **val,
+                              size_t *val_len);
+/* As ct_state_scan / ct_store.scan on the chosen source. */
+HM_MUST_USE hm_err ct_src_scan(const ct_src *from, const uint8_t *start, size_t start_len,
+                               const uint8_t *end, size_t end_len, ct_visit_fn visit, void *arg);
+/* *exists tells whether key has a value; HM_OK unless the read failed. */
+HM_MUST_USE hm_err ct_src_exists(const ct_src *from, const uint8_t *key, size_t key_len,
+                                 bool *exists);
+
+/* ------------------------------------------------ decoders */
+
+/* Ends a decode into a scratch copy: copies size bytes of tmp to out only
+ * when the reader consumed its whole input without error, so a decoder
+ * writes its output only on success. Returns the reader's verdict. */
+static inline hm_err ct_reader_finish_into(hm_reader *r, void *out, const void *tmp, size_t size) {
+    hm_err err = hm_reader_finish(r);
+    if (err == HM_OK)
+        memcpy(out, tmp, size);
+    return err;
+}
+
 /* Encodes/decodes a tx result for the "t/" index. */
 HM_MUST_USE hm_err ct_result_encode(const ct_result *res, uint64_t height, hm_writer *w);
 

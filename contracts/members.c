@@ -22,20 +22,6 @@ enum { KEY_ACTIVE = 0, KEY_REVOKED = 1, KEY_ROTATED = 2 };
     (CT_ROLE_BRAND | CT_ROLE_LOGISTICS | CT_ROLE_RETAILER | CT_ROLE_PLATFORM | CT_ROLE_MCN |       \
      CT_ROLE_AUDITOR)
 
-/* Reads either the block overlay or a committed store: the same decoding
- * serves execution and queries. */
-typedef struct {
-    ct_exec *x;
-    const ct_store *s;
-} src;
-
-static hm_err src_get(const src *from, const uint8_t *key, size_t key_len, uint8_t **val,
-                      size_t *val_len) {
-    if (from->x != NULL)
-        return ct_state_get(from->x, key, key_len, val, val_len);
-    return from->s->get(from->s->ctx, key, key_len, val, val_len);
-}
-
 static void key_index_key(const uint8_t pub[HM_PUBKEY_LEN], uint8_t out[4 + HM_PUBKEY_LEN]) {
     memcpy(out, "m/k/", 4);
     memcpy(out + 4, pub, HM_PUBKEY_LEN);
@@ -55,13 +41,13 @@ static bool is_genesis_admin(const ct_block_ctx *ctx, const hm_pubkey *key) {
 
 /* The "m/k/" entry of key: state and id; HM_ERR_NOT_FOUND when none. A
  * damaged value is an operating error (HM_ERR_IO), never a refusal. */
-static hm_err read_key_index(const src *from, const hm_pubkey *key, uint8_t *state,
+static hm_err read_key_index(const ct_src *from, const hm_pubkey *key, uint8_t *state,
                              ct_member_id *id) {
     uint8_t k[4 + HM_PUBKEY_LEN];
     key_index_key(key->bytes, k);
     uint8_t *val = NULL;
     size_t val_len = 0;
-    hm_err err = src_get(from, k, sizeof k, &val, &val_len);
+    hm_err err = ct_src_get(from, k, sizeof k, &val, &val_len);
     if (err != HM_OK)
         return err;
     hm_reader r;
@@ -75,12 +61,12 @@ static hm_err read_key_index(const src *from, const hm_pubkey *key, uint8_t *sta
     return HM_OK;
 }
 
-static hm_err read_member(const src *from, const ct_member_id *id, ct_member *out) {
+static hm_err read_member(const ct_src *from, const ct_member_id *id, ct_member *out) {
     uint8_t k[4 + HM_PUBKEY_LEN];
     member_key(id, k);
     uint8_t *val = NULL;
     size_t val_len = 0;
-    hm_err err = src_get(from, k, sizeof k, &val, &val_len);
+    hm_err err = ct_src_get(from, k, sizeof k, &val, &val_len);
     if (err != HM_OK)
         return err;
     ct_member m;
@@ -128,7 +114,7 @@ static hm_err write_member(ct_exec *x, const ct_member_id *id, const ct_member *
 
 /* Resolves key through state, then genesis. ctx NULL for committed-store
  * queries (genesis admins are then known only once written in state). */
-static hm_err resolve(const src *from, const ct_block_ctx *ctx, const hm_pubkey *key,
+static hm_err resolve(const ct_src *from, const ct_block_ctx *ctx, const hm_pubkey *key,
                       ct_member *out, ct_member_id *id_out) {
     uint8_t state = 0;
     ct_member_id id;
@@ -164,14 +150,14 @@ hm_err ct_member_lookup(ct_exec *x, const hm_pubkey *key, ct_member *out) {
     if (x == NULL || key == NULL || out == NULL)
         return HM_ERR_ARG;
     ct_member_id id;
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     return resolve(&from, ct_exec_ctx(x), key, out, &id);
 }
 
 hm_err ct_member_id_lookup(ct_exec *x, const hm_pubkey *key, ct_member *member, ct_member_id *id) {
     if (x == NULL || key == NULL || member == NULL || id == NULL)
         return HM_ERR_ARG;
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     return resolve(&from, ct_exec_ctx(x), key, member, id);
 }
 
@@ -179,14 +165,14 @@ hm_err ct_query_member(const ct_store *s, const hm_pubkey *key, ct_member *out) 
     if (s == NULL || key == NULL || out == NULL)
         return HM_ERR_ARG;
     ct_member_id id;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     return resolve(&from, NULL, key, out, &id);
 }
 
 hm_err ct_query_member_id(const ct_store *s, const ct_member_id *id, ct_member *member) {
     if (s == NULL || id == NULL || member == NULL)
         return HM_ERR_ARG;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     hm_err err = read_member(&from, id, member);
     if (err != HM_OK)
         return err;
@@ -274,11 +260,7 @@ hm_err ct_member_revoke_decode(const uint8_t *data, size_t len, ct_member_revoke
     hm_reader r;
     hm_reader_init(&r, data, len);
     hm_get_raw(&r, out.key.bytes, HM_PUBKEY_LEN);
-    hm_err err = hm_reader_finish(&r);
-    if (err != HM_OK)
-        return err;
-    *b = out;
-    return HM_OK;
+    return ct_reader_finish_into(&r, b, &out, sizeof out);
 }
 
 hm_err ct_member_rotate_encode(const ct_member_rotate_body *b, hm_writer *w) {
@@ -297,11 +279,7 @@ hm_err ct_member_rotate_decode(const uint8_t *data, size_t len, ct_member_rotate
     hm_reader_init(&r, data, len);
     hm_get_raw(&r, out.old_key.bytes, HM_PUBKEY_LEN);
     hm_get_raw(&r, out.new_key.bytes, HM_PUBKEY_LEN);
-    hm_err err = hm_reader_finish(&r);
-    if (err != HM_OK)
-        return err;
-    *b = out;
-    return HM_OK;
+    return ct_reader_finish_into(&r, b, &out, sizeof out);
 }
 
 /* ------------------------------------------------------------- apply */
@@ -310,7 +288,7 @@ hm_err ct_member_rotate_decode(const uint8_t *data, size_t len, ct_member_rotate
 static hm_err key_is_fresh(ct_exec *x, const hm_pubkey *key, bool *fresh) {
     uint8_t state = 0;
     ct_member_id id;
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     hm_err err = read_key_index(&from, key, &state, &id);
     if (err == HM_OK) {
         *fresh = false;

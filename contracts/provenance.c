@@ -44,36 +44,6 @@ enum {
     F_EVENTS = 1u << 3,
 };
 
-/* ------------------------------------------------------- state sources */
-
-typedef struct {
-    ct_exec *x;
-    const ct_store *s;
-} src;
-
-static hm_err src_get(const src *from, const uint8_t *key, size_t key_len, uint8_t **val,
-                      size_t *val_len) {
-    if (from->x != NULL)
-        return ct_state_get(from->x, key, key_len, val, val_len);
-    return from->s->get(from->s->ctx, key, key_len, val, val_len);
-}
-
-static hm_err src_scan(const src *from, const uint8_t *start, size_t start_len, const uint8_t *end,
-                       size_t end_len, ct_visit_fn visit, void *arg) {
-    if (from->x != NULL)
-        return ct_state_scan(from->x, start, start_len, end, end_len, visit, arg);
-    return from->s->scan(from->s->ctx, start, start_len, end, end_len, visit, arg);
-}
-
-static hm_err src_exists(const src *from, const uint8_t *key, size_t key_len, bool *exists) {
-    uint8_t *val = NULL;
-    size_t val_len = 0;
-    hm_err err = src_get(from, key, key_len, &val, &val_len);
-    free(val);
-    *exists = err == HM_OK;
-    return err == HM_ERR_NOT_FOUND ? HM_OK : err;
-}
-
 /* ------------------------------------------------------------- keys */
 
 typedef struct {
@@ -190,12 +160,12 @@ static hm_err item_value_put(ct_exec *x, const key_buf *k, const item_value *iv)
 
 /* Reads an item: HM_ERR_NOT_FOUND or the value (*raw owned by the caller,
  * iv points into it). */
-static hm_err item_read(const src *from, const char *gtin14, const char *serial, uint8_t **raw,
+static hm_err item_read(const ct_src *from, const char *gtin14, const char *serial, uint8_t **raw,
                         item_value *iv, key_buf *k) {
     kb_init(k, "p/i/");
     kb_item(k, gtin14, serial);
     size_t len = 0;
-    hm_err err = src_get(from, k->b, k->n, raw, &len);
+    hm_err err = ct_src_get(from, k->b, k->n, raw, &len);
     if (err != HM_OK)
         return err;
     err = item_value_decode(*raw, len, iv);
@@ -206,19 +176,40 @@ static hm_err item_read(const src *from, const char *gtin14, const char *serial,
     return err;
 }
 
+/* item_read for entry i of a tx's item list: an item that is not registered
+ * refuses the tx (HM_OK with res->code set, nothing to free). */
+static hm_err item_read_listed(const ct_src *from, const ct_item_ref *ref, uint32_t i,
+                               ct_result *res, uint8_t **raw, item_value *iv, key_buf *k) {
+    hm_err err = item_read(from, ref->gtin, ref->serial, raw, iv, k);
+    if (err == HM_ERR_NOT_FOUND)
+        return ct_refuse(res, HM_ERR_NOT_FOUND, CT_RULE_NO_ITEM, i,
+                         "item %u (%s/%s) is not registered", i, ref->gtin, ref->serial);
+    return err;
+}
+
+/* The verdict on a tx body that did not decode (err != HM_OK): lack of
+ * memory is an operating error; anything else refuses the tx under the body
+ * rule, naming `what`. */
+static hm_err refuse_body(ct_result *res, hm_err err, const char *what) {
+    assert(err != HM_OK);
+    if (err == HM_ERR_NOMEM)
+        return err;
+    return ct_refuse(res, err, CT_RULE_BODY, 0, "%s body: %s", what, hm_err_message(err));
+}
+
 /* ------------------------------------------------------ GTIN ownership */
 
 /* The member owning the prefix a GTIN-14 carries (the company prefix starts
  * after the indicator digit). Prefixes never overlap, so at most one of the
  * 6..12-digit candidates is assigned. */
-static hm_err gtin_owner(const src *from, const char *gtin14, ct_member_id *owner) {
+static hm_err gtin_owner(const ct_src *from, const char *gtin14, ct_member_id *owner) {
     for (size_t n = CT_PREFIX_MIN; n <= CT_PREFIX_MAX; n++) {
         key_buf k;
         kb_init(&k, "p/px/");
         kb_raw(&k, gtin14 + 1, n);
         uint8_t *val = NULL;
         size_t len = 0;
-        hm_err err = src_get(from, k.b, k.n, &val, &len);
+        hm_err err = ct_src_get(from, k.b, k.n, &val, &len);
         if (err == HM_ERR_NOT_FOUND)
             continue;
         if (err != HM_OK)
@@ -233,14 +224,14 @@ static hm_err gtin_owner(const src *from, const char *gtin14, ct_member_id *owne
 }
 
 /* Product: owner and hash of the stored body. */
-static hm_err product_read(const src *from, const char *gtin14, ct_member_id *owner,
+static hm_err product_read(const ct_src *from, const char *gtin14, ct_member_id *owner,
                            uint8_t hash[HM_HASH_LEN], uint8_t **body, size_t *body_len) {
     key_buf k;
     kb_init(&k, "p/g/");
     kb_raw(&k, gtin14, CT_GTIN_LEN);
     uint8_t *val = NULL;
     size_t len = 0;
-    hm_err err = src_get(from, k.b, k.n, &val, &len);
+    hm_err err = ct_src_get(from, k.b, k.n, &val, &len);
     if (err != HM_OK)
         return err;
     if (len < HM_PUBKEY_LEN) {
@@ -264,7 +255,7 @@ static hm_err product_read(const src *from, const char *gtin14, ct_member_id *ow
 }
 
 /* Whether id is an active member with one of roles; its member record. */
-static hm_err member_active(const src *from, const ct_member_id *id, uint32_t roles, bool *ok) {
+static hm_err member_active(const ct_src *from, const ct_member_id *id, uint32_t roles, bool *ok) {
     *ok = false;
     ct_member m;
     hm_err err;
@@ -423,7 +414,7 @@ static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     if ((signer->roles & CT_ROLE_ADMIN) == 0)
         return ct_refuse(res, HM_ERR_DENIED, CT_RULE_NOT_ADMIN, 0,
                          "only an admin assigns GS1 prefixes");
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     bool ok = false;
     err = member_active(&from, &b.brand, CT_ROLE_BRAND, &ok);
     if (err != HM_OK)
@@ -439,7 +430,7 @@ static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer,
         kb_init(&k, "p/px/");
         kb_raw(&k, b.prefix, n);
         bool exists = false;
-        err = src_exists(&from, k.b, k.n, &exists);
+        err = ct_src_exists(&from, k.b, k.n, &exists);
         if (err != HM_OK)
             return err;
         if (exists)
@@ -454,7 +445,7 @@ static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     uint8_t ff = 0xff;
     kb_raw(&end, &ff, 1);
     bool found = false;
-    err = src_scan(&from, start.b, start.n, end.b, end.n, visit_found, &found);
+    err = ct_src_scan(&from, start.b, start.n, end.b, end.n, visit_found, &found);
     if (err != HM_OK)
         return err;
     if (found)
@@ -477,14 +468,12 @@ static hm_err apply_product(ct_exec *x, const ct_tx *tx, const ct_member *signer
     char gtin[CT_GTIN_LEN + 1];
     memcpy(gtin, b->gtin, sizeof gtin);
     free(b);
-    if (err == HM_ERR_NOMEM)
-        return err;
     if (err != HM_OK)
-        return ct_refuse(res, err, CT_RULE_BODY, 0, "product body: %s", hm_err_message(err));
+        return refuse_body(res, err, "product");
     if ((signer->roles & CT_ROLE_BRAND) == 0)
         return ct_refuse(res, HM_ERR_DENIED, CT_RULE_NOT_BRAND, 0,
                          "only a brand sets product metadata");
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     ct_member_id me, owner;
     err = signer_id(x, signer, &me);
     if (err != HM_OK)
@@ -517,7 +506,7 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
                          CT_BATCH_RECORDS_MAX);
     if ((signer->roles & CT_ROLE_BRAND) == 0)
         return ct_refuse(res, HM_ERR_DENIED, CT_RULE_NOT_BRAND, 0, "only a brand registers items");
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     ct_member_id me;
     hm_err err = signer_id(x, signer, &me);
     if (err != HM_OK)
@@ -574,7 +563,7 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
         kb_init(&k, "p/i/");
         kb_item(&k, ir.gtin, ir.serial);
         bool exists = false;
-        err = src_exists(&from, k.b, k.n, &exists);
+        err = ct_src_exists(&from, k.b, k.n, &exists);
         if (err != HM_OK)
             return err;
         if (exists)
@@ -620,7 +609,7 @@ static bool ids_equal(const ct_member_id *a, const ct_member_id *b) {
 }
 
 /* The holder of an item: its stored custodian, else its brand. */
-static hm_err item_custodian(const src *from, const ct_item_ref *ref, const item_value *iv,
+static hm_err item_custodian(const ct_src *from, const ct_item_ref *ref, const item_value *iv,
                              ct_member_id *out) {
     if (iv->flags & F_CUSTODIAN) {
         *out = iv->custodian;
@@ -693,7 +682,7 @@ static hm_err propagate(ct_exec *x, const ct_member_id *signer, const char *cont
     size_t level_end = 1;
     uint32_t depth = 0;
     hm_err err = HM_OK;
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     while (head < p.queue_len && err == HM_OK) {
         if (head == level_end) {
             depth++;
@@ -741,7 +730,7 @@ static hm_err propagate(ct_exec *x, const ct_member_id *signer, const char *cont
         key_buf end = start;
         uint8_t ff = 0xff;
         kb_raw(&end, &ff, 1);
-        err = src_scan(&from, start.b, start.n, end.b, end.n, visit_content, &p);
+        err = ct_src_scan(&from, start.b, start.n, end.b, end.n, visit_content, &p);
         if (err == HM_OK)
             err = p.err;
     }
@@ -787,7 +776,7 @@ typedef struct {
  * was refused (res filled). chain false for an aggregation's parent, which
  * carries no previous hash. */
 static hm_err event_touch(event_ctx *e, const char *epc, const uint8_t *prev_hash, bool *refused) {
-    src from = {.x = e->x, .s = NULL};
+    ct_src from = {.x = e->x, .s = NULL};
     ct_item_ref ref;
     if (!ct_epc_item_parse(epc, &ref)) {
         if (prev_hash != NULL && !zero32(prev_hash)) {
@@ -854,7 +843,7 @@ static hm_err aggregate(event_ctx *e, bool *refused) {
     const ct_event_record *ev = e->ev;
     if (ev->type != CT_EPCIS_AGGREGATION || ev->action == CT_ACTION_OBSERVE)
         return HM_OK;
-    src from = {.x = e->x, .s = NULL};
+    ct_src from = {.x = e->x, .s = NULL};
     for (uint32_t i = 0; i < ev->epc_count; i++) {
         const char *child = ev->epcs[i].epc;
         key_buf pk;
@@ -862,7 +851,7 @@ static hm_err aggregate(event_ctx *e, bool *refused) {
         kb_raw(&pk, child, strlen(child));
         uint8_t *val = NULL;
         size_t len = 0;
-        hm_err err = src_get(&from, pk.b, pk.n, &val, &len);
+        hm_err err = ct_src_get(&from, pk.b, pk.n, &val, &len);
         if (err != HM_OK && err != HM_ERR_NOT_FOUND)
             return err;
         bool packed_here =
@@ -955,12 +944,12 @@ static const char *item_named_twice(const ct_event_record *ev) {
 static hm_err apply_one_event(event_ctx *e, uint64_t batch, const uint8_t *rec, size_t rec_len,
                               bool *refused) {
     const ct_event_record *ev = e->ev;
-    src from = {.x = e->x, .s = NULL};
+    ct_src from = {.x = e->x, .s = NULL};
     key_buf ek;
     kb_init(&ek, "p/e/");
     kb_raw(&ek, ev->event_hash, HM_HASH_LEN);
     bool exists = false;
-    hm_err err = src_exists(&from, ek.b, ek.n, &exists);
+    hm_err err = ct_src_exists(&from, ek.b, ek.n, &exists);
     if (err != HM_OK)
         return err;
     if (exists) {
@@ -1099,15 +1088,11 @@ static hm_err apply_custody(ct_exec *x, const ct_tx *tx, const ct_member *signer
     if (b == NULL)
         return HM_ERR_NOMEM;
     hm_err err = ct_custody_decode(tx->body, tx->body_len, b);
-    if (err == HM_ERR_NOMEM) {
-        free(b);
-        return err;
-    }
     if (err != HM_OK) {
         free(b);
-        return ct_refuse(res, err, CT_RULE_BODY, 0, "custody body: %s", hm_err_message(err));
+        return refuse_body(res, err, "custody");
     }
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     ct_member_id me;
     err = signer_id(x, signer, &me);
     bool ok = false;
@@ -1129,13 +1114,8 @@ static hm_err apply_custody(ct_exec *x, const ct_tx *tx, const ct_member *signer
         uint8_t *raw = NULL;
         item_value iv;
         key_buf k;
-        err = item_read(&from, ref->gtin, ref->serial, &raw, &iv, &k);
-        if (err == HM_ERR_NOT_FOUND) {
-            err = ct_refuse(res, HM_ERR_NOT_FOUND, CT_RULE_NO_ITEM, i,
-                            "item %u (%s/%s) is not registered", i, ref->gtin, ref->serial);
-            break;
-        }
-        if (err != HM_OK)
+        err = item_read_listed(&from, ref, i, res, &raw, &iv, &k);
+        if (err != HM_OK || res->code != HM_OK)
             break;
         ct_member_id holder, brand;
         err = item_custodian(&from, ref, &iv, &holder);
@@ -1168,15 +1148,11 @@ static hm_err apply_recall(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     if (b == NULL)
         return HM_ERR_NOMEM;
     hm_err err = ct_recall_decode(tx->body, tx->body_len, b);
-    if (err == HM_ERR_NOMEM) {
-        free(b);
-        return err;
-    }
     if (err != HM_OK) {
         free(b);
-        return ct_refuse(res, err, CT_RULE_BODY, 0, "recall body: %s", hm_err_message(err));
+        return refuse_body(res, err, "recall");
     }
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     ct_member_id me, owner;
     err = signer_id(x, signer, &me);
     if (err == HM_OK && b->mode == CT_RECALL_LOT) {
@@ -1199,13 +1175,8 @@ static hm_err apply_recall(ct_exec *x, const ct_tx *tx, const ct_member *signer,
         uint8_t *raw = NULL;
         item_value iv;
         key_buf k;
-        err = item_read(&from, ref->gtin, ref->serial, &raw, &iv, &k);
-        if (err == HM_ERR_NOT_FOUND) {
-            err = ct_refuse(res, HM_ERR_NOT_FOUND, CT_RULE_NO_ITEM, i,
-                            "item %u (%s/%s) is not registered", i, ref->gtin, ref->serial);
-            break;
-        }
-        if (err != HM_OK)
+        err = item_read_listed(&from, ref, i, res, &raw, &iv, &k);
+        if (err != HM_OK || res->code != HM_OK)
             break;
         err = gtin_owner(&from, ref->gtin, &owner);
         if (err == HM_OK && !ids_equal(&owner, &me)) {
@@ -1243,7 +1214,7 @@ static hm_err apply_claim(ct_exec *x, const ct_tx *tx, ct_result *res) {
     hm_err err = ct_claim_decode(tx->body, tx->body_len, &b);
     if (err != HM_OK)
         return ct_refuse(res, err, CT_RULE_BODY, 0, "claim body: %s", hm_err_message(err));
-    src from = {.x = x, .s = NULL};
+    ct_src from = {.x = x, .s = NULL};
     uint8_t *raw = NULL;
     item_value iv;
     key_buf k;
@@ -1318,13 +1289,13 @@ hm_err ct_query_prefix(const ct_store *s, const char *prefix, ct_member_id *owne
     size_t n = strlen(prefix);
     if (n < CT_PREFIX_MIN || n > CT_PREFIX_MAX)
         return HM_ERR_ARG;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     key_buf k;
     kb_init(&k, "p/px/");
     kb_raw(&k, prefix, n);
     uint8_t *val = NULL;
     size_t len = 0;
-    hm_err err = src_get(&from, k.b, k.n, &val, &len);
+    hm_err err = ct_src_get(&from, k.b, k.n, &val, &len);
     if (err != HM_OK)
         return err;
     if (len == HM_PUBKEY_LEN)
@@ -1339,7 +1310,7 @@ hm_err ct_query_product(const ct_store *s, const char *gtin14, ct_product_body *
         return HM_ERR_ARG;
     if (ct_gtin14_check(gtin14, NULL) != HM_OK)
         return HM_ERR_BAD_VALUE;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     uint8_t *body = NULL;
     size_t body_len = 0;
     hm_err err = product_read(&from, gtin14, owner, NULL, &body, &body_len);
@@ -1350,13 +1321,42 @@ hm_err ct_query_product(const ct_store *s, const char *gtin14, ct_product_body *
     return err == HM_OK ? HM_OK : HM_ERR_IO;
 }
 
+hm_err ct_query_batch_tx(const ct_store *s, uint64_t batch, uint8_t tx_id[HM_HASH_LEN]) {
+    if (s == NULL || tx_id == NULL)
+        return HM_ERR_ARG;
+    ct_src from = {.x = NULL, .s = s};
+    key_buf bk;
+    kb_init(&bk, "p/b/");
+    kb_u64(&bk, batch);
+    uint8_t *meta = NULL;
+    size_t meta_len = 0;
+    hm_err err = ct_src_get(&from, bk.b, bk.n, &meta, &meta_len);
+    if (err == HM_OK && meta_len >= 1 + HM_HASH_LEN)
+        memcpy(tx_id, meta + 1, HM_HASH_LEN);
+    else if (err == HM_OK)
+        err = HM_ERR_IO;
+    free(meta);
+    return err;
+}
+
 hm_err ct_query_item(const ct_store *s, const char *gtin14, const char *serial,
                      ct_item_status *out) {
-    if (s == NULL || gtin14 == NULL || serial == NULL || out == NULL)
+    uint64_t batch = 0;
+    hm_err err = ct_query_item_in_batch(s, gtin14, serial, out, &batch);
+    if (err != HM_OK)
+        return err;
+    /* The registering tx id, from the batch meta. */
+    err = ct_query_batch_tx(s, batch, out->reg_tx);
+    return err == HM_ERR_NOT_FOUND ? HM_ERR_IO : err; /* an item without its batch: damage */
+}
+
+hm_err ct_query_item_in_batch(const ct_store *s, const char *gtin14, const char *serial,
+                              ct_item_status *out, uint64_t *batch) {
+    if (s == NULL || gtin14 == NULL || serial == NULL || out == NULL || batch == NULL)
         return HM_ERR_ARG;
     if (ct_gtin14_check(gtin14, NULL) != HM_OK || ct_gs1_serial_check(serial, NULL) != HM_OK)
         return HM_ERR_BAD_VALUE;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     uint8_t *raw = NULL;
     item_value iv;
     key_buf k;
@@ -1374,20 +1374,8 @@ hm_err ct_query_item(const ct_store *s, const char *gtin14, const char *serial,
         if (err == HM_OK)
             err = item_custodian(&from, &ref, &iv, &st.custodian);
     }
-    /* The registering tx id, from the batch meta. */
-    if (err == HM_OK) {
-        key_buf bk;
-        kb_init(&bk, "p/b/");
-        kb_u64(&bk, iv.batch);
-        uint8_t *meta = NULL;
-        size_t meta_len = 0;
-        err = src_get(&from, bk.b, bk.n, &meta, &meta_len);
-        if (err == HM_OK && meta_len >= 1 + HM_HASH_LEN)
-            memcpy(st.reg_tx, meta + 1, HM_HASH_LEN);
-        else if (err == HM_OK)
-            err = HM_ERR_IO;
-        free(meta);
-    }
+    /* reg_tx stays zero here: the batch meta holds it (ct_query_batch_tx). */
+    *batch = iv.batch;
     st.reg_index = iv.index;
     st.claimed = (iv.flags & F_CLAIMED) != 0;
     st.claimed_ms = iv.claimed_ms;
@@ -1414,7 +1402,7 @@ hm_err ct_query_item(const ct_store *s, const char *gtin14, const char *serial,
         }
         uint8_t *reason = NULL;
         size_t reason_len = 0;
-        hm_err rerr = src_get(&from, rk.b, rk.n, &reason, &reason_len);
+        hm_err rerr = ct_src_get(&from, rk.b, rk.n, &reason, &reason_len);
         if (rerr == HM_OK) {
             st.recalled = true;
             size_t n = reason_len < CT_RECALL_REASON_MAX ? reason_len : CT_RECALL_REASON_MAX;
@@ -1431,13 +1419,13 @@ hm_err ct_query_item(const ct_store *s, const char *gtin14, const char *serial,
     return err;
 }
 
-static hm_err batch_by_tx(const src *from, const uint8_t tx_id[HM_HASH_LEN], uint64_t *batch) {
+static hm_err batch_by_tx(const ct_src *from, const uint8_t tx_id[HM_HASH_LEN], uint64_t *batch) {
     key_buf k;
     kb_init(&k, "p/bt/");
     kb_raw(&k, tx_id, HM_HASH_LEN);
     uint8_t *val = NULL;
     size_t len = 0;
-    hm_err err = src_get(from, k.b, k.n, &val, &len);
+    hm_err err = ct_src_get(from, k.b, k.n, &val, &len);
     if (err != HM_OK)
         return err;
     if (len == 8)
@@ -1449,7 +1437,7 @@ static hm_err batch_by_tx(const src *from, const uint8_t tx_id[HM_HASH_LEN], uin
 /* The leaf hashes of one stored chunk: read directly (events), or
  * recomputed from the records held in the chunk's items' values (items).
  * leaves receives up to CT_CHUNK_LEAVES hashes. */
-static hm_err chunk_leaves(const src *from, uint8_t type, const uint8_t *chunk, size_t chunk_len,
+static hm_err chunk_leaves(const ct_src *from, uint8_t type, const uint8_t *chunk, size_t chunk_len,
                            uint8_t (*leaves)[HM_HASH_LEN], size_t *count) {
     *count = 0;
     if (type != CT_TX_ITEM_REGISTER) {
@@ -1473,7 +1461,7 @@ static hm_err chunk_leaves(const src *from, uint8_t type, const uint8_t *chunk, 
         kb_raw(&k, chunk + pos, key_len);
         uint8_t *val = NULL;
         size_t val_len = 0;
-        hm_err err = src_get(from, k.b, k.n, &val, &val_len);
+        hm_err err = ct_src_get(from, k.b, k.n, &val, &val_len);
         if (err != HM_OK)
             return err == HM_ERR_NOT_FOUND ? HM_ERR_IO : err;
         item_value iv;
@@ -1489,14 +1477,14 @@ static hm_err chunk_leaves(const src *from, uint8_t type, const uint8_t *chunk, 
     return HM_OK;
 }
 
-static hm_err record_proof_by_batch(const src *from, uint64_t batch, uint32_t index,
+static hm_err record_proof_by_batch(const ct_src *from, uint64_t batch, uint32_t index,
                                     ct_record_proof *out) {
     key_buf k;
     kb_init(&k, "p/b/");
     kb_u64(&k, batch);
     uint8_t *meta = NULL;
     size_t meta_len = 0;
-    hm_err err = src_get(from, k.b, k.n, &meta, &meta_len);
+    hm_err err = ct_src_get(from, k.b, k.n, &meta, &meta_len);
     if (err != HM_OK)
         return err == HM_ERR_NOT_FOUND ? HM_ERR_NOT_FOUND : err;
     hm_reader r;
@@ -1522,7 +1510,7 @@ static hm_err record_proof_by_batch(const src *from, uint64_t batch, uint32_t in
     kb_u32(&k, chunk);
     uint8_t *stored = NULL;
     size_t stored_len = 0;
-    err = src_get(from, k.b, k.n, &stored, &stored_len);
+    err = ct_src_get(from, k.b, k.n, &stored, &stored_len);
     uint8_t leaves[CT_CHUNK_LEAVES][HM_HASH_LEN];
     size_t chunk_count = 0;
     uint32_t in_chunk = index % CT_CHUNK_LEAVES;
@@ -1559,7 +1547,7 @@ hm_err ct_query_record_proof(const ct_store *s, const uint8_t tx_id[HM_HASH_LEN]
                              ct_record_proof *out) {
     if (s == NULL || tx_id == NULL || out == NULL)
         return HM_ERR_ARG;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     uint64_t batch = 0;
     hm_err err = batch_by_tx(&from, tx_id, &batch);
     if (err != HM_OK)
@@ -1577,13 +1565,13 @@ void ct_stored_event_clear(ct_stored_event *e) {
 hm_err ct_query_event(const ct_store *s, const uint8_t hash[HM_HASH_LEN], ct_stored_event *out) {
     if (s == NULL || hash == NULL || out == NULL)
         return HM_ERR_ARG;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     key_buf k;
     kb_init(&k, "p/e/");
     kb_raw(&k, hash, HM_HASH_LEN);
     uint8_t *val = NULL;
     size_t len = 0;
-    hm_err err = src_get(&from, k.b, k.n, &val, &len);
+    hm_err err = ct_src_get(&from, k.b, k.n, &val, &len);
     if (err != HM_OK)
         return err;
     ct_stored_event e;
@@ -1609,7 +1597,7 @@ hm_err ct_query_event(const ct_store *s, const uint8_t hash[HM_HASH_LEN], ct_sto
     kb_u64(&k, batch);
     uint8_t *meta = NULL;
     size_t meta_len = 0;
-    err = src_get(&from, k.b, k.n, &meta, &meta_len);
+    err = ct_src_get(&from, k.b, k.n, &meta, &meta_len);
     if (err == HM_OK && meta_len >= 1 + HM_HASH_LEN)
         memcpy(e.tx_id, meta + 1, HM_HASH_LEN);
     else if (err == HM_OK || err == HM_ERR_NOT_FOUND)
@@ -1629,7 +1617,7 @@ typedef struct page page;
 typedef bool (*page_row_fn)(page *p, const uint8_t *key, size_t key_len, const uint8_t *val,
                             size_t val_len, bool *emit);
 struct page {
-    const src *from;
+    const ct_src *from;
     uint32_t limit, emitted;
     uint32_t visited, visit_max; /* bound on rows examined (filters) */
     page_row_fn row;
@@ -1682,7 +1670,7 @@ static hm_err page_run(page *p, const uint8_t *start, size_t start_len, const ui
     }
     *p->next_len = 0;
     size_t last_len = 0;
-    hm_err err = src_scan(p->from, from_key.b, from_key.n, end, end_len, page_visit, p);
+    hm_err err = ct_src_scan(p->from, from_key.b, from_key.n, end, end_len, page_visit, p);
     if (err == HM_OK)
         err = p->err;
     if (err != HM_OK)
@@ -1696,7 +1684,7 @@ static hm_err page_run(page *p, const uint8_t *start, size_t start_len, const ui
         uint8_t zero = 0;
         kb_raw(&probe, &zero, 1);
         bool more = false;
-        err = src_scan(p->from, probe.b, probe.n, end, end_len, visit_found, &more);
+        err = ct_src_scan(p->from, probe.b, probe.n, end, end_len, visit_found, &more);
         if (err != HM_OK)
             return err;
         if (!more)
@@ -1725,7 +1713,7 @@ hm_err ct_query_item_history(const ct_store *s, const char *gtin14, const char *
         return HM_ERR_ARG;
     if (ct_gtin14_check(gtin14, NULL) != HM_OK || ct_gs1_serial_check(serial, NULL) != HM_OK)
         return HM_ERR_BAD_VALUE;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     key_buf start;
     kb_init(&start, "p/h/");
     kb_item(&start, gtin14, serial);
@@ -1769,7 +1757,7 @@ hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const 
                             uint8_t *next, size_t *next_len) {
     if (s == NULL || brand == NULL || visit == NULL || next == NULL || next_len == NULL)
         return HM_ERR_ARG;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     key_buf start;
     kb_init(&start, "p/bi/");
     kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
@@ -1840,7 +1828,7 @@ hm_err ct_query_events(const ct_store *s, const ct_event_filter *f, const uint8_
         return HM_ERR_BAD_VALUE;
     if (f->time_to_ms != 0 && f->time_to_ms <= f->time_from_ms)
         return HM_ERR_BAD_VALUE;
-    src from = {.x = NULL, .s = s};
+    ct_src from = {.x = NULL, .s = s};
     key_buf base;
     if (f->lot[0] != '\0') {
         kb_init(&base, "p/el/");

@@ -17,6 +17,17 @@ static void fail_if(hm_reader *r, bool bad) {
         hm_reader_fail(r, HM_ERR_BAD_VALUE);
 }
 
+/* The first byte of a stored record says which kind it is. */
+enum { RECORD_KIND_ITEM = 1, RECORD_KIND_EVENT = 2 };
+
+/* Starts decoding a record of kind: any other first byte is refused. */
+static void start_record(hm_reader *r, const uint8_t *data, size_t len, uint8_t kind) {
+    hm_reader_init(r, data, len);
+    uint8_t got = hm_get_u8(r);
+    if (hm_reader_error(r) == HM_OK && got != kind)
+        hm_reader_fail(r, HM_ERR_UNKNOWN_TYPE);
+}
+
 static bool is_digits(const char *s, size_t n_min, size_t n_max) {
     size_t n = strlen(s);
     if (n < n_min || n > n_max)
@@ -87,11 +98,7 @@ hm_err ct_prefix_assign_decode(const uint8_t *data, size_t len, ct_prefix_assign
     fail_if(&r,
             hm_reader_error(&r) == HM_OK && !is_digits(out.prefix, CT_PREFIX_MIN, CT_PREFIX_MAX));
     hm_get_raw(&r, out.brand.bytes, HM_PUBKEY_LEN);
-    hm_err err = hm_reader_finish(&r);
-    if (err != HM_OK)
-        return err;
-    *b = out;
-    return HM_OK;
+    return ct_reader_finish_into(&r, b, &out, sizeof out);
 }
 
 /* ------------------------------------------------------------ product */
@@ -120,9 +127,7 @@ hm_err ct_product_decode(const uint8_t *data, size_t len, ct_product_body *b) {
     hm_get_str(&r, out->description, sizeof out->description, CT_PRODUCT_DESC_MAX);
     hm_get_str(&r, out->image_url, sizeof out->image_url, CT_PRODUCT_URL_MAX);
     fail_if(&r, hm_reader_error(&r) == HM_OK && !is_printable(out->image_url));
-    hm_err err = hm_reader_finish(&r);
-    if (err == HM_OK)
-        *b = *out;
+    hm_err err = ct_reader_finish_into(&r, b, out, sizeof *out);
     free(out);
     return err;
 }
@@ -132,7 +137,7 @@ hm_err ct_product_decode(const uint8_t *data, size_t len, ct_product_body *b) {
 hm_err ct_item_record_encode(const ct_item_record *rec, hm_writer *w) {
     if (rec == NULL || w == NULL)
         return HM_ERR_ARG;
-    hm_put_u8(w, 1); /* record kind: item */
+    hm_put_u8(w, RECORD_KIND_ITEM);
     hm_put_str(w, rec->gtin, CT_GTIN_LEN);
     hm_put_str(w, rec->serial, CT_SERIAL_MAX);
     hm_put_str(w, rec->lot, CT_LOT_MAX);
@@ -150,10 +155,7 @@ hm_err ct_item_record_decode(const uint8_t *data, size_t len, ct_item_record *re
     ct_item_record out;
     memset(&out, 0, sizeof out);
     hm_reader r;
-    hm_reader_init(&r, data, len);
-    uint8_t kind = hm_get_u8(&r);
-    if (hm_reader_error(&r) == HM_OK && kind != 1)
-        hm_reader_fail(&r, HM_ERR_UNKNOWN_TYPE);
+    start_record(&r, data, len, RECORD_KIND_ITEM);
     get_gtin(&r, out.gtin);
     get_ai82(&r, out.serial, sizeof out.serial, CT_SERIAL_MAX, false);
     get_ai82(&r, out.lot, sizeof out.lot, CT_LOT_MAX, true);
@@ -164,11 +166,7 @@ hm_err ct_item_record_decode(const uint8_t *data, size_t len, ct_item_record *re
     out.has_code = hm_get_bool(&r);
     if (out.has_code)
         hm_get_raw(&r, out.code_hash, HM_HASH_LEN);
-    hm_err err = hm_reader_finish(&r);
-    if (err != HM_OK)
-        return err;
-    *rec = out;
-    return HM_OK;
+    return ct_reader_finish_into(&r, rec, &out, sizeof out);
 }
 
 /* --------------------------------------------------------------- event */
@@ -232,7 +230,7 @@ static bool tz_is_valid(const char *tz) {
 hm_err ct_event_record_encode(const ct_event_record *rec, hm_writer *w) {
     if (rec == NULL || w == NULL)
         return HM_ERR_ARG;
-    hm_put_u8(w, 2); /* record kind: event */
+    hm_put_u8(w, RECORD_KIND_EVENT);
     hm_put_raw(w, rec->event_hash, HM_HASH_LEN);
     hm_put_u8(w, rec->type);
     hm_put_u8(w, rec->action);
@@ -263,10 +261,7 @@ hm_err ct_event_record_decode(const uint8_t *data, size_t len, ct_event_record *
     if (out == NULL)
         return HM_ERR_NOMEM;
     hm_reader r;
-    hm_reader_init(&r, data, len);
-    uint8_t kind = hm_get_u8(&r);
-    if (hm_reader_error(&r) == HM_OK && kind != 2)
-        hm_reader_fail(&r, HM_ERR_UNKNOWN_TYPE);
+    start_record(&r, data, len, RECORD_KIND_EVENT);
     hm_get_raw(&r, out->event_hash, HM_HASH_LEN);
     out->type = hm_get_u8(&r);
     fail_if(&r, hm_reader_error(&r) == HM_OK &&
@@ -305,9 +300,7 @@ hm_err ct_event_record_decode(const uint8_t *data, size_t len, ct_event_record *
         out->prehash_len = (uint32_t)n;
         fail_if(&r, memchr(pre, 0, n) != NULL);
     }
-    hm_err err = hm_reader_finish(&r);
-    if (err == HM_OK)
-        *rec = *out;
+    hm_err err = ct_reader_finish_into(&r, rec, out, sizeof *out);
     free(out);
     return err;
 }
@@ -337,9 +330,7 @@ hm_err ct_custody_decode(const uint8_t *data, size_t len, ct_custody_body *b) {
     fail_if(&r, hm_reader_error(&r) == HM_OK && out->item_count == 0);
     for (uint32_t i = 0; i < out->item_count && hm_reader_error(&r) == HM_OK; i++)
         get_item_ref(&r, &out->items[i]);
-    hm_err err = hm_reader_finish(&r);
-    if (err == HM_OK)
-        memcpy(b, out, sizeof *out);
+    hm_err err = ct_reader_finish_into(&r, b, out, sizeof *out);
     free(out);
     return err;
 }
@@ -383,9 +374,7 @@ hm_err ct_recall_decode(const uint8_t *data, size_t len, ct_recall_body *b) {
         for (uint32_t i = 0; i < out->item_count && hm_reader_error(&r) == HM_OK; i++)
             get_item_ref(&r, &out->items[i]);
     }
-    hm_err err = hm_reader_finish(&r);
-    if (err == HM_OK)
-        memcpy(b, out, sizeof *out);
+    hm_err err = ct_reader_finish_into(&r, b, out, sizeof *out);
     free(out);
     return err;
 }
@@ -415,11 +404,7 @@ hm_err ct_claim_decode(const uint8_t *data, size_t len, ct_claim_body *b) {
         out.code_len = n;
     }
     fail_if(&r, hm_reader_error(&r) == HM_OK && n == 0);
-    hm_err err = hm_reader_finish(&r);
-    if (err != HM_OK)
-        return err;
-    *b = out;
-    return HM_OK;
+    return ct_reader_finish_into(&r, b, &out, sizeof out);
 }
 
 /* ---------------------------------------------------------------- EPCs */

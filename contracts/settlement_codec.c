@@ -6,7 +6,7 @@
  * disk: they bound every length, check every domain, reject trailing bytes,
  * never assert on input, and write their output only on success. The layouts
  * are in ct_settlement.h and docs/settlement.md. */
-#include "ct.h"
+#include "ct_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -173,15 +173,6 @@ static void get_version_byte(hm_reader *r) {
         hm_reader_fail(r, HM_ERR_UNKNOWN_TYPE);
 }
 
-/* Copies the fields of a decoded value out only when the whole input was
- * good. */
-static hm_err finish_into(hm_reader *r, void *out, const void *tmp, size_t size) {
-    hm_err err = hm_reader_finish(r);
-    if (err == HM_OK)
-        memcpy(out, tmp, size);
-    return err;
-}
-
 /* ------------------------------------------------------------ bodies */
 
 hm_err ct_split_create_encode(const ct_split_create_body *b, hm_writer *w) {
@@ -208,7 +199,7 @@ hm_err ct_split_create_decode(const uint8_t *data, size_t len, ct_split_create_b
     if (hm_reader_error(&r) == HM_OK && !label_is_valid(b->name, 1, CT_SPLIT_NAME_MAX))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
     get_terms(&r, &b->terms);
-    hm_err err = finish_into(&r, out, b, sizeof *b);
+    hm_err err = ct_reader_finish_into(&r, out, b, sizeof *b);
     free(b);
     return err;
 }
@@ -235,7 +226,7 @@ hm_err ct_split_amend_decode(const uint8_t *data, size_t len, ct_split_amend_bod
     hm_get_raw(&r, b->contract_id, 32);
     b->from_height = hm_get_varint(&r, UINT64_MAX);
     get_terms(&r, &b->terms);
-    hm_err err = finish_into(&r, out, b, sizeof *b);
+    hm_err err = ct_reader_finish_into(&r, out, b, sizeof *b);
     free(b);
     return err;
 }
@@ -300,7 +291,7 @@ hm_err ct_sale_decode(const uint8_t *data, size_t len, bool with_version, ct_sal
     if (with_version)
         get_version_byte(&r);
     get_sale_fields(&r, &b);
-    return finish_into(&r, out, &b, sizeof b);
+    return ct_reader_finish_into(&r, out, &b, sizeof b);
 }
 
 hm_err ct_refund_encode(const ct_refund_body *b, hm_writer *w) {
@@ -328,7 +319,7 @@ hm_err ct_refund_decode(const uint8_t *data, size_t len, ct_refund_body *out) {
     get_currency(&r, b.currency);
     if (hm_reader_error(&r) == HM_OK && !token_is_valid(b.order_id, 1, CT_ORDER_ID_MAX))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
-    return finish_into(&r, out, &b, sizeof b);
+    return ct_reader_finish_into(&r, out, &b, sizeof b);
 }
 
 hm_err ct_payout_encode(const ct_payout_body *b, hm_writer *w) {
@@ -358,7 +349,7 @@ hm_err ct_payout_decode(const uint8_t *data, size_t len, ct_payout_body *out) {
     hm_get_str(&r, b.reference, sizeof b.reference, CT_PAYOUT_REF_MAX);
     if (hm_reader_error(&r) == HM_OK && !label_is_valid(b.reference, 0, CT_PAYOUT_REF_MAX))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
-    return finish_into(&r, out, &b, sizeof b);
+    return ct_reader_finish_into(&r, out, &b, sizeof b);
 }
 
 /* ------------------------------------------------------------ records */
@@ -404,7 +395,7 @@ hm_err ct_posting_decode(const uint8_t *data, size_t len, ct_posting *out) {
         (p.entry < CT_ENTRY_SALE || p.entry > CT_ENTRY_PAYOUT || p.bucket > CT_BUCKET_AVAILABLE ||
          p.account.kind < CT_ACCOUNT_MEMBER || p.account.kind > CT_ACCOUNT_PAID))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
-    return finish_into(&r, out, &p, sizeof p);
+    return ct_reader_finish_into(&r, out, &p, sizeof p);
 }
 
 hm_err ct_sale_record_encode(const ct_sale *s, hm_writer *w) {
@@ -471,7 +462,7 @@ hm_err ct_sale_record_decode(const uint8_t *data, size_t len, ct_sale *out) {
     }
     if (hm_reader_error(&r) == HM_OK && (s->refunded > s->body.gross || s->node_count == 0))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
-    hm_err err = finish_into(&r, out, s, sizeof *s);
+    hm_err err = ct_reader_finish_into(&r, out, s, sizeof *s);
     free(s);
     return err;
 }

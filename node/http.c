@@ -105,6 +105,52 @@ int nd_http_status_for(hm_err err) {
     }
 }
 
+nd_query_result nd_http_query_lookup(struct evhttp_request *req, const char *name, char *out,
+                                     size_t cap) {
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (q == NULL)
+        return ND_QUERY_ABSENT;
+    struct evkeyvalq params;
+    if (evhttp_parse_query_str(q, &params) != 0)
+        return ND_QUERY_MALFORMED;
+    const char *v = evhttp_find_header(&params, name);
+    nd_query_result got = v == NULL         ? ND_QUERY_ABSENT
+                          : strlen(v) < cap ? ND_QUERY_FOUND
+                                            : ND_QUERY_TOO_LONG;
+    if (got == ND_QUERY_FOUND)
+        snprintf(out, cap, "%s", v);
+    evhttp_clear_headers(&params);
+    return got;
+}
+
+int nd_http_query_param(struct evhttp_request *req, const char *name, char *out, size_t cap,
+                        const char *error_code) {
+    nd_query_result got = nd_http_query_lookup(req, name, out, cap);
+    if (got == ND_QUERY_MALFORMED) {
+        nd_http_reply_error(req, 400, error_code, "malformed query string");
+        return -1;
+    }
+    if (got == ND_QUERY_TOO_LONG) {
+        nd_http_reply_error(req, 400, error_code, "%s is longer than %zu bytes", name, cap - 1);
+        return -1;
+    }
+    return got == ND_QUERY_FOUND ? 1 : 0;
+}
+
+bool nd_parse_u64_text(const char *text, uint64_t *out) {
+    uint64_t v = 0;
+    if (*text == '\0')
+        return false;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return true;
+}
+
 hm_err nd_http_add_route(nd_node *n, const char *prefix, nd_http_handler handler, void *arg) {
     if (!prefix || prefix[0] != '/' || strlen(prefix) >= sizeof n->routes[0].prefix || !handler)
         return HM_ERR_ARG;
@@ -309,16 +355,24 @@ static void route_blocks(nd_node *n, struct evhttp_request *req, const char *res
 
 /* ------------------------------------------------------------ status, metrics */
 
-static void route_status(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
-    (void)arg;
+/* The checks of a read-only resource with no sub-paths: GET or HEAD, and
+ * nothing after the prefix. False after replying 405 or 404. */
+static bool is_plain_get(struct evhttp_request *req, const char *rest) {
     if (!is_method(req, EVHTTP_REQ_GET) && !is_method(req, EVHTTP_REQ_HEAD)) {
         nd_http_reply_error(req, 405, "method_not_allowed", "use GET");
-        return;
+        return false;
     }
     if (rest[0]) {
         nd_http_reply_error(req, 404, "not_found", "no such resource");
-        return;
+        return false;
     }
+    return true;
+}
+
+static void route_status(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
+    (void)arg;
+    if (!is_plain_get(req, rest))
+        return;
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:I, s:i}", "chain_id", n->g.chain_id,
         "node", n->cfg.name, "role", n->self_index >= 0 ? "validator" : "observer", "height",
@@ -336,14 +390,8 @@ static void route_status(nd_node *n, struct evhttp_request *req, const char *res
 
 static void route_metrics(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_method(req, EVHTTP_REQ_GET) && !is_method(req, EVHTTP_REQ_HEAD)) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "use GET");
+    if (!is_plain_get(req, rest))
         return;
-    }
-    if (rest[0]) {
-        nd_http_reply_error(req, 404, "not_found", "no such resource");
-        return;
-    }
     struct evbuffer *b = evbuffer_new();
     if (!b) {
         nd_http_reply_error(req, 500, "internal", "out of memory");

@@ -91,31 +91,6 @@ static void capture_limit_headers(struct evhttp_request *req) {
     evhttp_add_header(h, "GS1-Capture-Error-Behaviour", "rollback");
 }
 
-/* Query parameter name: 1 with its value in out, 0 when absent, -1 after
- * replying 400 when the query does not parse or the value does not fit in
- * cap: a filter too long to hold is refused, never silently dropped (which
- * would answer a narrower query with every event). */
-static int query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (q == NULL)
-        return 0;
-    struct evkeyvalq params;
-    if (evhttp_parse_query_str(q, &params) != 0) {
-        nd_http_reply_error(req, 400, "QueryParameterException", "malformed query string");
-        return -1;
-    }
-    const char *v = evhttp_find_header(&params, name);
-    int got = v == NULL ? 0 : strlen(v) < cap ? 1 : -1;
-    if (got > 0)
-        snprintf(out, cap, "%s", v);
-    evhttp_clear_headers(&params);
-    if (got < 0)
-        nd_http_reply_error(req, 400, "QueryParameterException", "%s is longer than %zu bytes",
-                            name, cap - 1);
-    return got;
-}
-
 static json_t *job_json(const capture_job *j) {
     char id[32], t[40];
     snprintf(id, sizeof id, "%" PRIu64, j->seq);
@@ -371,14 +346,12 @@ static bool collect_event(void *arg, const uint8_t hash[HM_HASH_LEN]) {
 static void events_query(nd_node *n, struct evhttp_request *req) {
     char text[2 * CT_KEY_MAX + 2];
     uint32_t per_page = PER_PAGE_DEFAULT;
-    int got = query_param(req, "perPage", text, sizeof text);
+    int got = nd_http_query_param(req, "perPage", text, sizeof text, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0) {
-        char *end = NULL;
-        unsigned long v = strtoul(text, &end, 10);
-        if (end == text || *end != '\0' || text[0] < '0' || text[0] > '9' || v == 0 ||
-            v > PER_PAGE_MAX) {
+        uint64_t v = 0;
+        if (!nd_parse_u64_text(text, &v) || v == 0 || v > PER_PAGE_MAX) {
             nd_http_reply_error(req, 400, "QueryParameterException", "perPage must be 1..%d",
                                 PER_PAGE_MAX);
             return;
@@ -387,7 +360,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
     }
     uint8_t after[CT_KEY_MAX], next[CT_KEY_MAX];
     size_t after_len = 0, next_len = 0;
-    got = query_param(req, "nextPageToken", text, sizeof text);
+    got = nd_http_query_param(req, "nextPageToken", text, sizeof text, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0 && hm_hex_decode_any(text, after, CT_KEY_MAX, &after_len) != HM_OK) {
@@ -397,7 +370,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
     ct_event_filter f;
     memset(&f, 0, sizeof f);
     char step[CT_URI_MAX + 1];
-    got = query_param(req, "EQ_bizStep", step, sizeof step);
+    got = nd_http_query_param(req, "EQ_bizStep", step, sizeof step, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0) {
@@ -417,7 +390,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
         }
     }
     int64_t ms = 0;
-    got = query_param(req, "GE_eventTime", text, sizeof text);
+    got = nd_http_query_param(req, "GE_eventTime", text, sizeof text, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0) {
@@ -427,7 +400,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
         }
         f.time_from_ms = (uint64_t)ms;
     }
-    got = query_param(req, "LT_eventTime", text, sizeof text);
+    got = nd_http_query_param(req, "LT_eventTime", text, sizeof text, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0) {
@@ -439,14 +412,14 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
     }
     /* Hallmark's own filters, beside the standard ones: validated here so a
      * GTIN-13 or -12 is accepted as its GTIN-14. */
-    got = query_param(req, "gtin", text, sizeof text);
+    got = nd_http_query_param(req, "gtin", text, sizeof text, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0 && ct_gtin_normalize(text, f.gtin, NULL) != HM_OK) {
         nd_http_reply_error(req, 400, "QueryParameterException", "gtin is not a valid GTIN");
         return;
     }
-    got = query_param(req, "lot", text, sizeof text);
+    got = nd_http_query_param(req, "lot", text, sizeof text, "QueryParameterException");
     if (got < 0)
         return;
     if (got > 0) {
@@ -459,7 +432,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
         strcpy(f.lot, text);
     }
     char match[CT_URI_MAX + 1];
-    got = query_param(req, "MATCH_epc", match, sizeof match);
+    got = nd_http_query_param(req, "MATCH_epc", match, sizeof match, "QueryParameterException");
     if (got < 0)
         return;
     event_collect c = {.node = n, .list = json_array(), .err = HM_OK};

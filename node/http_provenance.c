@@ -39,42 +39,6 @@ static json_t *hex_json(const uint8_t *data, size_t len) {
     return json_string(buf);
 }
 
-/* Query parameter name: 1 with its value in out, 0 when absent, -1 after
- * replying 400 when the query does not parse or the value does not fit in
- * cap: a filter too long to hold is refused, never silently dropped. */
-static int query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (q == NULL)
-        return 0;
-    struct evkeyvalq params;
-    if (evhttp_parse_query_str(q, &params) != 0) {
-        nd_http_reply_error(req, 400, "bad_request", "malformed query string");
-        return -1;
-    }
-    const char *v = evhttp_find_header(&params, name);
-    int got = v == NULL ? 0 : strlen(v) < cap ? 1 : -1;
-    if (got > 0)
-        snprintf(out, cap, "%s", v);
-    evhttp_clear_headers(&params);
-    if (got < 0)
-        nd_http_reply_error(req, 400, "bad_request", "%s is longer than %zu bytes", name, cap - 1);
-    return got;
-}
-
-static bool parse_u64_text(const char *text, uint64_t *out) {
-    uint64_t v = 0;
-    if (*text == '\0')
-        return false;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = v;
-    return true;
-}
-
 /* limit and cursor: false after replying 400. */
 static bool page_params(struct evhttp_request *req, uint32_t *limit, uint8_t *after,
                         size_t *after_len) {
@@ -82,17 +46,17 @@ static bool page_params(struct evhttp_request *req, uint32_t *limit, uint8_t *af
     *limit = PAGE_DEFAULT;
     *after_len = 0;
     uint64_t v = 0;
-    int got = query_param(req, "limit", text, sizeof text);
+    int got = nd_http_query_param(req, "limit", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0) {
-        if (!parse_u64_text(text, &v) || v == 0 || v > CT_PAGE_MAX) {
+        if (!nd_parse_u64_text(text, &v) || v == 0 || v > CT_PAGE_MAX) {
             nd_http_reply_error(req, 400, "bad_request", "limit must be 1..%d", CT_PAGE_MAX);
             return false;
         }
         *limit = (uint32_t)v;
     }
-    got = query_param(req, "after", text, sizeof text);
+    got = nd_http_query_param(req, "after", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0 && hm_hex_decode_any(text, after, CT_KEY_MAX, after_len) != HM_OK) {
@@ -535,14 +499,14 @@ static bool event_filter(struct evhttp_request *req, ct_event_filter *f) {
     memset(f, 0, sizeof *f);
     char text[CT_URI_MAX + 1];
     uint64_t v;
-    int got = query_param(req, "gtin", text, sizeof text);
+    int got = nd_http_query_param(req, "gtin", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0 && ct_gtin_normalize(text, f->gtin, NULL) != HM_OK) {
         nd_http_reply_error(req, 400, "bad_request", "gtin is not a valid GTIN");
         return false;
     }
-    got = query_param(req, "lot", text, sizeof text);
+    got = nd_http_query_param(req, "lot", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0) {
@@ -553,7 +517,7 @@ static bool event_filter(struct evhttp_request *req, ct_event_filter *f) {
         }
         strcpy(f->lot, text);
     }
-    got = query_param(req, "bizStep", text, sizeof text);
+    got = nd_http_query_param(req, "bizStep", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0) {
@@ -567,21 +531,21 @@ static bool event_filter(struct evhttp_request *req, ct_event_filter *f) {
             return false;
         }
     }
-    got = query_param(req, "from", text, sizeof text);
+    got = nd_http_query_param(req, "from", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0) {
-        if (!parse_u64_text(text, &v)) {
+        if (!nd_parse_u64_text(text, &v)) {
             nd_http_reply_error(req, 400, "bad_request", "from is Unix milliseconds");
             return false;
         }
         f->time_from_ms = v;
     }
-    got = query_param(req, "to", text, sizeof text);
+    got = nd_http_query_param(req, "to", text, sizeof text, "bad_request");
     if (got < 0)
         return false;
     if (got > 0) {
-        if (!parse_u64_text(text, &v) || v <= f->time_from_ms) {
+        if (!nd_parse_u64_text(text, &v) || v <= f->time_from_ms) {
             nd_http_reply_error(req, 400, "bad_request", "to is Unix milliseconds after from");
             return false;
         }

@@ -115,36 +115,6 @@ static bool decode_segment(const char *text, char *out, size_t cap) {
     return ok;
 }
 
-/* Reads a query parameter into out; false when absent. */
-static bool query_param(struct evhttp_request *req, const char *name, char *out, size_t cap) {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (q == NULL)
-        return false;
-    struct evkeyvalq params;
-    if (evhttp_parse_query_str(q, &params) != 0)
-        return false;
-    const char *v = evhttp_find_header(&params, name);
-    bool found = v != NULL && strlen(v) < cap;
-    if (found)
-        snprintf(out, cap, "%s", v);
-    evhttp_clear_headers(&params);
-    return found;
-}
-
-static bool parse_u64_text(const char *text, uint64_t *out) {
-    uint64_t v = 0;
-    if (*text == '\0')
-        return false;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = v;
-    return true;
-}
-
 static bool parse_key(const char *hex, hm_pubkey *out) {
     return hm_hex_decode(hex, out->bytes, HM_PUBKEY_LEN) == HM_OK;
 }
@@ -246,11 +216,13 @@ static bool wants_csv(struct evhttp_request *req) {
 static void reply_statement(settle_api *api, struct evhttp_request *req, const ct_account *a) {
     char text[32];
     uint64_t from = 0, to = UINT64_MAX;
-    if (query_param(req, "from", text, sizeof text) && !parse_u64_text(text, &from)) {
+    if (nd_http_query_lookup(req, "from", text, sizeof text) == ND_QUERY_FOUND &&
+        !nd_parse_u64_text(text, &from)) {
         nd_http_reply_error(req, 400, "bad_request", "from must be Unix milliseconds");
         return;
     }
-    if (query_param(req, "to", text, sizeof text) && !parse_u64_text(text, &to)) {
+    if (nd_http_query_lookup(req, "to", text, sizeof text) == ND_QUERY_FOUND &&
+        !nd_parse_u64_text(text, &to)) {
         nd_http_reply_error(req, 400, "bad_request", "to must be Unix milliseconds");
         return;
     }
@@ -361,6 +333,22 @@ static json_t *sale_json(const ct_sale *s) {
     return out;
 }
 
+/* Parses a path rest "{platform key}/{name}" into platform and the
+ * percent-decoded, non-empty name (at most name_cap - 1 bytes); false after
+ * replying 400 with the route's shape `want`. */
+static bool platform_and_name(struct evhttp_request *req, const char *rest, hm_pubkey *platform,
+                              char *name, size_t name_cap, const char *want) {
+    char platform_hex[2 * HM_PUBKEY_LEN + 2];
+    const char *tail;
+    if (!split_segment(rest, platform_hex, sizeof platform_hex, &tail) || tail == NULL ||
+        !parse_key(platform_hex, platform) || !decode_segment(tail, name, name_cap) ||
+        name[0] == '\0') {
+        nd_http_reply_error(req, 400, "bad_request", "want %s", want);
+        return false;
+    }
+    return true;
+}
+
 static bool sale_has_party(const ct_sale *s, const hm_pubkey *key) {
     if (s->body.has_streamer && same_key(&s->body.streamer, key))
         return true;
@@ -377,16 +365,11 @@ static void route_sales(nd_node *n, struct evhttp_request *req, const char *rest
     hm_pubkey signer;
     if (!authenticate(api, req, &signer))
         return;
-    char platform_hex[2 * HM_PUBKEY_LEN + 2];
     char order[CT_ORDER_ID_MAX + 1];
-    const char *tail;
     hm_pubkey platform;
-    if (!split_segment(rest, platform_hex, sizeof platform_hex, &tail) || tail == NULL ||
-        !parse_key(platform_hex, &platform) || !decode_segment(tail, order, sizeof order) ||
-        order[0] == '\0') {
-        nd_http_reply_error(req, 400, "bad_request", "want /v1/sales/{platform key}/{order id}");
+    if (!platform_and_name(req, rest, &platform, order, sizeof order,
+                           "/v1/sales/{platform key}/{order id}"))
         return;
-    }
     bool allowed = same_key(&platform, &signer) || nd_auth_is_overseer(api->node, &signer);
     ct_sale *s = malloc(sizeof *s);
     if (s == NULL) {
@@ -420,7 +403,8 @@ static json_t *totals_json(const ct_sale_totals *t, const char *currency) {
 
 static bool currency_param(struct evhttp_request *req, char currency[CT_CURRENCY_LEN + 1]) {
     char text[8];
-    if (!query_param(req, "currency", text, sizeof text) || !ct_currency_is_valid(text)) {
+    if (nd_http_query_lookup(req, "currency", text, sizeof text) != ND_QUERY_FOUND ||
+        !ct_currency_is_valid(text)) {
         nd_http_reply_error(req, 400, "bad_request", "currency=CODE (ISO 4217) is required");
         return false;
     }
@@ -445,16 +429,11 @@ static void route_sessions(nd_node *n, struct evhttp_request *req, const char *r
     hm_pubkey signer;
     if (!authenticate(api, req, &signer))
         return;
-    char platform_hex[2 * HM_PUBKEY_LEN + 2];
     char session[CT_SESSION_ID_MAX + 1];
-    const char *tail;
     hm_pubkey platform;
-    if (!split_segment(rest, platform_hex, sizeof platform_hex, &tail) || tail == NULL ||
-        !parse_key(platform_hex, &platform) || !decode_segment(tail, session, sizeof session) ||
-        session[0] == '\0') {
-        nd_http_reply_error(req, 400, "bad_request", "want /v1/sessions/{platform key}/{session}");
+    if (!platform_and_name(req, rest, &platform, session, sizeof session,
+                           "/v1/sessions/{platform key}/{session}"))
         return;
-    }
     if (!same_key(&platform, &signer) && !nd_auth_is_overseer(api->node, &signer)) {
         forbidden(req);
         return;
@@ -681,12 +660,12 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
         evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
     char text[32];
     if (last_id != NULL) {
-        if (!parse_u64_text(last_id, &after)) {
+        if (!nd_parse_u64_text(last_id, &after)) {
             nd_http_reply_error(req, 400, "bad_request", "Last-Event-ID must be a sequence number");
             return;
         }
-    } else if (query_param(req, "after", text, sizeof text)) {
-        if (!parse_u64_text(text, &after)) {
+    } else if (nd_http_query_lookup(req, "after", text, sizeof text) == ND_QUERY_FOUND) {
+        if (!nd_parse_u64_text(text, &after)) {
             nd_http_reply_error(req, 400, "bad_request", "after must be a sequence number");
             return;
         }

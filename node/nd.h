@@ -193,6 +193,30 @@ uint8_t *nd_http_read_body(struct evhttp_request *req, size_t *len);
  * 503, 500). */
 int nd_http_status_for(hm_err err);
 
+/* What nd_http_query_lookup found. */
+typedef enum {
+    ND_QUERY_ABSENT = 0,     /* no query string, or no such parameter */
+    ND_QUERY_FOUND = 1,      /* the value was copied out */
+    ND_QUERY_MALFORMED = -1, /* the query string does not parse */
+    ND_QUERY_TOO_LONG = -2,  /* the value does not fit the caller's buffer */
+} nd_query_result;
+
+/* Looks up query parameter name (percent-decoded, the first occurrence) in
+ * the query string of req. On ND_QUERY_FOUND copies the value with its NUL
+ * into out (cap bytes, so at most cap - 1 characters); otherwise out is left
+ * untouched. Never replies. */
+nd_query_result nd_http_query_lookup(struct evhttp_request *req, const char *name, char *out,
+                                     size_t cap);
+/* nd_http_query_lookup for handlers that refuse what they cannot read: 1 with
+ * the value in out, 0 when absent, -1 after replying 400 with error code
+ * error_code ("malformed query string", or "NAME is longer than N bytes": a
+ * filter too long to hold is refused, never silently dropped). */
+int nd_http_query_param(struct evhttp_request *req, const char *name, char *out, size_t cap,
+                        const char *error_code);
+/* Parses a whole decimal number of uint64_t range (digits only: no sign,
+ * space or empty text); false, with out untouched, for anything else. */
+bool nd_parse_u64_text(const char *text, uint64_t *out);
+
 /* Feature route registrations, called once at startup by the HTTP setup.
  * Each lives in its own file (node/http_<feature>.c). */
 HM_MUST_USE hm_err nd_http_provenance_register(nd_node *n);

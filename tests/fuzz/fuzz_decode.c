@@ -20,20 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "hm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define OPS_MAX 32
-
-/* Aborts (a finding for libFuzzer) naming the check that failed. */
-#define check(ok) check_at((ok), #ok, __LINE__)
-static void check_at(int ok, const char *what, int line) {
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, line, what);
-        abort();
-    }
-}
 
 static const uint64_t varint_max[16] = {
     UINT64_MAX,

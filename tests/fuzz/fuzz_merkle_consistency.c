@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "hm.h"
 #include "merkle_ref.h"
 
@@ -31,15 +32,6 @@ typedef struct {
     uint8_t proof[HM_MERKLE_PROOF_MAX + 1][HM_HASH_LEN];
     size_t proof_len;
 } claim;
-
-/* Aborts (a finding for libFuzzer) naming the check that failed. */
-#define check(ok) check_at((ok), #ok, __LINE__)
-static void check_at(int ok, const char *what, int line) {
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, line, what);
-        abort();
-    }
-}
 
 static bool hm_accepts(const claim *c) {
     if (c->proof_len > HM_MERKLE_PROOF_MAX)
@@ -62,10 +54,8 @@ static void raw_mode(const uint8_t *data, size_t size) {
     claim c;
     memset(&c, 0, sizeof c);
     const uint8_t *p = data + 1;
-    for (int i = 0; i < 8; i++)
-        c.size1 = c.size1 << 8 | p[i];
-    for (int i = 0; i < 8; i++)
-        c.size2 = c.size2 << 8 | p[8 + i];
+    c.size1 = fuzz_read_u64_be(p);
+    c.size2 = fuzz_read_u64_be(p + 8);
     p += 16;
     memcpy(c.root1, p, HM_HASH_LEN);
     memcpy(c.root2, p + HM_HASH_LEN, HM_HASH_LEN);
@@ -119,26 +109,11 @@ static void tree_mode(const uint8_t *data, size_t size) {
     for (size_t at = 3; at + 3 <= size; at += 3) {
         uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
         switch (kind) {
-        case 0:
-            if (c.proof_len)
-                c.proof[a % c.proof_len][b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
-            break;
         case 1:
             c.root1[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
             break;
         case 2:
             c.root2[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
-            break;
-        case 3:
-            c.proof_len = c.proof_len ? (size_t)a % c.proof_len : 0;
-            break;
-        case 4:
-            if (c.proof_len <= HM_MERKLE_PROOF_MAX) {
-                memset(c.proof[c.proof_len], b, HM_HASH_LEN);
-                if (a & 1)
-                    memcpy(c.proof[c.proof_len], leaves[b % n], HM_HASH_LEN);
-                c.proof_len++;
-            }
             break;
         case 5:
             c.size1 = (a & 0x80) ? c.size1 ^ (1ull << (b % 64)) : (uint64_t)(a % (n + 2));
@@ -149,13 +124,7 @@ static void tree_mode(const uint8_t *data, size_t size) {
             moved = true;
             break;
         default:
-            if (c.proof_len >= 2) {
-                size_t i = a % c.proof_len, j = b % c.proof_len;
-                uint8_t tmp[HM_HASH_LEN];
-                memcpy(tmp, c.proof[i], HM_HASH_LEN);
-                memcpy(c.proof[i], c.proof[j], HM_HASH_LEN);
-                memcpy(c.proof[j], tmp, HM_HASH_LEN);
-            }
+            (void)fuzz_mutate_proof(kind, a, b, c.proof, &c.proof_len, cleaves, n);
             break;
         }
         bool hm_ok = hm_accepts(&c);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "hm.h"
 #include "merkle_ref.h"
 
@@ -34,15 +35,6 @@ typedef struct {
     size_t proof_len;
     uint8_t root[HM_HASH_LEN];
 } claim;
-
-/* Aborts (a finding for libFuzzer) naming the check that failed. */
-#define check(ok) check_at((ok), #ok, __LINE__)
-static void check_at(int ok, const char *what, int line) {
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, line, what);
-        abort();
-    }
-}
 
 static bool hm_accepts(const claim *c) {
     if (c->proof_len > HM_MERKLE_PROOF_MAX)
@@ -65,10 +57,8 @@ static void raw_mode(const uint8_t *data, size_t size) {
     claim c;
     memset(&c, 0, sizeof c);
     const uint8_t *p = data + 1;
-    for (int i = 0; i < 8; i++)
-        c.index = c.index << 8 | p[i];
-    for (int i = 0; i < 8; i++)
-        c.size = c.size << 8 | p[8 + i];
+    c.index = fuzz_read_u64_be(p);
+    c.size = fuzz_read_u64_be(p + 8);
     p += 16;
     memcpy(c.leaf, p, HM_HASH_LEN);
     memcpy(c.root, p + HM_HASH_LEN, HM_HASH_LEN);
@@ -149,26 +139,11 @@ static void tree_mode(const uint8_t *data, size_t size) {
     for (size_t at = 3; at + 3 <= size; at += 3) {
         uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
         switch (kind) {
-        case 0:
-            if (c.proof_len)
-                c.proof[a % c.proof_len][b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
-            break;
         case 1:
             c.leaf[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
             break;
         case 2:
             c.root[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
-            break;
-        case 3:
-            c.proof_len = c.proof_len ? (size_t)a % c.proof_len : 0;
-            break;
-        case 4:
-            if (c.proof_len <= HM_MERKLE_PROOF_MAX) {
-                memset(c.proof[c.proof_len], b, HM_HASH_LEN);
-                if (a & 1) /* a plausible extra hash: a real node */
-                    memcpy(c.proof[c.proof_len], leaves[b % n], HM_HASH_LEN);
-                c.proof_len++;
-            }
             break;
         case 5:
             c.index = (a & 0x80) ? c.index ^ (1ull << (b % 64)) : (uint64_t)(a % (n + 2));
@@ -179,13 +154,7 @@ static void tree_mode(const uint8_t *data, size_t size) {
             moved = true;
             break;
         default:
-            if (c.proof_len >= 2) {
-                size_t i = a % c.proof_len, j = b % c.proof_len;
-                uint8_t tmp[HM_HASH_LEN];
-                memcpy(tmp, c.proof[i], HM_HASH_LEN);
-                memcpy(c.proof[i], c.proof[j], HM_HASH_LEN);
-                memcpy(c.proof[j], tmp, HM_HASH_LEN);
-            }
+            (void)fuzz_mutate_proof(kind, a, b, c.proof, &c.proof_len, cleaves, n);
             break;
         }
         bool hm_ok = hm_accepts(&c);

@@ -424,22 +424,11 @@ static void test_import_through_ledger(void **state) {
     hm_keypair brand;
     env_key(&brand, 2);
     EXPECT_OK(env_member_add(e, &e->admin, &brand.pub, CT_ROLE_BRAND, "Acme"));
-    ct_prefix_assign_body pa = {.prefix = "0614141"};
-    memcpy(pa.brand.bytes, brand.pub.bytes, 32);
-    uint8_t buf[2048];
-    hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
-    assert_int_equal(ct_prefix_assign_encode(&pa, &w), HM_OK);
-    EXPECT_OK(env_exec(e, CT_TX_PREFIX_ASSIGN, &e->admin, buf, w.len, NULL, NULL, 0));
-    ct_product_body *pb = calloc(1, sizeof *pb);
-    strcpy(pb->gtin, GTIN_A);
-    strcpy(pb->name, "Bag");
-    hm_writer_init(&w, buf, sizeof buf);
-    assert_int_equal(ct_product_encode(pb, &w), HM_OK);
-    free(pb);
+    ct_member_id brand_id;
+    env_id(&brand, &brand_id);
+    EXPECT_OK(env_prefix_assign(e, &e->admin, "0614141", &brand_id));
     uint8_t product_hash[32];
-    hm_sha256(buf, w.len, product_hash);
-    EXPECT_OK(env_exec(e, CT_TX_PRODUCT_SET, &brand, buf, w.len, NULL, NULL, 0));
+    EXPECT_OK(env_product_set(e, &brand, GTIN_A, "Bag", product_hash));
     uint8_t *irecs[2];
     size_t ilens[2];
     for (int i = 0; i < 2; i++) {

@@ -14,36 +14,6 @@ typedef struct {
     char gtin_b[CT_GTIN_LEN + 1]; /* carries brand2's prefix */
 } world;
 
-static ct_result prefix_assign(world *w, const hm_keypair *signer, const char *prefix,
-                               const ct_member_id *to) {
-    ct_prefix_assign_body b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.prefix, sizeof b.prefix, "%s", prefix);
-    b.brand = *to;
-    uint8_t buf[128];
-    hm_writer wr;
-    hm_writer_init(&wr, buf, sizeof buf);
-    assert_int_equal(ct_prefix_assign_encode(&b, &wr), HM_OK);
-    return env_exec(w->e, CT_TX_PREFIX_ASSIGN, signer, buf, wr.len, NULL, NULL, 0);
-}
-
-static ct_result product_set(world *w, const hm_keypair *signer, const char *gtin, const char *name,
-                             uint8_t hash[HM_HASH_LEN]) {
-    ct_product_body *b = calloc(1, sizeof *b);
-    strcpy(b->gtin, gtin);
-    snprintf(b->name, sizeof b->name, "%s", name);
-    strcpy(b->description, "A fine thing");
-    strcpy(b->image_url, "https://example.com/p.png");
-    uint8_t buf[2048];
-    hm_writer wr;
-    hm_writer_init(&wr, buf, sizeof buf);
-    assert_int_equal(ct_product_encode(b, &wr), HM_OK);
-    free(b);
-    if (hash != NULL)
-        hm_sha256(buf, wr.len, hash);
-    return env_exec(w->e, CT_TX_PRODUCT_SET, signer, buf, wr.len, NULL, NULL, 0);
-}
-
 static world *world_new(void) {
     world *w = calloc(1, sizeof *w);
     w->e = env_new();
@@ -62,14 +32,14 @@ static world *world_new(void) {
     EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->logi.pub, CT_ROLE_LOGISTICS, "Ship"));
     EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->retail.pub, CT_ROLE_RETAILER, "Shop"));
     EXPECT_OK(env_member_add(w->e, &w->e->admin, &w->auditor.pub, CT_ROLE_AUDITOR, "Audit"));
-    EXPECT_OK(prefix_assign(w, &w->e->admin, "0614141", &w->brand_id));
-    EXPECT_OK(prefix_assign(w, &w->e->admin, "0712345", &w->brand2_id));
-    EXPECT_OK(product_set(w, &w->brand, GTIN_A, "Bag", w->product_hash));
+    EXPECT_OK(env_prefix_assign(w->e, &w->e->admin, "0614141", &w->brand_id));
+    EXPECT_OK(env_prefix_assign(w->e, &w->e->admin, "0712345", &w->brand2_id));
+    EXPECT_OK(env_product_set(w->e, &w->brand, GTIN_A, "Bag", w->product_hash));
     char body[14] = "0071234567890";
     memcpy(w->gtin_b, body, 13);
     w->gtin_b[13] = ct_gs1_check_digit(body, 13);
     w->gtin_b[14] = '\0';
-    EXPECT_OK(product_set(w, &w->brand2, w->gtin_b, "Other", NULL));
+    EXPECT_OK(env_product_set(w->e, &w->brand2, w->gtin_b, "Other", NULL));
     return w;
 }
 
@@ -146,26 +116,26 @@ static void test_prefix_rules(void **state) {
     (void)state;
     world *w = world_new();
     env *e = w->e;
-    EXPECT_REFUSED(e, prefix_assign(w, &w->brand, "0999999", &w->brand_id), HM_ERR_DENIED,
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &w->brand, "0999999", &w->brand_id), HM_ERR_DENIED,
                    CT_RULE_NOT_ADMIN);
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "0999999", &w->logi_id), HM_ERR_DENIED,
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "0999999", &w->logi_id), HM_ERR_DENIED,
                    CT_RULE_NOT_BRAND);
     ct_member_id nobody;
     memset(&nobody, 9, sizeof nobody);
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "0999999", &nobody), HM_ERR_DENIED,
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "0999999", &nobody), HM_ERR_DENIED,
                    CT_RULE_NOT_BRAND);
     /* Exact, shorter covering, longer inside. */
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "0614141", &w->brand2_id), HM_ERR_CONFLICT,
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "0614141", &w->brand2_id), HM_ERR_CONFLICT,
                    CT_RULE_PREFIX_TAKEN);
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "06141419", &w->brand2_id), HM_ERR_CONFLICT,
-                   CT_RULE_PREFIX_TAKEN);
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "061414", &w->brand2_id), HM_ERR_CONFLICT,
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "06141419", &w->brand2_id),
+                   HM_ERR_CONFLICT, CT_RULE_PREFIX_TAKEN);
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "061414", &w->brand2_id), HM_ERR_CONFLICT,
                    CT_RULE_PREFIX_TAKEN);
     /* Malformed: 5 digits, letters. */
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "06141", &w->brand2_id), HM_ERR_BAD_VALUE,
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "06141", &w->brand2_id), HM_ERR_BAD_VALUE,
                    CT_RULE_BODY);
-    EXPECT_REFUSED(e, prefix_assign(w, &e->admin, "06141a1", &w->brand2_id), HM_ERR_BAD_VALUE,
-                   CT_RULE_BODY);
+    EXPECT_REFUSED(e, env_prefix_assign(w->e, &e->admin, "06141a1", &w->brand2_id),
+                   HM_ERR_BAD_VALUE, CT_RULE_BODY);
     ct_member_id owner;
     assert_int_equal(ct_query_prefix(&e->store, "0614141", &owner), HM_OK);
     assert_memory_equal(owner.bytes, w->brand_id.bytes, 32);
@@ -177,11 +147,12 @@ static void test_product_rules(void **state) {
     (void)state;
     world *w = world_new();
     env *e = w->e;
-    EXPECT_REFUSED(e, product_set(w, &w->brand2, GTIN_A, "Fake", NULL), HM_ERR_DENIED,
+    EXPECT_REFUSED(e, env_product_set(w->e, &w->brand2, GTIN_A, "Fake", NULL), HM_ERR_DENIED,
                    CT_RULE_PREFIX_OWNER);
-    EXPECT_REFUSED(e, product_set(w, &w->logi, GTIN_A, "Fake", NULL), HM_ERR_DENIED,
+    EXPECT_REFUSED(e, env_product_set(w->e, &w->logi, GTIN_A, "Fake", NULL), HM_ERR_DENIED,
                    CT_RULE_NOT_BRAND);
-    EXPECT_REFUSED(e, product_set(w, &w->brand, GTIN_A, "", NULL), HM_ERR_BAD_VALUE, CT_RULE_BODY);
+    EXPECT_REFUSED(e, env_product_set(w->e, &w->brand, GTIN_A, "", NULL), HM_ERR_BAD_VALUE,
+                   CT_RULE_BODY);
     ct_product_body *p = calloc(1, sizeof *p);
     ct_member_id owner;
     assert_int_equal(ct_query_product(&e->store, GTIN_A, p, &owner), HM_OK);
@@ -439,16 +410,23 @@ static ct_result recall_lot(world *w, const hm_keypair *signer, const char *gtin
     return env_exec(w->e, CT_TX_RECALL, signer, buf, wr.len, NULL, NULL, 0);
 }
 
+/* Fills items with gtin/serials[i] for the item lists of recalls and
+ * transfers; returns n, the count to set. */
+static uint32_t item_refs(ct_item_ref *items, const char *gtin, const char *const *serials,
+                          uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        strcpy(items[i].gtin, gtin);
+        strcpy(items[i].serial, serials[i]);
+    }
+    return n;
+}
+
 static ct_result recall_items(world *w, const hm_keypair *signer, const char *gtin,
                               const char *const *serials, uint32_t n) {
     ct_recall_body *b = calloc(1, sizeof *b);
     b->mode = CT_RECALL_ITEMS;
     strcpy(b->reason, "damaged");
-    for (uint32_t i = 0; i < n; i++) {
-        strcpy(b->items[i].gtin, gtin);
-        strcpy(b->items[i].serial, serials[i]);
-    }
-    b->item_count = n;
+    b->item_count = item_refs(b->items, gtin, serials, n);
     uint8_t buf[4096];
     hm_writer wr;
     hm_writer_init(&wr, buf, sizeof buf);
@@ -498,11 +476,7 @@ static ct_result transfer(world *w, const hm_keypair *signer, const ct_member_id
                           const char *gtin, const char *const *serials, uint32_t n) {
     ct_custody_body *b = calloc(1, sizeof *b);
     b->to = *to;
-    for (uint32_t i = 0; i < n; i++) {
-        strcpy(b->items[i].gtin, gtin);
-        strcpy(b->items[i].serial, serials[i]);
-    }
-    b->item_count = n;
+    b->item_count = item_refs(b->items, gtin, serials, n);
     uint8_t buf[4096];
     hm_writer wr;
     hm_writer_init(&wr, buf, sizeof buf);
@@ -884,16 +858,6 @@ static void test_event_names_item_once(void **state) {
     world_free(w);
 }
 
-static int64_t pending_cny(env *e, const hm_keypair *kp) {
-    ct_account a = {.kind = CT_ACCOUNT_MEMBER, .owner = kp->pub};
-    ct_balance b;
-    hm_err err = ct_query_balance(&e->store, &a, "CNY", &b);
-    if (err == HM_ERR_NOT_FOUND)
-        return 0;
-    assert_int_equal(err, HM_OK);
-    return b.pending;
-}
-
 /* A "returned" event refunds the linked sale only when the brand records it:
  * a carrier holding the item may record the return but cannot void the
  * platform's sale and the streamer's commission. */
@@ -906,32 +870,11 @@ static void test_return_refund_needs_the_brand(void **state) {
     env_key(&streamer, 8);
     EXPECT_OK(env_member_add(e, &e->admin, &platform.pub, CT_ROLE_PLATFORM, "Live"));
     EXPECT_OK(register_one(w, &w->brand, GTIN_A, "R1", "", NULL));
-    ct_split_create_body c;
-    memset(&c, 0, sizeof c);
-    strcpy(c.name, "split");
-    strcpy(c.terms.currency, "CNY");
-    c.terms.return_window_ms = 7ull * 24 * 3600 * 1000;
-    c.terms.share_count = 1;
-    c.terms.shares[0] = (ct_split_share){{CT_PARTY_ACCOUNT, {0}}, 10000};
-    memcpy(c.terms.shares[0].to.id, streamer.pub.bytes, 32);
-    uint8_t buf[4096];
-    hm_writer wr;
-    hm_writer_init(&wr, buf, sizeof buf);
-    assert_int_equal(ct_split_create_encode(&c, &wr), HM_OK);
-    EXPECT_OK(env_exec(e, CT_TX_SPLIT_CREATE, &platform, buf, wr.len, NULL, NULL, 0));
-    ct_sale_body sale;
-    memset(&sale, 0, sizeof sale);
-    strcpy(sale.order_id, "order-1");
-    sale.gross = 5000;
-    strcpy(sale.currency, "CNY");
-    ct_split_id(&platform.pub, "split", sale.contract_id);
-    sale.has_item = true;
-    strcpy(sale.gtin, GTIN_A);
-    strcpy(sale.serial, "R1");
-    hm_writer_init(&wr, buf, sizeof buf);
-    assert_int_equal(ct_sale_encode(&sale, true, &wr), HM_OK);
-    EXPECT_OK(env_exec(e, CT_TX_SALE, &platform, buf, wr.len, NULL, NULL, 0));
-    assert_int_equal(pending_cny(e, &streamer), 5000);
+    const hm_keypair *to[] = {&streamer};
+    const uint32_t bps[] = {10000};
+    EXPECT_OK(env_split_create(e, &platform, "split", to, bps, 1));
+    EXPECT_OK(env_item_sale(e, &platform, "split", "order-1", 5000, GTIN_A, "R1"));
+    assert_int_equal(env_pending_cny(e, &streamer), 5000);
 
     const char *r1[] = {"R1"};
     EXPECT_OK(transfer(w, &w->brand, &w->logi_id, GTIN_A, r1, 1));
@@ -942,14 +885,14 @@ static void test_return_refund_needs_the_brand(void **state) {
     EXPECT_OK(record_events(w, &w->logi, ev, 1));
     uint8_t h1[HM_HASH_LEN];
     memcpy(h1, ev->event_hash, HM_HASH_LEN);
-    assert_int_equal(pending_cny(e, &streamer), 5000); /* the sale stands */
+    assert_int_equal(env_pending_cny(e, &streamer), 5000); /* the sale stands */
 
     EXPECT_OK(transfer(w, &w->logi, &w->brand_id, GTIN_A, r1, 1));
     event_init(ev, "brand-return", CT_EPCIS_OBJECT, CT_ACTION_OBSERVE, 2000, "receiving");
     strcpy(ev->disposition, "https://ref.gs1.org/cbv/Disp-returned");
     event_epc(ev, GTIN_A, "R1", h1);
     EXPECT_OK(record_events(w, &w->brand, ev, 1));
-    assert_int_equal(pending_cny(e, &streamer), 0);
+    assert_int_equal(env_pending_cny(e, &streamer), 0);
     free(ev);
     world_free(w);
 }

@@ -153,4 +153,96 @@ static inline void env_id(const hm_keypair *kp, ct_member_id *id) {
     memcpy(id->bytes, kp->pub.bytes, HM_PUBKEY_LEN);
 }
 
+/* ----------------------------------------- provenance and settlement setup */
+
+/* An admin-signed (or signer-signed) prefix assignment to brand `to`. */
+static inline ct_result env_prefix_assign(env *e, const hm_keypair *signer, const char *prefix,
+                                          const ct_member_id *to) {
+    ct_prefix_assign_body b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.prefix, sizeof b.prefix, "%s", prefix);
+    b.brand = *to;
+    uint8_t buf[128];
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(ct_prefix_assign_encode(&b, &w), HM_OK);
+    return env_exec(e, CT_TX_PREFIX_ASSIGN, signer, buf, w.len, NULL, NULL, 0);
+}
+
+/* Sets product gtin with name; hash (may be NULL) receives the hash of the
+ * encoded body, which item records name as their product hash. */
+static inline ct_result env_product_set(env *e, const hm_keypair *signer, const char *gtin,
+                                        const char *name, uint8_t hash[HM_HASH_LEN]) {
+    ct_product_body *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    strcpy(b->gtin, gtin);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    strcpy(b->description, "A fine thing");
+    strcpy(b->image_url, "https://example.com/p.png");
+    uint8_t buf[2048];
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(ct_product_encode(b, &w), HM_OK);
+    free(b);
+    if (hash != NULL)
+        hm_sha256(buf, w.len, hash);
+    return env_exec(e, CT_TX_PRODUCT_SET, signer, buf, w.len, NULL, NULL, 0);
+}
+
+/* Creates split contract `name` in CNY with a 7-day return window that
+ * shares every sale among the accounts of to[i] with bps[i] basis points. */
+static inline ct_result env_split_create(env *e, const hm_keypair *creator, const char *name,
+                                         const hm_keypair *const *to, const uint32_t *bps,
+                                         uint32_t share_count) {
+    ct_split_create_body *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    strcpy(c->terms.currency, "CNY");
+    c->terms.return_window_ms = 7ull * 24 * 3600 * 1000;
+    assert_true(share_count <= CT_SPLIT_SHARES_MAX);
+    c->terms.share_count = share_count;
+    for (uint32_t i = 0; i < share_count; i++) {
+        c->terms.shares[i].to.kind = CT_PARTY_ACCOUNT;
+        memcpy(c->terms.shares[i].to.id, to[i]->pub.bytes, 32);
+        c->terms.shares[i].share_bps = bps[i];
+    }
+    uint8_t buf[4096];
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(ct_split_create_encode(c, &w), HM_OK);
+    free(c);
+    return env_exec(e, CT_TX_SPLIT_CREATE, creator, buf, w.len, NULL, NULL, 0);
+}
+
+/* A CNY sale of item gtin/serial by platform under its split `split_name`. */
+static inline ct_result env_item_sale(env *e, const hm_keypair *platform, const char *split_name,
+                                      const char *order_id, uint64_t gross, const char *gtin,
+                                      const char *serial) {
+    ct_sale_body s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.order_id, sizeof s.order_id, "%s", order_id);
+    s.gross = gross;
+    strcpy(s.currency, "CNY");
+    ct_split_id(&platform->pub, split_name, s.contract_id);
+    s.has_item = true;
+    snprintf(s.gtin, sizeof s.gtin, "%s", gtin);
+    snprintf(s.serial, sizeof s.serial, "%s", serial);
+    uint8_t buf[1024];
+    hm_writer w;
+    hm_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(ct_sale_encode(&s, true, &w), HM_OK);
+    return env_exec(e, CT_TX_SALE, platform, buf, w.len, NULL, NULL, 0);
+}
+
+/* The pending CNY balance of kp's member account (0 when it has none). */
+static inline int64_t env_pending_cny(env *e, const hm_keypair *kp) {
+    ct_account a = {.kind = CT_ACCOUNT_MEMBER, .owner = kp->pub};
+    ct_balance b;
+    hm_err err = ct_query_balance(&e->store, &a, "CNY", &b);
+    if (err == HM_ERR_NOT_FOUND)
+        return 0;
+    assert_int_equal(err, HM_OK);
+    return b.pending;
+}
+
 #endif

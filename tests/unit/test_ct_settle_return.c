@@ -8,32 +8,9 @@
 
 #define GTIN "10614141073464" /* carries prefix 0614141 */
 
-static void prefix_assign(env *e, const ct_member_id *to) {
-    ct_prefix_assign_body b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.prefix, sizeof b.prefix, "0614141");
-    b.brand = *to;
-    uint8_t buf[128];
-    hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
-    assert_int_equal(ct_prefix_assign_encode(&b, &w), HM_OK);
-    EXPECT_OK(env_exec(e, CT_TX_PREFIX_ASSIGN, &e->admin, buf, w.len, NULL, NULL, 0));
-}
-
 static void product_and_item(env *e, const hm_keypair *brand, const char *serial) {
-    ct_product_body *p = calloc(1, sizeof *p);
-    strcpy(p->gtin, GTIN);
-    strcpy(p->name, "Bag");
-    strcpy(p->description, "A bag");
-    strcpy(p->image_url, "https://example.com/p.png");
-    uint8_t buf[2048];
-    hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
-    assert_int_equal(ct_product_encode(p, &w), HM_OK);
-    free(p);
     uint8_t product_hash[HM_HASH_LEN];
-    hm_sha256(buf, w.len, product_hash);
-    EXPECT_OK(env_exec(e, CT_TX_PRODUCT_SET, brand, buf, w.len, NULL, NULL, 0));
+    EXPECT_OK(env_product_set(e, brand, GTIN, "Bag", product_hash));
     ct_item_record r;
     memset(&r, 0, sizeof r);
     strcpy(r.gtin, GTIN);
@@ -79,16 +56,6 @@ static ct_result record_event(env *e, const hm_keypair *brand, const char *seed,
     return res;
 }
 
-static int64_t pending_of(env *e, const hm_keypair *kp) {
-    ct_account a = {.kind = CT_ACCOUNT_MEMBER, .owner = kp->pub};
-    ct_balance b;
-    hm_err err = ct_query_balance(&e->store, &a, "CNY", &b);
-    if (err == HM_ERR_NOT_FOUND)
-        return 0;
-    assert_int_equal(err, HM_OK);
-    return b.pending;
-}
-
 static void test_returned_event_refunds_the_sale(void **state) {
     (void)state;
     env *e = env_new();
@@ -100,54 +67,32 @@ static void test_returned_event_refunds_the_sale(void **state) {
     env_id(&brand, &brand_id);
     EXPECT_OK(env_member_add(e, &e->admin, &brand.pub, CT_ROLE_BRAND, "Acme"));
     EXPECT_OK(env_member_add(e, &e->admin, &platform.pub, CT_ROLE_PLATFORM, "Live"));
-    prefix_assign(e, &brand_id);
+    EXPECT_OK(env_prefix_assign(e, &e->admin, "0614141", &brand_id));
     product_and_item(e, &brand, "R1");
 
-    ct_split_create_body c;
-    memset(&c, 0, sizeof c);
-    strcpy(c.name, "split");
-    strcpy(c.terms.currency, "CNY");
-    c.terms.return_window_ms = 7ull * 24 * 3600 * 1000;
-    c.terms.share_count = 2;
-    c.terms.shares[0] = (ct_split_share){{CT_PARTY_ACCOUNT, {0}}, 8000};
-    memcpy(c.terms.shares[0].to.id, streamer.pub.bytes, 32);
-    c.terms.shares[1] = (ct_split_share){{CT_PARTY_ACCOUNT, {0}}, 2000};
-    memcpy(c.terms.shares[1].to.id, platform.pub.bytes, 32);
-    uint8_t buf[4096];
-    hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
-    assert_int_equal(ct_split_create_encode(&c, &w), HM_OK);
-    EXPECT_OK(env_exec(e, CT_TX_SPLIT_CREATE, &platform, buf, w.len, NULL, NULL, 0));
-
-    ct_sale_body s;
-    memset(&s, 0, sizeof s);
-    strcpy(s.order_id, "order-r1");
-    s.gross = 5003;
-    strcpy(s.currency, "CNY");
-    ct_split_id(&platform.pub, "split", s.contract_id);
-    s.has_item = true;
-    strcpy(s.gtin, GTIN);
-    strcpy(s.serial, "R1");
-    hm_writer_init(&w, buf, sizeof buf);
-    assert_int_equal(ct_sale_encode(&s, true, &w), HM_OK);
-    EXPECT_OK(env_exec(e, CT_TX_SALE, &platform, buf, w.len, NULL, NULL, 0));
+    const hm_keypair *to[] = {&streamer, &platform};
+    const uint32_t bps[] = {8000, 2000};
+    EXPECT_OK(env_split_create(e, &platform, "split", to, bps, 2));
+    EXPECT_OK(env_item_sale(e, &platform, "split", "order-r1", 5003, GTIN, "R1"));
     /* a partial refund first: the return refunds what is left */
     ct_refund_body r = {.amount = 3};
     strcpy(r.order_id, "order-r1");
     strcpy(r.currency, "CNY");
+    uint8_t buf[256];
+    hm_writer w;
     hm_writer_init(&w, buf, sizeof buf);
     assert_int_equal(ct_refund_encode(&r, &w), HM_OK);
     EXPECT_OK(env_exec(e, CT_TX_REFUND, &platform, buf, w.len, NULL, NULL, 0));
-    assert_int_equal(pending_of(e, &streamer), 4000);
+    assert_int_equal(env_pending_cny(e, &streamer), 4000);
 
     /* any other disposition refunds nothing */
     uint8_t h1[HM_HASH_LEN], h2[HM_HASH_LEN];
     EXPECT_OK(
         record_event(e, &brand, "e1", "R1", "https://ref.gs1.org/cbv/Disp-in_progress", NULL, h1));
-    assert_int_equal(pending_of(e, &streamer), 4000);
+    assert_int_equal(env_pending_cny(e, &streamer), 4000);
     EXPECT_OK(record_event(e, &brand, "e2", "R1", "https://ref.gs1.org/cbv/Disp-returned", h1, h2));
-    assert_int_equal(pending_of(e, &streamer), 0);
-    assert_int_equal(pending_of(e, &platform), 0);
+    assert_int_equal(env_pending_cny(e, &streamer), 0);
+    assert_int_equal(env_pending_cny(e, &platform), 0);
     ct_sale *sale = malloc(sizeof *sale);
     assert_int_equal(ct_query_sale(&e->store, &platform.pub, "order-r1", sale), HM_OK);
     assert_int_equal(sale->refunded, 5003);
