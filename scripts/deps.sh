@@ -24,8 +24,20 @@ bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
     ;;
 esac
 
+# Node.js and npm may come from another packaging of Node.js that bundles
+# npm (Debian's npm package then conflicts with it): a working command is
+# enough for those two.
+satisfied_by_command() {
+    case $1 in
+    nodejs) command -v node >/dev/null 2>&1 ;;
+    npm) command -v npm >/dev/null 2>&1 ;;
+    *) return 1 ;;
+    esac
+}
+
 missing=()
 for p in "${want[@]}"; do
+    satisfied_by_command "$p" && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
