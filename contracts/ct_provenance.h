@@ -274,17 +274,15 @@ typedef struct {
 
 HM_MUST_USE hm_err ct_query_item(const ct_store *s, const char *gtin14, const char *serial,
                                  ct_item_status *out);
-/* The same in two reads' worth of parts, for callers that keep the second:
+/* ct_query_item in two parts, for callers that keep the second one:
  * ct_query_item_in_batch fills everything but reg_tx (left zero) and writes
  * the item's batch number; ct_query_batch_tx gives a batch's registering tx
  * id (HM_ERR_NOT_FOUND for an unknown batch). A batch's tx never changes, and
  * its meta holds every chunk root (about 200 KB for 100,000 records), so a
  * reader answering many items keeps batch -> tx id instead of re-reading it. */
-HM_MUST_USE hm_err ct_query_item_in_batch(const ct_store *s, const char *gtin14,
-                                          const char *serial, ct_item_status *out,
-                                          uint64_t *batch);
-HM_MUST_USE hm_err ct_query_batch_tx(const ct_store *s, uint64_t batch,
-                                     uint8_t tx_id[HM_HASH_LEN]);
+HM_MUST_USE hm_err ct_query_item_in_batch(const ct_store *s, const char *gtin14, const char *serial,
+                                          ct_item_status *out, uint64_t *batch);
+HM_MUST_USE hm_err ct_query_batch_tx(const ct_store *s, uint64_t batch, uint8_t tx_id[HM_HASH_LEN]);
 
 /* The inclusion proof of record index of batch tx_id to its records_root:
  * leaf hash, path (RFC 9162, leaf upward), tree size and root. */

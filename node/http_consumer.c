@@ -14,8 +14,11 @@
  * often this node served a code. Caching rules are in docs/proofs.md §6.
  *
  * Never: block the loop, trust the path (the GS1 parser validates it first),
- * or answer a stale status: responses are no-cache, and answers kept in
- * memory are dropped by the first block that writes state. */
+ * or answer a stale status: responses are no-cache, and answers and shared
+ * state rows kept in memory are dropped by the first block that writes
+ * state; only what a committed block fixed for good is kept longer. */
+#include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,11 @@
 #define BLOCK_CACHE_SIZE 64                 /* headers and certificates */
 #define TREE_CACHE_SIZE 16                  /* record trees of batch txs */
 #define ANSWER_CACHE_SIZE 1024              /* rendered answers (about 25 KB each) */
+#define STATE_CACHE_SLOTS 1024              /* shared state rows (power of two) */
+#define STATE_CACHE_KEY_MAX 64
+#define STATE_CACHE_VALUE_MAX 4096
+#define BATCH_CACHE_SIZE 64   /* batch number -> registering tx id */
+#define PRODUCT_CACHE_SIZE 64 /* what the page shows of a GTIN and its brand */
 #define CLAIM_FORM_MAX 1024
 #define STEM_MAX 256
 
@@ -94,8 +102,54 @@ typedef struct {
     uint64_t last_use;
 } tree_slot;
 
+/* The inputs of a kept page, each with its length, in one buffer (hashed
+ * at once: one digest call per field costs more than the bytes). */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    bool failed;
+} tag_input;
+
+/* A committed state row that many items share (a GS1 prefix's owner, a
+ * product, a lot's recall, a member), or its absence, as read while no block
+ * has written state since (generation). */
+typedef struct {
+    uint64_t hash; /* of the key; 0: empty */
+    uint64_t generation;
+    bool found;
+    uint8_t key_len;
+    uint8_t key[STATE_CACHE_KEY_MAX];
+    uint8_t *val;
+    size_t val_len;
+} state_slot;
+
+typedef struct {
+    bool used;
+    uint64_t batch;
+    uint8_t tx_id[HM_HASH_LEN];
+} batch_slot;
+
+/* A product and its brand's name as shown, read in generation. */
+typedef struct {
+    bool used;
+    uint64_t generation;
+    char gtin[CT_GTIN_LEN + 1];
+    ct_member_id brand;
+    char product[CT_PRODUCT_NAME_MAX + 1];
+    char description[CT_PRODUCT_DESC_MAX + 1];
+    char image_url[CT_PRODUCT_URL_MAX + 1];
+    char brand_name[CT_MEMBER_NAME_MAX + 1];
+} product_slot;
+
 typedef struct {
     nd_node *node;
+    ct_store cached_state; /* the committed state through state_slots */
+    state_slot *state_slots;
+    batch_slot batches[BATCH_CACHE_SIZE];
+    product_slot *products; /* PRODUCT_CACHE_SIZE, by GTIN hash */
+    nd_page_item *item;     /* scratch: an item is large (about 35 KB) */
+    tag_input tag;          /* scratch: what a kept page's digest covers */
+    uint8_t tag_salt[HM_HASH_LEN];
     lookup_slot *lookups;
     size_t lookup_cap; /* power of two */
     size_t lookup_count;
@@ -121,6 +175,105 @@ static uint64_t key_hash(const char *key) {
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
     }
     return h != 0 ? h : 1;
+}
+
+/* ------------------------------------------------------ shared state */
+
+/* FNV-1a of bytes, never 0. */
+static uint64_t bytes_hash(const uint8_t *b, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 1099511628211ull;
+    }
+    return h != 0 ? h : 1;
+}
+
+/* Rows shared by many items (docs/provenance.md key schema): what a lookup
+ * reads besides the item's own rows. An item's own rows (p/i/, p/h/, p/ri/)
+ * are read through: a random lookup would only push shared rows out. */
+static bool state_shared(const uint8_t *key, size_t key_len) {
+    static const char *const prefixes[] = {"p/px/", "p/g/", "p/rl/", "m/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (key_len >= n && memcmp(key, prefixes[i], n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ct_store get through the kept rows. A kept row is valid only for the
+ * generation it was read in: any block that writes state starts a new one,
+ * so a row never outlives a change (recall, product update, revocation). */
+static hm_err cached_get(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
+                         size_t *val_len) {
+    consumer_api *api = ctx;
+    const ct_store *base = nd_node_state_store(api->node);
+    if (key_len > STATE_CACHE_KEY_MAX || !state_shared(key, key_len)) {
+        return base->get(base->ctx, key, key_len, val, val_len);
+    }
+    uint64_t h = bytes_hash(key, key_len);
+    state_slot *slot = &api->state_slots[h & (STATE_CACHE_SLOTS - 1)];
+    bool hit = slot->hash == h && slot->generation == api->generation && slot->key_len == key_len &&
+               memcmp(slot->key, key, key_len) == 0;
+    if (!hit) {
+        uint8_t *v = NULL;
+        size_t v_len = 0;
+        hm_err err = base->get(base->ctx, key, key_len, &v, &v_len);
+        if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
+            return err;
+        }
+        if (err == HM_OK && v_len > STATE_CACHE_VALUE_MAX) {
+            *val = v;
+            *val_len = v_len;
+            return HM_OK;
+        }
+        free(slot->val);
+        slot->hash = h;
+        slot->generation = api->generation;
+        slot->found = err == HM_OK;
+        slot->key_len = (uint8_t)key_len;
+        memcpy(slot->key, key, key_len);
+        slot->val = v; /* NULL when not found */
+        slot->val_len = err == HM_OK ? v_len : 0;
+    }
+    if (!slot->found) {
+        return HM_ERR_NOT_FOUND;
+    }
+    uint8_t *copy = malloc(slot->val_len ? slot->val_len : 1);
+    if (copy == NULL) {
+        return HM_ERR_NOMEM;
+    }
+    if (slot->val_len > 0) {
+        memcpy(copy, slot->val, slot->val_len);
+    }
+    *val = copy;
+    *val_len = slot->val_len;
+    return HM_OK;
+}
+
+static hm_err cached_scan(void *ctx, const uint8_t *start, size_t start_len, const uint8_t *end,
+                          size_t end_len, ct_visit_fn visit, void *arg) {
+    consumer_api *api = ctx;
+    const ct_store *base = nd_node_state_store(api->node);
+    return base->scan(base->ctx, start, start_len, end, end_len, visit, arg);
+}
+
+/* The registering tx of a batch: fixed once the batch is committed, and
+ * its meta is large, so it is read once per batch. */
+static hm_err batch_tx(consumer_api *api, uint64_t batch, uint8_t tx_id[HM_HASH_LEN]) {
+    batch_slot *slot = &api->batches[batch % BATCH_CACHE_SIZE];
+    if (!slot->used || slot->batch != batch) {
+        hm_err err = ct_query_batch_tx(nd_node_state_store(api->node), batch, slot->tx_id);
+        if (err != HM_OK) {
+            slot->used = false;
+            return err == HM_ERR_NOT_FOUND ? HM_ERR_IO : err;
+        }
+        slot->used = true;
+        slot->batch = batch;
+    }
+    memcpy(tx_id, slot->tx_id, HM_HASH_LEN);
+    return HM_OK;
 }
 
 static bool lookup_grow(consumer_api *api) {
@@ -388,15 +541,58 @@ static bool collect_hash(void *arg, const uint8_t hash[HM_HASH_LEN]) {
     return true;
 }
 
+/* The product of gtin14 and the name of its brand as the page shows them
+ * (empty when not set), kept for the generation they were read in: every
+ * item of a product shows the same. NULL only when out of memory. */
+static const product_slot *product_get(consumer_api *api, const char *gtin14,
+                                       const ct_member_id *brand) {
+    product_slot *slot = &api->products[key_hash(gtin14) % PRODUCT_CACHE_SIZE];
+    if (slot->used && slot->generation == api->generation && strcmp(slot->gtin, gtin14) == 0 &&
+        memcmp(slot->brand.bytes, brand->bytes, sizeof brand->bytes) == 0) {
+        return slot;
+    }
+    ct_product_body *prod = malloc(sizeof *prod);
+    if (prod == NULL) {
+        return NULL;
+    }
+    const ct_store *s = &api->cached_state;
+    memset(slot, 0, sizeof *slot);
+    ct_member_id owner;
+    hm_err perr = ct_query_product(s, gtin14, prod, &owner);
+    if (perr == HM_OK) {
+        snprintf(slot->product, sizeof slot->product, "%s", prod->name);
+        snprintf(slot->description, sizeof slot->description, "%s", prod->description);
+        snprintf(slot->image_url, sizeof slot->image_url, "%s", prod->image_url);
+    }
+    free(prod);
+    ct_member member;
+    hm_err merr = ct_query_member_id(s, brand, &member);
+    if (merr == HM_OK) {
+        snprintf(slot->brand_name, sizeof slot->brand_name, "%s", member.name);
+    }
+    snprintf(slot->gtin, sizeof slot->gtin, "%s", gtin14);
+    slot->brand = *brand;
+    slot->generation = api->generation;
+    /* Shown as read; kept only if nothing failed on the way (a missing
+     * product or member is an answer, a read error is not). */
+    slot->used =
+        (perr == HM_OK || perr == HM_ERR_NOT_FOUND) && (merr == HM_OK || merr == HM_ERR_NOT_FOUND);
+    return slot;
+}
+
 /* Fills it (and the bundle, when b is not NULL) for gtin14/serial.
  * HM_ERR_NOT_FOUND for an unregistered item (it->state is then UNKNOWN). */
 static hm_err item_load(consumer_api *api, const char *gtin14, const char *serial, nd_page_item *it,
                         ct_bundle *b) {
-    const ct_store *s = nd_node_state_store(api->node);
+    const ct_store *s = &api->cached_state;
     snprintf(it->gtin, sizeof it->gtin, "%s", gtin14);
     snprintf(it->serial, sizeof it->serial, "%s", serial);
     ct_item_status st;
-    hm_err err = ct_query_item(s, gtin14, serial, &st);
+    uint64_t batch = 0;
+    hm_err err = ct_query_item_in_batch(s, gtin14, serial, &st, &batch);
+    if (err == HM_OK) {
+        err = batch_tx(api, batch, st.reg_tx);
+    }
     if (err == HM_ERR_NOT_FOUND) {
         it->state = ND_ITEM_UNKNOWN;
         return HM_ERR_NOT_FOUND;
@@ -409,17 +605,12 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
     it->claimable = st.record.has_code && !st.claimed && !st.recalled;
     snprintf(it->lot, sizeof it->lot, "%s", st.record.lot);
     snprintf(it->recall_reason, sizeof it->recall_reason, "%s", st.recall_reason);
-    ct_product_body *prod = malloc(sizeof *prod);
-    ct_member_id owner;
-    if (prod != NULL && ct_query_product(s, gtin14, prod, &owner) == HM_OK) {
-        snprintf(it->product, sizeof it->product, "%s", prod->name);
-        snprintf(it->description, sizeof it->description, "%s", prod->description);
-        snprintf(it->image_url, sizeof it->image_url, "%s", prod->image_url);
-    }
-    free(prod);
-    ct_member brand;
-    if (ct_query_member_id(s, &st.brand, &brand) == HM_OK) {
-        snprintf(it->brand, sizeof it->brand, "%s", brand.name);
+    const product_slot *ps = product_get(api, gtin14, &st.brand);
+    if (ps != NULL) {
+        memcpy(it->product, ps->product, sizeof it->product);
+        memcpy(it->description, ps->description, sizeof it->description);
+        memcpy(it->image_url, ps->image_url, sizeof it->image_url);
+        memcpy(it->brand, ps->brand_name, sizeof it->brand);
     }
     const tx_pos *reg = NULL;
     const ct_bundle_block *blk = NULL;
@@ -447,10 +638,14 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
     hash_list list = {hashes, 0};
     uint8_t next[CT_KEY_MAX];
     size_t next_len = 0;
-    err = ct_query_item_history(s, gtin14, serial, NULL, 0, ND_PAGE_EVENTS_MAX - 1, collect_hash,
-                                &list, next, &next_len);
-    if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
-        return err;
+    /* Every history row is counted in the item's value: an item without
+     * events has no rows to scan for. */
+    if (st.event_count > 0) {
+        err = ct_query_item_history(s, gtin14, serial, NULL, 0, ND_PAGE_EVENTS_MAX - 1,
+                                    collect_hash, &list, next, &next_len);
+        if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
+            return err;
+        }
     }
     for (uint32_t i = 0; i < list.count; i++) {
         ct_stored_event ev;
@@ -482,17 +677,27 @@ static void add_header(struct evhttp_request *req, const char *name, const char 
     evhttp_add_header(evhttp_request_get_output_headers(req), name, value);
 }
 
-/* Replies body with a strong ETag over it; 304 when the client has it. */
-/* digest NULL: the ETag is the SHA-256 of body; else digest is used (a
- * hash that already stands for exactly this body). */
-static void reply_tagged_as(struct evhttp_request *req, int status, const char *content_type,
-                            const char *cache_control, const uint8_t *body, size_t len,
-                            const uint8_t *given_digest) {
+/* A body in up to three pieces (a kept answer split around its counter),
+ * copied once, into the reply's buffer. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} body_part;
+
+#define BODY_PARTS 3
+
+/* Replies the parts with a strong ETag; 304 when the client has it.
+ * digest NULL: the ETag is the SHA-256 of the body (one part); else digest
+ * is used (a hash that already stands for exactly these bytes). */
+static void reply_parts(struct evhttp_request *req, int status, const char *content_type,
+                        const char *cache_control, const body_part parts[BODY_PARTS],
+                        const uint8_t *given_digest) {
     uint8_t digest[HM_HASH_LEN];
     if (given_digest != NULL) {
         memcpy(digest, given_digest, HM_HASH_LEN);
     } else {
-        hm_sha256(body, len, digest);
+        assert(parts[1].len == 0 && parts[2].len == 0);
+        hm_sha256(parts[0].data, parts[0].len, digest);
     }
     char etag[2 + 2 * HM_HASH_LEN + 1];
     etag[0] = '"';
@@ -507,25 +712,43 @@ static void reply_tagged_as(struct evhttp_request *req, int status, const char *
         evhttp_send_reply(req, 304, "Not Modified", NULL);
         return;
     }
-    nd_http_reply_bytes(req, status, content_type, body, len);
+    struct evbuffer *b = evbuffer_new();
+    size_t total = 0;
+    for (int i = 0; i < BODY_PARTS; i++) {
+        total += parts[i].len;
+    }
+    /* One chain for the whole body: one copy, one write. */
+    bool ok = b != NULL && evbuffer_expand(b, total) == 0;
+    for (int i = 0; ok && i < BODY_PARTS; i++) {
+        ok = parts[i].len == 0 || evbuffer_add(b, parts[i].data, parts[i].len) == 0;
+    }
+    if (!ok) {
+        if (b != NULL) {
+            evbuffer_free(b);
+        }
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    add_header(req, "Content-Type", content_type);
+    evhttp_send_reply(req, status, NULL, b);
+    evbuffer_free(b);
 }
 
 static void reply_tagged(struct evhttp_request *req, int status, const char *content_type,
                          const char *cache_control, const uint8_t *body, size_t len) {
-    reply_tagged_as(req, status, content_type, cache_control, body, len, NULL);
+    body_part parts[BODY_PARTS] = {{body, len}, {NULL, 0}, {NULL, 0}};
+    reply_parts(req, status, content_type, cache_control, parts, NULL);
 }
 
-static void reply_html(struct evhttp_request *req, int status, nd_lang lang, char *html, size_t len,
-                       const uint8_t *digest) {
+static void reply_html(struct evhttp_request *req, int status, nd_lang lang,
+                       const body_part parts[BODY_PARTS], const uint8_t *digest) {
     add_header(req, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
     add_header(req, "Vary", "Accept, Accept-Language");
     /* Inline style and script are ours; nothing may load from elsewhere. */
     add_header(req, "Content-Security-Policy",
                "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
                "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
-    reply_tagged_as(req, status, "text/html; charset=utf-8", "no-cache", (const uint8_t *)html, len,
-                    digest);
-    free(html);
+    reply_parts(req, status, "text/html; charset=utf-8", "no-cache", parts, digest);
 }
 
 static bool wants_json(struct evhttp_request *req) {
@@ -552,15 +775,104 @@ static nd_lang request_lang(struct evhttp_request *req) {
 
 /* ------------------------------------------------------------ routes */
 
+static void tag_bytes(tag_input *t, const void *data, size_t len) {
+    if (t->failed) {
+        return;
+    }
+    if (t->len + 8 + len > t->cap) {
+        size_t cap = t->cap ? t->cap : 8192;
+        while (cap < t->len + 8 + len) {
+            cap *= 2;
+        }
+        uint8_t *grown = realloc(t->buf, cap);
+        if (grown == NULL) {
+            t->failed = true;
+            return;
+        }
+        t->buf = grown;
+        t->cap = cap;
+    }
+    for (int i = 0; i < 8; i++) {
+        t->buf[t->len++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    }
+    if (len > 0) {
+        memcpy(t->buf + t->len, data, len);
+        t->len += len;
+    }
+}
+
+/* NULL and "" differ: NULL is length 2^64 - 1 with no bytes. */
+static void tag_str(tag_input *t, const char *text) {
+    if (text == NULL) {
+        uint8_t none[8];
+        memset(none, 0xff, sizeof none);
+        tag_bytes(t, none, sizeof none);
+        return;
+    }
+    tag_bytes(t, text, strlen(text));
+}
+
+static void tag_u64(tag_input *t, uint64_t v) {
+    tag_bytes(t, &v, sizeof v);
+}
+
+/* A digest that stands for the kept page of it in lang without hashing the
+ * page (11 KB, most of it the fixed style and script): the renderer is a
+ * pure function of (item, lang) (node/page.h) apart from the counter, so the
+ * same inputs give the same bytes, and every input is taken here with its
+ * length, so different bytes come from different inputs. The salt, drawn at
+ * startup, keeps tags of another build of the renderer from ever matching.
+ * HM_ERR_NOMEM only. */
+static hm_err page_digest(consumer_api *api, const nd_page_item *it, nd_lang lang,
+                          uint8_t out[HM_HASH_LEN]) {
+    tag_input *t = &api->tag;
+    t->len = 0;
+    t->failed = false;
+    tag_bytes(t, api->tag_salt, sizeof api->tag_salt);
+    tag_u64(t, (uint64_t)lang);
+    tag_u64(t, (uint64_t)it->state);
+    tag_str(t, it->gtin);
+    tag_str(t, it->serial);
+    tag_str(t, it->lot);
+    tag_str(t, it->brand);
+    tag_str(t, it->product);
+    tag_str(t, it->description);
+    tag_str(t, it->image_url);
+    tag_str(t, it->recall_reason);
+    tag_u64(t, it->registered_ms);
+    tag_u64(t, it->claimed_ms);
+    tag_u64(t, it->claimable);
+    tag_u64(t, it->event_count);
+    for (uint32_t i = 0; i < it->event_count && i < ND_PAGE_EVENTS_MAX; i++) {
+        tag_u64(t, it->events[i].time_ms);
+        tag_str(t, it->events[i].biz_step);
+        tag_str(t, it->events[i].location);
+    }
+    tag_u64(t, it->lookups);
+    tag_u64(t, it->first_lookup_ms);
+    tag_str(t, it->self_path);
+    tag_str(t, it->chain_id);
+    tag_str(t, it->bundle_json);
+    if (t->failed) {
+        return HM_ERR_NOMEM;
+    }
+    hm_sha256(t->buf, t->len, out);
+    return HM_OK;
+}
+
 /* Renders the answer of kind for dl into slot (which is for dl's key and
  * the current generation). Returns HM_OK, or an error already replied. */
 static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl,
                            answer_slot *slot, int kind) {
-    nd_page_item *it = calloc(1, sizeof *it);
-    if (it == NULL) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
-        return HM_ERR_NOMEM;
-    }
+    /* The events array is read only up to event_count: clearing the rest
+     * of the scratch item is enough. */
+    nd_page_item *it = api->item;
+    memset(it, 0, offsetof(nd_page_item, events));
+    it->lookups = 0;
+    it->first_lookup_ms = 0;
+    it->self_path = NULL;
+    it->chain_id = NULL;
+    it->bundle_json = NULL;
     ct_bundle b;
     const nd_genesis *g = nd_node_genesis(api->node);
     hm_err err = ct_bundle_init(&b, nd_node_chain_id(api->node), &g->vset);
@@ -575,7 +887,6 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
         }
         have_bundle = false;
         if (it->state == 0) {
-            free(it);
             nd_http_reply_error(req, nd_http_status_for(err), hm_err_name(err),
                                 "cannot read the item");
             return err;
@@ -599,14 +910,19 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
     slot->status = it->state == ND_ITEM_UNKNOWN ? 404 : 200;
     err = HM_OK;
     if (kind == ANSWER_JSON) {
-        json_t *j = nd_page_item_json(it);
-        if (j != NULL) {
-            /* The counter is written per lookup, right after the '{'. */
-            json_object_del(j, "lookups");
+        /* The counter is written per lookup, right after the '{'. */
+        char *text = NULL;
+        size_t text_len = 0;
+        if (nd_page_item_json_text(it, &text, &text_len) == HM_ERR_BAD_VALUE) {
+            /* Not UTF-8: jansson decides, as it always did (it refuses). */
+            json_t *j = nd_page_item_json(it);
+            if (j != NULL) {
+                json_object_del(j, "lookups");
+            }
+            text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            text_len = text != NULL ? strlen(text) : 0;
         }
-        char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        size_t text_len = text != NULL ? strlen(text) : 0;
         /* The proof is appended as "proof":{...} before the closing '}'. */
         char *body = text != NULL && text_len >= 2 && text[text_len - 1] == '}'
                          ? malloc(text_len + bundle_len + 16)
@@ -635,14 +951,16 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
     }
     if (err != HM_OK) {
         nd_http_reply_error(req, 500, "internal", "out of memory");
-    } else {
+    } else if (kind == ANSWER_JSON) {
         hm_sha256((const uint8_t *)slot->body[kind], slot->len[kind], slot->digest[kind]);
+    } else if (page_digest(api, it, (nd_lang)kind, slot->digest[kind]) != HM_OK) {
+        err = HM_ERR_NOMEM;
+        nd_http_reply_error(req, 500, "internal", "out of memory");
     }
     free(bundle_text);
     if (have_bundle) {
         ct_bundle_clear(&b);
     }
-    free(it);
     return err;
 }
 
@@ -683,33 +1001,25 @@ static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_g
         n = nd_page_render_lookups(count, first_ms, lang, counter, sizeof counter);
     }
     size_t len = slot->len[kind], at = slot->lookups_at[kind];
-    char *body = malloc(len + n + 1);
-    if (body == NULL) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    memcpy(body, slot->body[kind], at);
-    memcpy(body + at, counter, n);
-    memcpy(body + at + n, slot->body[kind] + at, len - at);
-    body[len + n] = '\0';
+    const uint8_t *kept = (const uint8_t *)slot->body[kind];
+    body_part parts[BODY_PARTS] = {
+        {kept, at}, {(const uint8_t *)counter, n}, {kept + at, len - at}};
     /* Strong ETag without hashing the whole body per lookup: SHA-256 of
      * (SHA-256 of the kept part || offset || counter text) differs whenever
      * the bytes served differ. */
-    uint8_t tag_input[HM_HASH_LEN + 8 + ND_PAGE_LOOKUPS_MAX];
-    memcpy(tag_input, slot->digest[kind], HM_HASH_LEN);
+    uint8_t tag_in[HM_HASH_LEN + 8 + ND_PAGE_LOOKUPS_MAX];
+    memcpy(tag_in, slot->digest[kind], HM_HASH_LEN);
     for (int i = 0; i < 8; i++) {
-        tag_input[HM_HASH_LEN + i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
+        tag_in[HM_HASH_LEN + i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
     }
-    memcpy(tag_input + HM_HASH_LEN + 8, counter, n);
+    memcpy(tag_in + HM_HASH_LEN + 8, counter, n);
     uint8_t digest[HM_HASH_LEN];
-    hm_sha256(tag_input, HM_HASH_LEN + 8 + n, digest);
+    hm_sha256(tag_in, HM_HASH_LEN + 8 + n, digest);
     if (json) {
         add_header(req, "Vary", "Accept, Accept-Language");
-        reply_tagged_as(req, slot->status, "application/json", "no-cache", (const uint8_t *)body,
-                        len + n, digest);
-        free(body);
+        reply_parts(req, slot->status, "application/json", "no-cache", parts, digest);
     } else {
-        reply_html(req, slot->status, lang, body, len + n, digest);
+        reply_html(req, slot->status, lang, parts, digest);
     }
 }
 
@@ -1044,7 +1354,16 @@ hm_err nd_http_consumer_register(nd_node *n) {
     api->blocks = calloc(BLOCK_CACHE_SIZE, sizeof *api->blocks);
     api->event = malloc(sizeof *api->event);
     api->answers = calloc(ANSWER_CACHE_SIZE, sizeof *api->answers);
-    if (api->blocks == NULL || api->event == NULL || api->answers == NULL || !lookup_grow(api)) {
+    api->state_slots = calloc(STATE_CACHE_SLOTS, sizeof *api->state_slots);
+    api->item = calloc(1, sizeof *api->item);
+    api->products = calloc(PRODUCT_CACHE_SIZE, sizeof *api->products);
+    api->cached_state = (ct_store){.ctx = api, .get = cached_get, .scan = cached_scan};
+    if (api->blocks == NULL || api->event == NULL || api->answers == NULL ||
+        api->state_slots == NULL || api->item == NULL || api->products == NULL ||
+        hm_random_bytes(api->tag_salt, sizeof api->tag_salt) != HM_OK || !lookup_grow(api)) {
+        free(api->item);
+        free(api->products);
+        free(api->state_slots);
         free(api->answers);
         free(api->blocks);
         free(api->event);

@@ -30,7 +30,7 @@ static void sb_add(sbuf *b, const char *text, size_t len) {
         return;
     }
     if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
+        size_t cap = b->cap ? b->cap : 16384; /* a page is about 11 KB */
         while (cap < b->len + len + 1) {
             cap *= 2;
         }
@@ -65,36 +65,61 @@ static void sb_fmt(sbuf *b, const char *fmt, ...) {
     sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* HTML text and attribute values: runs of safe bytes are copied at once. */
+/* HTML text and attribute values: runs of safe bytes are found with
+ * strcspn (vectorised in libc) and copied at once; the proof bundle is a
+ * few KB of mostly safe text on every page. */
 static void sb_esc(sbuf *b, const char *text) {
-    const char *run = text;
-    for (const char *p = text;; p++) {
-        const char *rep = NULL;
+    const char *p = text;
+    for (;;) {
+        size_t run = strcspn(p, "<>&\"'");
+        sb_add(b, p, run);
+        p += run;
         switch (*p) {
         case '<':
-            rep = "&lt;";
+            sb_add(b, "&lt;", 4);
             break;
         case '>':
-            rep = "&gt;";
+            sb_add(b, "&gt;", 4);
             break;
         case '&':
-            rep = "&amp;";
+            sb_add(b, "&amp;", 5);
             break;
         case '"':
-            rep = "&quot;";
+            sb_add(b, "&quot;", 6);
             break;
         case '\'':
-            rep = "&#39;";
+            sb_add(b, "&#39;", 5);
             break;
-        case '\0':
-            sb_add(b, run, (size_t)(p - run));
+        default: /* the terminating NUL */
             return;
-        default:
-            continue;
         }
-        sb_add(b, run, (size_t)(p - run));
-        sb_str(b, rep);
-        run = p + 1;
+        p++;
+    }
+}
+
+/* Element text only (never an attribute value): there quotes are plain
+ * characters, and only '&', '<' and '>' need escaping. The proof bundle is
+ * JSON, full of quotes, shown in a <pre>. */
+static void sb_esc_text(sbuf *b, const char *text) {
+    const char *p = text;
+    for (;;) {
+        size_t run = strcspn(p, "<>&");
+        sb_add(b, p, run);
+        p += run;
+        switch (*p) {
+        case '<':
+            sb_add(b, "&lt;", 4);
+            break;
+        case '>':
+            sb_add(b, "&gt;", 4);
+            break;
+        case '&':
+            sb_add(b, "&amp;", 5);
+            break;
+        default: /* the terminating NUL */
+            return;
+        }
+        p++;
     }
 }
 
@@ -740,7 +765,7 @@ hm_err nd_page_render_html_split(const nd_page_item *it, nd_lang lang, char **ou
         /* Shown as text (escaped), so it is readable without JavaScript;
          * the script reads it back with textContent. */
         sb_str(&b, "</summary><pre id=\"proof\">");
-        sb_esc(&b, it->bundle_json);
+        sb_esc_text(&b, it->bundle_json);
         sb_str(&b, "</pre></details></section>\n<script>");
         sb_str(&b, page_js);
         sb_str(&b, "</script>\n");
@@ -822,6 +847,145 @@ json_t *nd_page_item_json(const nd_page_item *it) {
     }
     json_object_set_new(j, "claimable", json_boolean(it->claimable));
     return j;
+}
+
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF), the rule jansson applies to every string. */
+static bool utf8_valid(const unsigned char *p, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return false;
+        }
+        if (len - i - 1 < n || p[i + 1] < lo || p[i + 1] > hi) {
+            return false;
+        }
+        for (size_t k = 2; k <= n; k++) {
+            if (p[i + k] < 0x80 || p[i + k] > 0xbf) {
+                return false;
+            }
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+/* A JSON string as jansson's compact dump writes it: '"', '\\' and control
+ * characters escaped, everything else (UTF-8 included) as it is. false for
+ * text that is not valid UTF-8 (jansson refuses it too). */
+static bool sb_json_str(sbuf *b, const char *text) {
+    size_t len = strlen(text);
+    if (!utf8_valid((const unsigned char *)text, len)) {
+        return false;
+    }
+    sb_add(b, "\"", 1);
+    const char *p = text;
+    for (;;) {
+        size_t run = 0;
+        while (p[run] != '\0' && p[run] != '"' && p[run] != '\\' && (unsigned char)p[run] >= 0x20) {
+            run++;
+        }
+        sb_add(b, p, run);
+        p += run;
+        unsigned char c = (unsigned char)*p;
+        if (c == '\0') {
+            break;
+        }
+        switch (c) {
+        case '"':
+            sb_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            sb_add(b, "\\\\", 2);
+            break;
+        case '\b':
+            sb_add(b, "\\b", 2);
+            break;
+        case '\f':
+            sb_add(b, "\\f", 2);
+            break;
+        case '\n':
+            sb_add(b, "\\n", 2);
+            break;
+        case '\r':
+            sb_add(b, "\\r", 2);
+            break;
+        case '\t':
+            sb_add(b, "\\t", 2);
+            break;
+        default:
+            sb_fmt(b, "\\u%04X", c);
+            break;
+        }
+        p++;
+    }
+    sb_add(b, "\"", 1);
+    return true;
+}
+
+static bool sb_json_field(sbuf *b, const char *key, const char *value) {
+    sb_add(b, ",\"", 2);
+    sb_str(b, key);
+    sb_add(b, "\":", 2);
+    return sb_json_str(b, value);
+}
+
+hm_err nd_page_item_json_text(const nd_page_item *it, char **out, size_t *out_len) {
+    static const char *const names[] = {"", "genuine", "recalled", "claimed", "not_registered"};
+    nd_item_state state =
+        it->state >= ND_ITEM_GENUINE && it->state <= ND_ITEM_UNKNOWN ? it->state : ND_ITEM_UNKNOWN;
+    sbuf b = {0};
+    sb_str(&b, "{\"status\":");
+    bool ok = sb_json_str(&b, names[state]);
+    ok = ok && sb_json_field(&b, "gtin", it->gtin);
+    ok = ok && sb_json_field(&b, "serial", it->serial);
+    ok = ok && sb_json_field(&b, "lot", it->lot);
+    ok = ok && sb_json_field(&b, "brand", it->brand);
+    ok = ok && sb_json_field(&b, "product", it->product);
+    ok = ok && sb_json_field(&b, "description", it->description);
+    sb_str(&b, ",\"timeline\":[");
+    for (uint32_t i = 0; ok && i < it->event_count && i < ND_PAGE_EVENTS_MAX; i++) {
+        const nd_page_event *ev = &it->events[i];
+        const char *label = nd_page_step_label(ev->biz_step, ND_LANG_EN);
+        sb_fmt(&b, "%s{\"time_ms\":%lld", i == 0 ? "" : ",", (long long)ev->time_ms);
+        ok = ok && sb_json_field(&b, "biz_step", ev->biz_step);
+        ok = ok && sb_json_field(&b, "label", label != NULL ? label : ev->biz_step);
+        ok = ok && sb_json_field(&b, "location", ev->location);
+        sb_str(&b, "}");
+    }
+    sb_str(&b, "]");
+    ok = ok && sb_json_field(&b, "image_url", it->image_url);
+    if (it->registered_ms != 0) {
+        sb_fmt(&b, ",\"registered_ms\":%lld", (long long)it->registered_ms);
+    }
+    if (it->state == ND_ITEM_CLAIMED) {
+        sb_fmt(&b, ",\"claimed_ms\":%lld", (long long)it->claimed_ms);
+    }
+    if (it->state == ND_ITEM_RECALLED) {
+        ok = ok && sb_json_field(&b, "recall_reason", it->recall_reason);
+    }
+    sb_str(&b, it->claimable ? ",\"claimable\":true}" : ",\"claimable\":false}");
+    if (!ok) {
+        free(b.buf);
+        return HM_ERR_BAD_VALUE;
+    }
+    return sb_finish(&b, out, out_len);
 }
 
 /* -------------------------------------------------------------------- QR */

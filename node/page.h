@@ -87,6 +87,13 @@ HM_MUST_USE hm_err nd_page_render_bad_code(const char *reason, nd_lang lang, cha
 /* The item's data as JSON (new reference; NULL when out of memory):
  * status, product, timeline, lookups. The caller adds the proof. */
 json_t *nd_page_item_json(const nd_page_item *item);
+/* The same without "lookups", as compact JSON text: byte for byte what
+ * json_dumps(JSON_COMPACT) writes for nd_page_item_json() with "lookups"
+ * deleted, without building the JSON tree (the item answer is made on
+ * every lookup that is not kept). Malloc'd, caller frees. HM_ERR_BAD_VALUE
+ * for text that is not valid UTF-8 (nd_page_item_json refuses it too),
+ * HM_ERR_NOMEM. */
+HM_MUST_USE hm_err nd_page_item_json_text(const nd_page_item *item, char **out, size_t *out_len);
 
 /* A QR code of text as an SVG document (malloc'd, caller frees), with a
  * 4-module quiet zone. HM_ERR_BAD_VALUE if text cannot be encoded. */

@@ -132,10 +132,19 @@ static void test_escaping(void **state) {
     /* The bundle text cannot close its element or open a script. */
     assert_lacks(html, "</pre><script>\"");
     assert_contains(html, "&lt;/pre&gt;&lt;script&gt;");
+    /* In element text quotes are plain characters: the bundle keeps them,
+     * exactly as the script reads it back with textContent. */
+    assert_contains(html, "<pre id=\"proof\">{\"format\":\"hallmark-proof-bundle\",\"x\":\"");
     /* Exactly one script element: ours. */
     const char *first = strstr(html, "<script>");
     assert_non_null(first);
     assert_null(strstr(first + 1, "<script"));
+    free(html);
+    /* An ampersand in the bundle text is escaped (it could start a
+     * character reference), and the rest of the text is kept as it is. */
+    it->bundle_json = "{\"a\":\"x&amp;y\",\"b\":\"'\"}";
+    html = render(it, ND_LANG_EN);
+    assert_contains(html, "<pre id=\"proof\">{\"a\":\"x&amp;amp;y\",\"b\":\"'\"}</pre>");
     free(html);
     free(it);
 }
@@ -187,6 +196,61 @@ static void test_json_and_claim_page(void **state) {
     free(it);
 }
 
+/* The item JSON written directly must be byte for byte what jansson
+ * writes for the same item (clients and the answer's ETag see no change). */
+static void assert_json_text_same(const nd_page_item *it) {
+    json_t *j = nd_page_item_json(it);
+    assert_non_null(j);
+    assert_int_equal(json_object_del(j, "lookups"), 0);
+    char *want = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    assert_non_null(want);
+    char *got = NULL;
+    size_t len = 0;
+    assert_int_equal(nd_page_item_json_text(it, &got, &len), HM_OK);
+    assert_int_equal(strlen(got), len);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+}
+
+static void test_json_text(void **state) {
+    (void)state;
+    nd_item_state states[] = {ND_ITEM_GENUINE, ND_ITEM_RECALLED, ND_ITEM_CLAIMED, ND_ITEM_UNKNOWN};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        nd_page_item *it = sample(states[i]);
+        assert_json_text_same(it);
+        it->claimable = !it->claimable;
+        it->registered_ms = 0;
+        assert_json_text_same(it);
+        it->event_count = 0;
+        assert_json_text_same(it);
+        free(it);
+    }
+    /* Escapes: quotes, backslashes, every control character, DEL and
+     * UTF-8 kept as they are. */
+    nd_page_item *it = sample(ND_ITEM_RECALLED);
+    snprintf(it->product, sizeof it->product, "a\"b\\c/d\x7f 丝巾 \xf0\x9f\x98\x80");
+    for (int c = 1; c < 0x20; c++) {
+        it->description[c - 1] = (char)c;
+    }
+    it->description[0x1f] = '\0';
+    snprintf(it->recall_reason, sizeof it->recall_reason, "\t\"x\"\n");
+    snprintf(it->events[1].location, sizeof it->events[1].location, "\\\\server");
+    assert_json_text_same(it);
+    /* Not UTF-8 (a lone continuation byte, an overlong form, a surrogate):
+     * refused, as jansson refuses it. */
+    const char *bad[] = {"x\x80", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xb8"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(it->brand, sizeof it->brand, "%s", bad[i]);
+        char *got = NULL;
+        size_t len = 0;
+        assert_int_equal(nd_page_item_json_text(it, &got, &len), HM_ERR_BAD_VALUE);
+        assert_null(nd_page_item_json(it));
+    }
+    free(it);
+}
+
 static void test_bad_code_page(void **state) {
     (void)state;
     char *html = NULL;
@@ -218,6 +282,7 @@ int main(void) {
         cmocka_unit_test(test_escaping),       cmocka_unit_test(test_language_choice),
         cmocka_unit_test(test_step_labels),    cmocka_unit_test(test_json_and_claim_page),
         cmocka_unit_test(test_bad_code_page),  cmocka_unit_test(test_qr_svg),
+        cmocka_unit_test(test_json_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
