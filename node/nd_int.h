@@ -17,11 +17,12 @@
 #define ND_FRAME_HEADER_LEN 5
 
 typedef enum {
-    ND_MSG_STATUS = 1,    /* u64 height: sent on connect and periodically */
-    ND_MSG_CONSENSUS = 2, /* a consensus message (vote or proposal) */
-    ND_MSG_TX = 3,        /* one tx, gossiped */
-    ND_MSG_GET_BLOCK = 4, /* u64 height: ask for a committed block */
-    ND_MSG_BLOCK = 5,     /* bytes block | bytes cert: a committed block */
+    ND_MSG_STATUS = 1,       /* u64 height: sent on connect and periodically */
+    ND_MSG_CONSENSUS = 2,    /* a vote, or a proposal (with its block or not) */
+    ND_MSG_TX = 3,           /* one tx, from the node a client gave it to */
+    ND_MSG_GET_BLOCK = 4,    /* u64 height: ask for a committed block */
+    ND_MSG_BLOCK = 5,        /* bytes block | bytes cert: a committed block */
+    ND_MSG_GET_PROPOSAL = 6, /* block_id: ask for a proposal and its block */
     ND_MSG__COUNT
 } nd_msg_type;
 
@@ -48,6 +49,7 @@ typedef struct {
     size_t *tx_lens;
     uint8_t *raw; /* the encoded block when decoded (owned) */
     size_t raw_len;
+    uint8_t (*ids)[HM_HASH_LEN]; /* tx ids, once nd_block_index ran (owned) */
 } nd_block;
 
 /* Encodes header + txs into a growable writer capped at ND_BLOCK_BYTES_MAX. */
@@ -58,6 +60,10 @@ HM_MUST_USE hm_err nd_block_encode(const hm_block_header *h, const uint8_t *cons
 HM_MUST_USE hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max,
                                    nd_block *b);
 void nd_block_clear(nd_block *b);
+/* Decodes every tx of b once: fills b->ids and computes the tx root (RFC
+ * 9162 over ct_tx_leaf_hash). An error if a tx does not decode. Each tx is
+ * hashed here and nowhere else in the block pipeline. */
+HM_MUST_USE hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]);
 /* RFC 9162 root over ct_tx_leaf_hash of each tx (txs must decode). */
 HM_MUST_USE hm_err nd_block_tx_root(const uint8_t *const *txs, const size_t *tx_lens,
                                     uint32_t tx_count, uint8_t root[HM_HASH_LEN]);
@@ -154,7 +160,7 @@ typedef enum {
     ND_REJECT_FRAME_TYPE, /* unknown frame type */
     ND_REJECT_FRAME_SIZE, /* frame above its type's maximum */
     ND_REJECT_SLOW,       /* handshake or frame not finished in time */
-    ND_REJECT_QUEUE_FULL, /* peer did not drain its output queue */
+    ND_REJECT_QUEUE_FULL, /* a message not queued: the peer's queue was full */
     ND_REJECT_LIMIT,      /* too many unauthenticated connections */
     ND_REJECT_MESSAGE,    /* a message that did not decode or verify */
     ND_REJECT__COUNT
@@ -169,10 +175,17 @@ void nd_net_free(nd_net *net);
 /* Sends to every connected peer; validators_only skips observers. */
 void nd_net_broadcast(nd_net *net, uint8_t type, const uint8_t *payload, size_t len,
                       bool validators_only);
-/* Sends two byte strings as one frame (header + a + b). */
-void nd_net_send2(nd_peer *p, uint8_t type, const uint8_t *a, size_t a_len, const uint8_t *b,
+/* Sends two byte strings as one frame (header + a + b). Returns false, and
+ * queues nothing, when the peer is gone or its output queue has no room
+ * (peer_queue_bytes_max): backpressure, never a reason to drop the link.
+ * Frames of at most 4 KiB (votes, status) may use ND_SMALL_FRAMES_HEADROOM
+ * past the limit, so that consensus keeps moving behind a queue of blocks. */
+#define ND_SMALL_FRAMES_HEADROOM (1u << 20)
+bool nd_net_send2(nd_peer *p, uint8_t type, const uint8_t *a, size_t a_len, const uint8_t *b,
                   size_t b_len);
-void nd_net_send(nd_peer *p, uint8_t type, const uint8_t *payload, size_t len);
+bool nd_net_send(nd_peer *p, uint8_t type, const uint8_t *payload, size_t len);
+/* Bytes waiting in the peer's output queue. */
+size_t nd_net_queued(const nd_peer *p);
 /* Validator index of the peer, or -1 for an observer. */
 int nd_peer_validator_index(const nd_peer *p);
 const char *nd_peer_name(const nd_peer *p);
@@ -200,6 +213,11 @@ typedef struct {
     bool executed;
     bool valid;
     uint64_t seq; /* arrival order, to evict the oldest */
+    /* the signed proposal that carried it, to answer ND_MSG_GET_PROPOSAL */
+    uint8_t proposal_msg[CS_MSG_MAX];
+    size_t proposal_msg_len;
+    bool pushed; /* its bytes went to every peer once: re-gossip sends the
+                  * proposal alone, and a peer that lacks the block asks */
 } nd_pending_block;
 
 typedef struct {
@@ -246,9 +264,11 @@ struct nd_node {
     /* catch-up */
     uint64_t fetch_height;
     uint64_t fetch_sent_ms;
-    uint64_t peer_best_height; /* highest height a peer announced */
-    uint64_t last_commit_ms;   /* wall clock of the last local commit */
-    hm_cert orphan_cert;       /* a decided height whose block we lack */
+    uint64_t peer_best_height;          /* highest height a peer announced */
+    uint64_t last_commit_ms;            /* wall clock of the last local commit */
+    uint8_t want_block_id[HM_HASH_LEN]; /* last proposal block asked for */
+    uint64_t want_sent_ms;
+    hm_cert orphan_cert; /* a decided height whose block we lack */
     bool has_orphan_cert;
     struct event *tick;
     struct event *sig_int, *sig_term;

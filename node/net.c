@@ -7,10 +7,16 @@
  * the header before the payload is buffered.
  *
  * Must never let one peer stall the others: all I/O is non-blocking, every
- * peer has its own bounded output queue (a peer that does not drain it is
- * dropped), and a peer that takes too long to finish its handshake or a frame
- * is dropped. Peers are freed only from the reaper event, never inside a
- * callback that may still use them. */
+ * peer has its own output queue bounded in bytes, and a peer that takes too
+ * long to finish its handshake or a frame, or that drains nothing of its
+ * queue for FRAME_TIMEOUT_MS, is dropped. A full queue is backpressure, not
+ * misbehaviour: a message that does not fit is not queued (the sender learns
+ * it from nd_net_send's result; consensus gossip repairs what was skipped)
+ * and the link stays up, since an honest peer that is busy executing a large
+ * block drains slowly for a while. Time this node itself spent not running
+ * its loop (executing a block) is never held against a peer. Peers are freed
+ * only from the reaper event, never inside a callback that may still use
+ * them. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,10 +37,17 @@
 
 #include "nd_int.h"
 
-#define HANDSHAKE_TIMEOUT_MS 5000
+/* generous: the other side may be a validator busy executing a large block */
+#define HANDSHAKE_TIMEOUT_MS 10000
 #define FRAME_TIMEOUT_MS 15000
 #define UNAUTHENTICATED_MAX 64
 #define TICK_MS 500
+/* A frame of len bytes may take FRAME_TIMEOUT_MS plus len / FRAME_RATE_MIN
+ * ms to arrive: 64 MiB frames at >= 1 MiB/s. */
+#define FRAME_RATE_MIN_BYTES_PER_MS 1024
+/* Bytes moved per read or write callback (libevent's default is 16 KiB, which
+ * costs one loop turn per 16 KiB of a multi-megabyte frame). */
+#define SINGLE_IO_BYTES (1u << 20)
 
 struct nd_peer {
     nd_net *net;
@@ -45,6 +58,11 @@ struct nd_peer {
     bool dead;
     uint64_t opened_ms;
     uint64_t frame_started_ms; /* 0: no partial frame buffered */
+    uint32_t frame_len;        /* payload length of the partial frame, once known */
+    uint64_t out_drained;      /* bytes the output queue ever drained */
+    uint64_t out_drained_seen; /* out_drained at the last progress check */
+    uint64_t out_stalled_ms;   /* 0, or since when the queue drains nothing */
+    uint64_t queue_skips;      /* messages not queued: the queue was full */
     char name[ND_NAME_MAX + 16];
     nd_peer *next;
 };
@@ -75,6 +93,7 @@ struct nd_net {
     nd_net_callbacks cb;
     void *cb_arg;
     uint64_t rejects[ND_REJECT__COUNT];
+    uint64_t last_tick_ms;
 };
 
 static const char *const reject_names[ND_REJECT__COUNT] = {
@@ -85,6 +104,7 @@ const char *nd_reject_reason_name(nd_reject_reason r) {
 }
 
 static void schedule_dial(dial_slot *s);
+static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
 
 static void peer_kill(nd_peer *p) {
     if (p->dead)
@@ -116,8 +136,12 @@ static void reap(evutil_socket_t fd, short what, void *arg) {
         nd_peer *p = *pp;
         if (p->dead) {
             *pp = p->next;
-            if (p->bev)
+            if (p->bev) {
+                /* the queue may outlive the bufferevent's free: never let
+                 * its callback reach a freed peer */
+                evbuffer_remove_cb(bufferevent_get_output(p->bev), on_output_drained, p);
                 bufferevent_free(p->bev);
+            }
             free(p);
         } else {
             pp = &p->next;
@@ -230,11 +254,13 @@ static void on_read(struct bufferevent *bev, void *arg) {
         if (avail < ND_FRAME_HEADER_LEN + (size_t)len) {
             if (!p->frame_started_ms)
                 p->frame_started_ms = nd_now_ms();
+            p->frame_len = len;
             return;
         }
         evbuffer_drain(in, ND_FRAME_HEADER_LEN);
         const uint8_t *payload = len ? evbuffer_pullup(in, len) : (const uint8_t *)"";
         p->frame_started_ms = 0;
+        p->frame_len = 0;
         if (payload && net->cb.on_message)
             net->cb.on_message(net->cb_arg, p, type, payload, len);
         evbuffer_drain(in, len);
@@ -260,6 +286,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
     }
 }
 
+/* Counts what the kernel took from the output queue: the measure of a
+ * peer's progress (a queue that only grows is a peer that reads nothing). */
+static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                              void *arg) {
+    (void)buf;
+    nd_peer *p = arg;
+    p->out_drained += info->n_deleted;
+}
+
 static nd_peer *peer_new(nd_net *net, evutil_socket_t fd, bool outbound) {
     SSL *ssl = SSL_new(net->ssl_ctx);
     if (!ssl)
@@ -283,6 +318,13 @@ static nd_peer *peer_new(nd_net *net, evutil_socket_t fd, bool outbound) {
     p->opened_ms = nd_now_ms();
     snprintf(p->name, sizeof p->name, "%s", outbound ? "dialing" : "inbound");
     bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
+    (void)bufferevent_set_max_single_read(p->bev, SINGLE_IO_BYTES);
+    (void)bufferevent_set_max_single_write(p->bev, SINGLE_IO_BYTES);
+    if (!evbuffer_add_cb(bufferevent_get_output(p->bev), on_output_drained, p)) {
+        bufferevent_free(p->bev);
+        free(p);
+        return NULL;
+    }
     bufferevent_enable(p->bev, EV_READ | EV_WRITE);
     p->next = net->peers;
     net->peers = p;
@@ -347,12 +389,33 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     nd_net *net = arg;
     uint64_t now = nd_now_ms();
+    /* The loop did not run for a while (this node executed or committed a
+     * large block): peers could not be read or written meanwhile, so the
+     * time is added to every deadline rather than charged to them. */
+    uint64_t lost_ms = 0;
+    if (net->last_tick_ms && now > net->last_tick_ms + 2 * TICK_MS)
+        lost_ms = now - net->last_tick_ms - TICK_MS;
+    net->last_tick_ms = now;
     for (nd_peer *p = net->peers; p; p = p->next) {
         if (p->dead)
             continue;
-        if (!p->authed && now - p->opened_ms > HANDSHAKE_TIMEOUT_MS)
+        p->opened_ms += lost_ms;
+        if (p->frame_started_ms)
+            p->frame_started_ms += lost_ms;
+        size_t queued = p->bev ? evbuffer_get_length(bufferevent_get_output(p->bev)) : 0;
+        if (queued == 0 || p->out_drained != p->out_drained_seen)
+            p->out_stalled_ms = 0;
+        else if (p->out_stalled_ms == 0)
+            p->out_stalled_ms = now;
+        else
+            p->out_stalled_ms += lost_ms;
+        p->out_drained_seen = p->out_drained;
+        uint64_t frame_allow_ms = FRAME_TIMEOUT_MS + p->frame_len / FRAME_RATE_MIN_BYTES_PER_MS;
+        if (!p->authed && now > p->opened_ms + HANDSHAKE_TIMEOUT_MS)
             nd_net_reject(net, p, ND_REJECT_SLOW, true);
-        else if (p->frame_started_ms && now - p->frame_started_ms > FRAME_TIMEOUT_MS)
+        else if (p->frame_started_ms && now > p->frame_started_ms + frame_allow_ms)
+            nd_net_reject(net, p, ND_REJECT_SLOW, true);
+        else if (p->out_stalled_ms && now > p->out_stalled_ms + FRAME_TIMEOUT_MS)
             nd_net_reject(net, p, ND_REJECT_SLOW, true);
     }
 }
@@ -450,8 +513,10 @@ void nd_net_free(nd_net *net) {
     nd_peer *p = net->peers;
     while (p) {
         nd_peer *next = p->next;
-        if (p->bev)
+        if (p->bev) {
+            evbuffer_remove_cb(bufferevent_get_output(p->bev), on_output_drained, p);
             bufferevent_free(p->bev);
+        }
         free(p);
         p = next;
     }
@@ -466,16 +531,33 @@ void nd_net_free(nd_net *net) {
     free(net);
 }
 
-void nd_net_send2(nd_peer *p, uint8_t type, const uint8_t *a, size_t a_len, const uint8_t *b,
+bool nd_net_send2(nd_peer *p, uint8_t type, const uint8_t *a, size_t a_len, const uint8_t *b,
                   size_t b_len) {
     if (p->dead || !p->authed)
-        return;
+        return false;
     size_t len = a_len + b_len;
+    if (len > nd_frame_max(type)) {
+        /* the caller built a frame the protocol forbids: a bug here, not
+         * the peer's doing */
+        hm_log(HM_LOG_ERROR, "frame_too_large", "peer=%s type=%u len=%zu", p->name, type, len);
+        return false;
+    }
     struct evbuffer *outb = bufferevent_get_output(p->bev);
-    if (len > nd_frame_max(type) ||
-        evbuffer_get_length(outb) + ND_FRAME_HEADER_LEN + len > p->net->cfg->peer_queue_bytes_max) {
-        nd_net_reject(p->net, p, ND_REJECT_QUEUE_FULL, true);
-        return;
+    size_t queued = evbuffer_get_length(outb);
+    /* Small frames (votes, status) always fit: they are what lets a busy
+     * network decide, and their bytes are bounded by the consensus core's
+     * own output bounds. Large ones wait for room. */
+    uint64_t need = (uint64_t)queued + ND_FRAME_HEADER_LEN + len;
+    uint64_t room = p->net->cfg->peer_queue_bytes_max;
+    if (len <= 4096)
+        room += ND_SMALL_FRAMES_HEADROOM;
+    /* any legal frame fits an empty queue, whatever the configured bound */
+    if (queued > 0 && need > room) {
+        if (p->queue_skips++ % 64 == 0)
+            nd_net_reject(p->net, p, ND_REJECT_QUEUE_FULL, false);
+        else
+            p->net->rejects[ND_REJECT_QUEUE_FULL]++;
+        return false;
     }
     uint8_t hdr[ND_FRAME_HEADER_LEN];
     nd_frame_header_put(hdr, type, (uint32_t)len);
@@ -484,10 +566,17 @@ void nd_net_send2(nd_peer *p, uint8_t type, const uint8_t *a, size_t a_len, cons
         bufferevent_write(p->bev, a, a_len);
     if (b_len)
         bufferevent_write(p->bev, b, b_len);
+    return true;
 }
 
-void nd_net_send(nd_peer *p, uint8_t type, const uint8_t *payload, size_t len) {
-    nd_net_send2(p, type, payload, len, NULL, 0);
+bool nd_net_send(nd_peer *p, uint8_t type, const uint8_t *payload, size_t len) {
+    return nd_net_send2(p, type, payload, len, NULL, 0);
+}
+
+size_t nd_net_queued(const nd_peer *p) {
+    if (p->dead || !p->authed || !p->bev)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_output(p->bev));
 }
 
 void nd_net_broadcast(nd_net *net, uint8_t type, const uint8_t *payload, size_t len,

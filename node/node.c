@@ -304,17 +304,16 @@ static ct_block_ctx block_ctx(const nd_node *n, const hm_block_header *h) {
 /* Executes txs over the committed state. HM_OK with *x and the state root,
  * or an operating error. */
 static hm_err execute(nd_node *n, const hm_block_header *h, const uint8_t *const *txs,
-                      const size_t *tx_lens, uint32_t tx_count, ct_exec **x_out,
-                      uint8_t state_root[HM_HASH_LEN]) {
+                      const size_t *tx_lens, const uint8_t (*ids)[HM_HASH_LEN], uint32_t tx_count,
+                      ct_exec **x_out, uint8_t state_root[HM_HASH_LEN]) {
     ct_block_ctx ctx = block_ctx(n, h);
     ct_exec *x = NULL;
     hm_err err = ct_exec_new(&n->state, &ctx, &x);
     if (err != HM_OK)
         return err;
     for (uint32_t i = 0; i < tx_count; i++) {
-        ct_tx tx;
-        bool checked = ct_tx_decode(txs[i], tx_lens[i], &tx) == HM_OK &&
-                       nd_mempool_contains(n->mempool, tx.id);
+        /* ids come from nd_block_index: the tx was decoded and hashed once */
+        bool checked = nd_mempool_contains(n->mempool, ids[i]);
         ct_result res;
         if ((err = ct_exec_tx(x, txs[i], tx_lens[i], checked, &res)) != HM_OK) {
             ct_exec_free(x);
@@ -356,13 +355,13 @@ static bool validate_block(nd_node *n, nd_pending_block *pb, bool check_clock) {
         why = "time_ahead";
     else if (pb->block.tx_count > n->g.block_txs_max || pb->block.raw_len > n->g.block_bytes_max)
         why = "too_big";
-    else if (nd_block_tx_root(pb->block.txs, pb->block.tx_lens, pb->block.tx_count, root) !=
-                 HM_OK ||
+    else if (nd_block_index(&pb->block, root) != HM_OK ||
              memcmp(root, h->tx_root, HM_HASH_LEN) != 0)
         why = "tx_root";
     if (!why) {
-        hm_err err =
-            execute(n, h, pb->block.txs, pb->block.tx_lens, pb->block.tx_count, &pb->exec, root);
+        hm_err err = execute(n, h, pb->block.txs, pb->block.tx_lens,
+                             (const uint8_t(*)[HM_HASH_LEN])pb->block.ids, pb->block.tx_count,
+                             &pb->exec, root);
         if (err != HM_OK)
             why = "execution_failed";
         else if (memcmp(root, h->state_root, HM_HASH_LEN) != 0)
@@ -403,9 +402,16 @@ static void build_block(nd_node *n, uint64_t height, uint32_t round) {
     ct_exec *x = NULL;
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    hm_err err = nd_block_tx_root(txs, lens, count, h.tx_root);
+    /* a view of the reaped txs, to decode and hash each one once */
+    nd_block view;
+    memset(&view, 0, sizeof view);
+    view.txs = txs;
+    view.tx_lens = lens;
+    view.tx_count = count;
+    hm_err err = nd_block_index(&view, h.tx_root);
     if (err == HM_OK)
-        err = execute(n, &h, txs, lens, count, &x, h.state_root);
+        err = execute(n, &h, txs, lens, (const uint8_t(*)[HM_HASH_LEN])view.ids, count, &x,
+                      h.state_root);
     if (err == HM_OK)
         err = nd_block_encode(&h, txs, lens, count, &raw, &raw_len);
     free(txs);
@@ -416,6 +422,11 @@ static void build_block(nd_node *n, uint64_t height, uint32_t round) {
         err = nd_block_decode(raw, raw_len, n->g.block_txs_max, &pb->block);
     }
     free(raw);
+    if (err == HM_OK) {
+        pb->block.ids = view.ids;
+        view.ids = NULL;
+    }
+    free(view.ids);
     if (err == HM_OK)
         err = hm_block_header_hash(&h, pb->id);
     if (err != HM_OK) {
@@ -498,27 +509,20 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
     assert(pb->executed && pb->valid && pb->exec);
     const hm_block_header *h = &pb->block.header;
     uint32_t count = pb->block.tx_count;
-    uint8_t(*ids)[HM_HASH_LEN] = malloc((count ? count : 1) * sizeof *ids);
-    if (!ids)
-        return HM_ERR_NOMEM;
-    for (uint32_t i = 0; i < count; i++) {
-        ct_tx tx;
-        if (ct_tx_decode(pb->block.txs[i], pb->block.tx_lens[i], &tx) != HM_OK) {
-            free(ids);
+    /* validation indexed the block (build_block and validate_block both) */
+    assert(pb->block.ids || count == 0);
+    if (!pb->block.ids) {
+        uint8_t root[HM_HASH_LEN];
+        if (nd_block_index(&pb->block, root) != HM_OK)
             return HM_ERR_IO;
-        }
-        memcpy(ids[i], tx.id, HM_HASH_LEN);
     }
-    hm_err err =
-        nd_store_commit(n->store, h, pb->block.raw, pb->block.raw_len, cert,
-                        (const uint8_t(*)[HM_HASH_LEN])ids, count, pb->exec, h->state_root);
-    if (err != HM_OK) {
-        free(ids);
+    const uint8_t(*ids)[HM_HASH_LEN] = (const uint8_t(*)[HM_HASH_LEN])pb->block.ids;
+    hm_err err = nd_store_commit(n->store, h, pb->block.raw, pb->block.raw_len, cert, ids, count,
+                                 pb->exec, h->state_root);
+    if (err != HM_OK)
         return err;
-    }
     for (uint32_t i = 0; i < count; i++)
         nd_mempool_remove(n->mempool, ids[i]);
-    free(ids);
     n->tip.height = h->height;
     memcpy(n->tip.block_hash, pb->id, HM_HASH_LEN);
     memcpy(n->tip.state_root, h->state_root, HM_HASH_LEN);
@@ -591,28 +595,65 @@ static void schedule_timeout(nd_node *n, const cs_action *a) {
     evtimer_add(t->ev, &tv);
 }
 
-/* A consensus frame: u16 msg_len | msg | block bytes (proposals only). */
+typedef struct {
+    const uint8_t *head; /* u16 msg_len | msg */
+    size_t head_len;
+    const nd_pending_block *pb;
+} proposal_push;
+
+static void push_proposal(nd_peer *p, void *arg) {
+    const proposal_push *pp = arg;
+    if (nd_peer_validator_index(p) < 0)
+        return;
+    /* a peer whose queue has no room for the block gets nothing now and
+     * asks for it (ND_MSG_GET_PROPOSAL) when the proposal reaches it */
+    (void)nd_net_send2(p, ND_MSG_CONSENSUS, pp->head, pp->head_len, pp->pb->block.raw,
+                       pp->pb->block.raw_len);
+}
+
+/* A consensus frame: u16 msg_len | msg | block bytes (proposals only).
+ *
+ * A block's bytes are pushed once, with the first broadcast of its proposal;
+ * the consensus core re-gossips proposals every second while a height is
+ * stuck (as it is while peers execute a large block), and re-sending
+ * megabytes each time filled the peers' queues. Re-gossip therefore sends
+ * the proposal alone, and a peer that lacks the block asks for it. */
 static void broadcast_msg(nd_node *n, const cs_action *a) {
-    const uint8_t *block = NULL;
-    size_t block_len = 0;
+    uint8_t head[2 + CS_MSG_MAX];
+    assert(a->msg_len <= CS_MSG_MAX);
+    head[0] = (uint8_t)(a->msg_len >> 8);
+    head[1] = (uint8_t)a->msg_len;
+    memcpy(head + 2, a->msg, a->msg_len);
+    size_t head_len = 2 + a->msg_len;
     if (a->msg_type == CS_MSG_PROPOSAL) {
         nd_pending_block *pb = pending_load(n, a->block_id);
         if (pb) {
-            block = pb->block.raw;
-            block_len = pb->block.raw_len;
+            memcpy(pb->proposal_msg, a->msg, a->msg_len);
+            pb->proposal_msg_len = a->msg_len;
+            if (!pb->pushed) {
+                pb->pushed = true;
+                proposal_push pp = {head, head_len, pb};
+                nd_net_foreach(n->net, push_proposal, &pp);
+                return;
+            }
         }
     }
-    size_t len = 2 + a->msg_len + block_len;
-    uint8_t *buf = malloc(len);
-    if (!buf)
+    nd_net_broadcast(n->net, ND_MSG_CONSENSUS, head, head_len, true);
+}
+
+/* Answers ND_MSG_GET_PROPOSAL: the proposal we hold for that block, with the
+ * block, to the peer that asked. The peer's queue bound limits how much a
+ * peer can make us send. */
+static void send_proposal(nd_node *n, nd_peer *p, const uint8_t id[HM_HASH_LEN]) {
+    nd_pending_block *pb = pending_find(n, id);
+    if (!pb || pb->proposal_msg_len == 0)
         return;
-    buf[0] = (uint8_t)(a->msg_len >> 8);
-    buf[1] = (uint8_t)a->msg_len;
-    memcpy(buf + 2, a->msg, a->msg_len);
-    if (block_len)
-        memcpy(buf + 2 + a->msg_len, block, block_len);
-    nd_net_broadcast(n->net, ND_MSG_CONSENSUS, buf, len, true);
-    free(buf);
+    uint8_t head[2 + CS_MSG_MAX];
+    head[0] = (uint8_t)(pb->proposal_msg_len >> 8);
+    head[1] = (uint8_t)pb->proposal_msg_len;
+    memcpy(head + 2, pb->proposal_msg, pb->proposal_msg_len);
+    (void)nd_net_send2(p, ND_MSG_CONSENSUS, head, 2 + pb->proposal_msg_len, pb->block.raw,
+                       pb->block.raw_len);
 }
 
 /* Persists the sign-state with the record of every own vote that follows it
@@ -820,6 +861,29 @@ static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t
             memcpy(pb->id, id, HM_HASH_LEN);
             pb->used = true;
             pb->seq = ++n->pending_seq;
+            /* its proposer pushed it to every validator: never push it again */
+            pb->pushed = true;
+        }
+    } else {
+        /* A proposal without its block (re-gossip): feeding it to the
+         * replica without the block would make this node prevote nil, so
+         * hold it back and ask the sender for the block; the answer is the
+         * proposal again, with the block. */
+        cs_msg m;
+        if (cs_msg_decode(msg, msg_len, &m) == HM_OK && m.type == CS_MSG_PROPOSAL &&
+            (m.proposal.height == n->tip.height + 1 || m.proposal.height == n->tip.height + 2) &&
+            !(m.proposal.height == n->tip.height + 1 ? pending_load(n, m.proposal.block_id)
+                                                     : pending_find(n, m.proposal.block_id))) {
+            uint64_t now = nd_now_ms();
+            if (memcmp(n->want_block_id, m.proposal.block_id, HM_HASH_LEN) != 0 ||
+                now - n->want_sent_ms > FETCH_TIMEOUT_MS) {
+                memcpy(n->want_block_id, m.proposal.block_id, HM_HASH_LEN);
+                n->want_sent_ms = now;
+                hm_log(HM_LOG_INFO, "proposal_fetch", "height=%llu round=%u peer=%s",
+                       (unsigned long long)m.proposal.height, m.proposal.round, nd_peer_name(p));
+                (void)nd_net_send(p, ND_MSG_GET_PROPOSAL, m.proposal.block_id, HM_HASH_LEN);
+            }
+            return;
         }
     }
     cs_event ev;
@@ -950,10 +1014,9 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
         uint8_t id[HM_HASH_LEN];
         hm_err err = admit_tx(n, payload, len, id);
         if (err == HM_OK) {
-            /* an observer's tx reaches validators through us; validators
-             * already broadcast to every validator */
-            if (nd_peer_validator_index(p) < 0)
-                nd_net_broadcast(n->net, ND_MSG_TX, payload, len, true);
+            /* never relayed: the node that took it from a client (validator
+             * or observer) sent it to every validator itself, and a
+             * validator it missed gets it in the block */
             maybe_build_deferred(n);
         } else if (err != HM_ERR_EXISTS && err != HM_ERR_FULL) {
             nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
@@ -969,6 +1032,13 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
         break;
     case ND_MSG_BLOCK:
         on_block_msg(n, p, payload, len);
+        break;
+    case ND_MSG_GET_PROPOSAL:
+        if (len != HM_HASH_LEN || nd_peer_validator_index(p) < 0) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, true);
+            return;
+        }
+        send_proposal(n, p, payload);
         break;
     default:
         break;

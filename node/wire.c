@@ -21,6 +21,8 @@ uint32_t nd_frame_max(uint8_t type) {
         return 16;
     case ND_MSG_BLOCK:
         return ND_BLOCK_BYTES_MAX + 16384;
+    case ND_MSG_GET_PROPOSAL:
+        return 64;
     default:
         return 0;
     }
@@ -69,6 +71,7 @@ hm_err nd_block_encode(const hm_block_header *h, const uint8_t *const *txs, cons
 }
 
 void nd_block_clear(nd_block *b) {
+    free(b->ids);
     free(b->txs);
     free(b->tx_lens);
     free(b->raw);
@@ -110,6 +113,30 @@ hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_m
 fail:
     nd_block_clear(b);
     return err;
+}
+
+hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]) {
+    free(b->ids);
+    b->ids = malloc((b->tx_count ? b->tx_count : 1) * sizeof *b->ids);
+    if (!b->ids)
+        return HM_ERR_NOMEM;
+    hm_merkle_builder mb;
+    hm_merkle_builder_init(&mb);
+    for (uint32_t i = 0; i < b->tx_count; i++) {
+        ct_tx tx;
+        hm_err err = ct_tx_decode(b->txs[i], b->tx_lens[i], &tx);
+        if (err != HM_OK) {
+            free(b->ids);
+            b->ids = NULL;
+            return err;
+        }
+        memcpy(b->ids[i], tx.id, HM_HASH_LEN);
+        uint8_t leaf[HM_HASH_LEN];
+        ct_tx_leaf_hash(&tx, leaf);
+        hm_merkle_builder_add(&mb, leaf);
+    }
+    hm_merkle_builder_root(&mb, tx_root);
+    return HM_OK;
 }
 
 hm_err nd_block_tx_root(const uint8_t *const *txs, const size_t *tx_lens, uint32_t tx_count,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A rogue peer: garbage bytes, a TLS client with an identity not in genesis,
-# a slow drip, and (with a listed observer identity) an oversized frame and a
-# frame of an unknown type. Each is refused or dropped, counted in
-# /metrics, and the validators keep committing throughout.
+# a slow drip (past the 10 s handshake limit), and (with a listed observer
+# identity) an oversized frame and a frame of an unknown type. Each is
+# refused or dropped, counted in /metrics, and the validators keep
+# committing throughout.
 source "$(dirname "$0")/node_common.sh"
 
 cl_init rogue 24000 1
@@ -39,7 +40,7 @@ cl_log "slow drip: one byte a second, never finishing a handshake"
     exec 3<>"/dev/tcp/127.0.0.1/$peer_port"
     # a TLS record header announcing 512 bytes, then the bytes one by one
     printf '\026\003\001\002\000' >&3
-    for _ in $(seq 1 9); do
+    for _ in $(seq 1 14); do
         printf '\000' >&3 2>/dev/null || exit 0
         sleep 1
     done

@@ -97,7 +97,30 @@ static void test_block_round_trip(void **state) {
         assert_int_equal(b.tx_lens[i], lens[i]);
         assert_memory_equal(b.txs[i], txs[i], lens[i]);
     }
+    /* indexing decodes each tx once: the same root, and each tx's id */
+    uint8_t root[HM_HASH_LEN];
+    assert_null(b.ids);
+    assert_int_equal(nd_block_index(&b, root), HM_OK);
+    assert_memory_equal(root, h.tx_root, HM_HASH_LEN);
+    assert_non_null(b.ids);
+    for (int i = 0; i < 3; i++) {
+        ct_tx tx;
+        assert_int_equal(ct_tx_decode(txs[i], lens[i], &tx), HM_OK);
+        assert_memory_equal(b.ids[i], tx.id, HM_HASH_LEN);
+    }
     nd_block_clear(&b);
+    assert_null(b.ids);
+    /* a tx that does not decode fails indexing and leaves no ids */
+    nd_block bad;
+    memset(&bad, 0, sizeof bad);
+    const uint8_t junk[] = {1, 2, 3};
+    const uint8_t *junk_txs[1] = {junk};
+    size_t junk_lens[1] = {sizeof junk};
+    bad.txs = junk_txs;
+    bad.tx_lens = junk_lens;
+    bad.tx_count = 1;
+    assert_int_not_equal(nd_block_index(&bad, root), HM_OK);
+    assert_null(bad.ids);
     /* more txs than the caller allows */
     assert_int_equal(nd_block_decode(raw, raw_len, 2, &b), HM_ERR_OVERFLOW);
     /* every truncation fails cleanly; a trailing byte fails */
