@@ -4,13 +4,14 @@
 # on a prepared one.
 #
 #   scripts/deps.sh build   compiler, pkg-config and the libraries we link
-#   scripts/deps.sh test    build + clang/libFuzzer, chromium and node for the browser test
+#   scripts/deps.sh test    build + clang/libFuzzer, chromium and node for the browser test,
+#                           python3-yaml for the OpenAPI check
 #   scripts/deps.sh bench   test + wrk and nginx (the reference points of `make bench`)
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libsecp256k1-dev librocksdb-dev libevent-dev
     libssl-dev libjansson-dev libqrencode-dev libcmocka-dev openssl curl)
-test_pkgs=(clang libclang-rt-14-dev chromium fonts-wqy-zenhei nodejs npm)
+test_pkgs=(clang libclang-rt-14-dev chromium fonts-wqy-zenhei nodejs npm python3-yaml)
 bench_pkgs=(wrk nginx-light)
 
 want=("${build_pkgs[@]}")
