@@ -142,5 +142,10 @@ for q in "/epcis/events?EQ_bizStep=$long" "/epcis/events?MATCH_epc=$long" "/epci
     [ "$(code "$q")" = 400 ] || cl_fail "GET $q: want 400, got $(code "$q")"
 done
 [ "$(code "/v1/prov/members/$(printf '7%.0s' $(seq 1 64))")" = 404 ] || cl_fail "unknown member not 404"
+cl_log "read-only consumer routes refuse other methods"
+for q in "/v1/items/$GTIN/S0000001/qr.svg" "/v1/proofs/$(printf '0%.0s' $(seq 1 64))/0"; do
+    got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X DELETE "$(cl_url v3)$q" || true)
+    [ "$got" = 405 ] || cl_fail "DELETE $q: want 405, got $got"
+done
 cl_same_chain "$h" v1 v2 v3 v4 o1
 cl_log "ok: $ITEMS items, events, custody, recall and claim agree on every node"
