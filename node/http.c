@@ -446,6 +446,17 @@ static void route_metrics(nd_node *n, struct evhttp_request *req, const char *re
                             cs_drop_reason_name((cs_drop_reason)r),
                             (unsigned long long)n->cs_drops[r]);
     evbuffer_add_printf(b,
+                        "# HELP hallmark_consensus_queue_dropped_total Peer consensus messages "
+                        "dropped because the node's event queue was full.\n"
+                        "# TYPE hallmark_consensus_queue_dropped_total counter\n"
+                        "hallmark_consensus_queue_dropped_total %llu\n"
+                        "# HELP hallmark_validations_deferred_total Block validations answered "
+                        "late (block missing or tip behind) instead of \"not valid\".\n"
+                        "# TYPE hallmark_validations_deferred_total counter\n"
+                        "hallmark_validations_deferred_total %llu\n",
+                        (unsigned long long)n->cs_queue_dropped,
+                        (unsigned long long)n->deferred_total);
+    evbuffer_add_printf(b,
                         "# HELP hallmark_http_connections Open API connections.\n"
                         "# TYPE hallmark_http_connections gauge\nhallmark_http_connections %u\n"
                         "# HELP hallmark_http_refused_total API requests refused at "

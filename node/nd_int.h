@@ -202,7 +202,20 @@ void nd_net_foreach(nd_net *net, void (*fn)(nd_peer *p, void *arg), void *arg);
 
 #define ND_PENDING_BLOCKS_MAX 16
 #define ND_COMMIT_HOOKS_MAX 16
+/* Peer consensus messages waiting to be fed beyond this are dropped (and
+ * counted): gossip sends them again. The queue's first capacity too; the
+ * node's own events (timeouts, block answers, decided-elsewhere) are never
+ * dropped, the queue grows for them up to ND_CS_QUEUE_OWN_MAX. */
 #define ND_CS_QUEUE_MAX 64
+#define ND_CS_QUEUE_OWN_MAX 65536
+/* VALIDATE_BLOCK requests waiting for their block or for the tip to reach
+ * the height below them. */
+#define ND_DEFERRED_VALIDATIONS_MAX 16
+/* The log of the current height's consensus messages (own proposals and
+ * the messages the replica accepted), replayed after a restart: chunks of
+ * at most ND_CSLOG_CHUNK_BYTES, at most ND_CSLOG_CHUNKS_MAX per height. */
+#define ND_CSLOG_CHUNK_BYTES 4096
+#define ND_CSLOG_CHUNKS_MAX 64
 #define ND_LATENCY_BUCKETS 12
 
 typedef struct {
@@ -225,6 +238,17 @@ typedef struct {
     uint8_t msg[CS_MSG_MAX];
     hm_cert cert;
 } nd_cs_queued;
+
+/* A VALIDATE_BLOCK the node cannot answer yet: the block's bytes are
+ * missing or the tip is below height - 1. Answered once it can be. */
+typedef struct {
+    bool used;
+    uint64_t height;
+    uint32_t round;
+    uint8_t block_id[HM_HASH_LEN];
+    uint64_t seq;      /* arrival order, to evict the oldest */
+    uint64_t asked_ms; /* last ND_MSG_GET_PROPOSAL sent for the block */
+} nd_deferred_validation;
 
 typedef struct nd_timer nd_timer;
 
@@ -255,6 +279,20 @@ struct nd_node {
     nd_cs_queued *cs_queue;
     uint32_t cs_queue_head, cs_queue_len;
     bool cs_draining;
+    uint32_t cs_queue_cap;         /* grows only for the node's own events */
+    uint64_t cs_queue_dropped;     /* peer messages dropped: queue full */
+    uint64_t cs_queue_drop_log_ms; /* last drop logged (at most one a second) */
+    /* validations waiting for their block or for the tip */
+    nd_deferred_validation deferred[ND_DEFERRED_VALIDATIONS_MAX];
+    uint64_t deferred_seq;
+    uint64_t deferred_total; /* validations answered late rather than "not valid" */
+    /* the consensus log of height cslog_height: chunk cslog_chunk is being
+     * filled (cslog_len bytes of u16 length | message entries) */
+    uint64_t cslog_height;
+    uint32_t cslog_chunk;
+    uint32_t cslog_len;
+    bool cslog_replaying; /* feeding the log back: do not log again */
+    uint8_t cslog_buf[ND_CSLOG_CHUNK_BYTES];
     nd_timer *timers;
     /* deferred empty-block proposal */
     struct event *build_timer;

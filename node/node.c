@@ -14,9 +14,15 @@
  * prev_time_ms + block_interval_ms before proposing an empty block.
  *
  * Restart: the replica is rebuilt from the synced sign-state; the votes this
- * validator signed at the current height (recorded with the sign-state) are
- * fed back to it, and blocks it proposed or validated for that height are
- * kept in the store, so a network that crashed mid-round can still decide.
+ * validator signed at the current height (recorded with the sign-state),
+ * then its own proposals and the peer messages the replica had accepted
+ * (the consensus log) are fed back to it, and blocks it proposed or
+ * validated for that height are kept in the store, so a network that
+ * crashed mid-round can still decide.
+ *
+ * Validation answers "not valid" only for a block that fails validation; a
+ * request the node cannot judge yet (block missing, tip behind) waits for
+ * the block or the tip. The node's own consensus events are never dropped.
  *
  * Must never: feed the replica re-entrantly (events raised while carrying
  * out actions are queued), let a vote leave before its sign-state is synced,
@@ -52,6 +58,7 @@ struct nd_timer {
 };
 
 static void cs_feed(nd_node *n, const cs_event *ev);
+static void validations_retry(nd_node *n);
 
 /* ------------------------------------------------------------ accessors */
 
@@ -372,6 +379,10 @@ static bool validate_block(nd_node *n, nd_pending_block *pb, bool check_clock) {
                why);
         ct_exec_free(pb->exec);
         pb->exec = NULL;
+        /* a block ahead of this clock may be fine later: judge it again
+         * when a later round proposes it */
+        if (!strcmp(why, "time_ahead"))
+            pb->executed = false;
         return false;
     }
     pb->valid = true;
@@ -549,6 +560,7 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
     if (n->has_orphan_cert && n->orphan_cert.height <= n->tip.height)
         n->has_orphan_cert = false;
     send_status(n, NULL);
+    validations_retry(n);
     return HM_OK;
 }
 
@@ -595,6 +607,100 @@ static void schedule_timeout(nd_node *n, const cs_action *a) {
     evtimer_add(t->ev, &tv);
 }
 
+/* --------------------------------------------------------- consensus log
+ *
+ * docs/consensus.md asks the embedder to keep the consensus messages of the
+ * current height (those it sent and those the replica accepted) and feed
+ * them back after a restart, so that a network that crashed mid-height
+ * still holds its proposal and the quorums it had gathered. Own votes are
+ * in the vote records (nd_store_scan_votes); own proposals and accepted
+ * peer messages go here, in chunks kept beside the proposed blocks ("p/"
+ * records of the height, which the commit of the height deletes). Writes
+ * are not synced: the next synced sign-state write makes them durable, and
+ * a lost tail only costs what gossip re-sends anyway. */
+
+static void cslog_key(uint32_t chunk, uint8_t id[HM_HASH_LEN]) {
+    static const char tag[] = "hallmark/consensus-log";
+    memset(id, 0, HM_HASH_LEN);
+    memcpy(id, tag, sizeof tag - 1);
+    for (int i = 0; i < 4; i++)
+        id[HM_HASH_LEN - 4 + i] = (uint8_t)(chunk >> (24 - 8 * i));
+}
+
+static void cslog_append(nd_node *n, const uint8_t *msg, size_t len, uint64_t height) {
+    if (n->cslog_replaying || height != n->tip.height + 1 || len > CS_MSG_MAX)
+        return;
+    if (n->cslog_height != height) {
+        n->cslog_height = height;
+        n->cslog_chunk = 0;
+        n->cslog_len = 0;
+    }
+    if (n->cslog_len + 2 + len > sizeof n->cslog_buf) {
+        if (n->cslog_chunk + 1 >= ND_CSLOG_CHUNKS_MAX)
+            return; /* full for this height: replay is for liveness only */
+        n->cslog_chunk++;
+        n->cslog_len = 0;
+    }
+    n->cslog_buf[n->cslog_len] = (uint8_t)(len >> 8);
+    n->cslog_buf[n->cslog_len + 1] = (uint8_t)len;
+    memcpy(n->cslog_buf + n->cslog_len + 2, msg, len);
+    n->cslog_len += (uint32_t)(2 + len);
+    uint8_t id[HM_HASH_LEN];
+    cslog_key(n->cslog_chunk, id);
+    if (nd_store_put_proposed(n->store, height, id, n->cslog_buf, n->cslog_len) != HM_OK)
+        hm_log(HM_LOG_WARN, "consensus_log_failed", "height=%llu", (unsigned long long)height);
+}
+
+/* Logs an encoded message by the height it names. */
+static void cslog_message(nd_node *n, const uint8_t *msg, size_t len) {
+    cs_msg m;
+    if (cs_msg_decode(msg, len, &m) != HM_OK)
+        return;
+    cslog_append(n, msg, len, m.type == CS_MSG_PROPOSAL ? m.proposal.height : m.vote.height);
+}
+
+/* Feeds the logged messages of the current height back to the replica. */
+static void cslog_replay(nd_node *n) {
+    uint64_t height = n->tip.height + 1;
+    uint32_t fed = 0;
+    n->cslog_height = height;
+    n->cslog_chunk = 0;
+    n->cslog_len = 0;
+    for (uint32_t k = 0; k < ND_CSLOG_CHUNKS_MAX; k++) {
+        uint8_t id[HM_HASH_LEN];
+        uint8_t *raw = NULL;
+        size_t len = 0;
+        cslog_key(k, id);
+        if (nd_store_get_proposed(n->store, height, id, &raw, &len) != HM_OK)
+            break;
+        if (len > sizeof n->cslog_buf) {
+            free(raw);
+            break;
+        }
+        /* the last chunk read stays the one being filled */
+        memcpy(n->cslog_buf, raw, len);
+        free(raw);
+        n->cslog_chunk = k;
+        n->cslog_len = (uint32_t)len;
+        for (size_t at = 0; at + 2 <= len;) {
+            size_t msg_len = ((size_t)n->cslog_buf[at] << 8) | n->cslog_buf[at + 1];
+            if (msg_len > CS_MSG_MAX || at + 2 + msg_len > len)
+                break;
+            cs_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = CS_EV_MESSAGE;
+            ev.data = n->cslog_buf + at + 2;
+            ev.data_len = msg_len;
+            cs_feed(n, &ev);
+            fed++;
+            at += 2 + msg_len;
+        }
+    }
+    if (fed)
+        hm_log(HM_LOG_INFO, "consensus_log_replayed", "height=%llu messages=%u",
+               (unsigned long long)height, fed);
+}
+
 typedef struct {
     const uint8_t *head; /* u16 msg_len | msg */
     size_t head_len;
@@ -628,6 +734,14 @@ static void broadcast_msg(nd_node *n, const cs_action *a) {
     if (a->msg_type == CS_MSG_PROPOSAL) {
         nd_pending_block *pb = pending_load(n, a->block_id);
         if (pb) {
+            cs_msg m;
+            /* the first broadcast of an own proposal goes to the log (a
+             * peer's was logged when the replica accepted it) */
+            if ((pb->proposal_msg_len != a->msg_len ||
+                 memcmp(pb->proposal_msg, a->msg, a->msg_len) != 0) &&
+                cs_msg_decode(a->msg, a->msg_len, &m) == HM_OK &&
+                (int)m.validator_index == n->self_index)
+                cslog_append(n, a->msg, a->msg_len, m.proposal.height);
             memcpy(pb->proposal_msg, a->msg, a->msg_len);
             pb->proposal_msg_len = a->msg_len;
             if (!pb->pushed) {
@@ -703,6 +817,127 @@ static void request_block(nd_node *n, nd_peer *p, uint64_t height) {
         nd_net_broadcast(n->net, ND_MSG_GET_BLOCK, buf, 8, true);
 }
 
+/* ------------------------------------------------- deferred validations
+ *
+ * "Not valid" makes the replica prevote nil, so it is the answer only for a
+ * block that fails validation. A block whose bytes have not arrived, or one
+ * for a height this node cannot execute yet (its tip is behind: it decided
+ * a height without the block and is fetching it), is answered later: the
+ * request waits here and is answered when the block arrives or the tip
+ * reaches height - 1. Meanwhile the round's timeouts still move the
+ * replica on. The replica asks once per block and height while an answer
+ * is pending, so a request must never be forgotten: one evicted for room
+ * is answered "not valid", which a later round asks again. */
+
+static void validation_answer(nd_node *n, uint64_t height, uint32_t round,
+                              const uint8_t id[HM_HASH_LEN], bool valid) {
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_BLOCK_VALIDATED;
+    ev.height = height;
+    ev.round = round;
+    memcpy(ev.block_id, id, HM_HASH_LEN);
+    ev.valid = valid;
+    cs_feed(n, &ev);
+}
+
+/* True, with *valid, when the block can be judged now. */
+static bool validation_try(nd_node *n, uint64_t height, const uint8_t id[HM_HASH_LEN],
+                           bool *valid) {
+    *valid = false;
+    if (height <= n->tip.height)
+        return true; /* decided here already: the replica is moving on */
+    if (height != n->tip.height + 1)
+        return false;
+    nd_pending_block *pb = pending_load(n, id);
+    if (!pb)
+        return false;
+    *valid = validate_block(n, pb, true);
+    if (*valid)
+        pending_save(n, pb);
+    return true;
+}
+
+/* Asks the validators for a proposal's block now and then while a
+ * validation waits for it (any validator that holds it answers). */
+static void validation_fetch(nd_node *n, nd_deferred_validation *d, uint64_t now) {
+    if (!n->net || d->height > n->tip.height + 2 || now - d->asked_ms <= FETCH_TIMEOUT_MS ||
+        pending_find(n, d->block_id))
+        return;
+    d->asked_ms = now;
+    nd_net_broadcast(n->net, ND_MSG_GET_PROPOSAL, d->block_id, HM_HASH_LEN, true);
+}
+
+static void validation_defer(nd_node *n, const cs_action *a) {
+    nd_deferred_validation *slot = NULL, *oldest = NULL;
+    for (int i = 0; i < ND_DEFERRED_VALIDATIONS_MAX; i++) {
+        nd_deferred_validation *d = &n->deferred[i];
+        if (!d->used) {
+            if (!slot)
+                slot = d;
+            continue;
+        }
+        /* one answer covers every round that proposes this block */
+        if (d->height == a->height && !memcmp(d->block_id, a->block_id, HM_HASH_LEN))
+            return;
+        if (!oldest || d->seq < oldest->seq)
+            oldest = d;
+    }
+    if (!slot) {
+        assert(oldest);
+        hm_log(HM_LOG_WARN, "validation_evicted", "height=%llu round=%u",
+               (unsigned long long)oldest->height, oldest->round);
+        validation_answer(n, oldest->height, oldest->round, oldest->block_id, false);
+        slot = oldest;
+    }
+    memset(slot, 0, sizeof *slot);
+    slot->used = true;
+    slot->height = a->height;
+    slot->round = a->round;
+    memcpy(slot->block_id, a->block_id, HM_HASH_LEN);
+    slot->seq = ++n->deferred_seq;
+    n->deferred_total++;
+    hm_log(HM_LOG_INFO, "validation_deferred", "height=%llu round=%u tip=%llu block=%s",
+           (unsigned long long)a->height, a->round, (unsigned long long)n->tip.height,
+           pending_find(n, a->block_id) ? "held" : "missing");
+    validation_fetch(n, slot, nd_now_ms());
+}
+
+/* Answers the waiting validations that can be answered now: after a block
+ * arrived, after a commit, and every tick. */
+static void validations_retry(nd_node *n) {
+    cs_event answers[ND_DEFERRED_VALIDATIONS_MAX];
+    uint32_t count = 0;
+    uint64_t now = nd_now_ms();
+    /* judge all first, feed after: feeding may defer or retry again */
+    for (int i = 0; i < ND_DEFERRED_VALIDATIONS_MAX; i++) {
+        nd_deferred_validation *d = &n->deferred[i];
+        if (!d->used)
+            continue;
+        if (d->height <= n->tip.height) {
+            memset(d, 0, sizeof *d); /* decided here: no answer needed */
+            continue;
+        }
+        bool valid = false;
+        if (!validation_try(n, d->height, d->block_id, &valid)) {
+            validation_fetch(n, d, now);
+            continue;
+        }
+        cs_event *ev = &answers[count++];
+        memset(ev, 0, sizeof *ev);
+        ev->type = CS_EV_BLOCK_VALIDATED;
+        ev->height = d->height;
+        ev->round = d->round;
+        memcpy(ev->block_id, d->block_id, HM_HASH_LEN);
+        ev->valid = valid;
+        hm_log(HM_LOG_INFO, "validation_answered", "height=%llu round=%u valid=%d",
+               (unsigned long long)d->height, d->round, (int)valid);
+        memset(d, 0, sizeof *d);
+    }
+    for (uint32_t i = 0; i < count; i++)
+        cs_feed(n, &answers[i]);
+}
+
 static void carry_out(nd_node *n, const cs_actions *acts) {
     for (uint32_t i = 0; i < acts->count; i++) {
         const cs_action *a = &acts->items[i];
@@ -729,17 +964,11 @@ static void carry_out(nd_node *n, const cs_actions *acts) {
             on_build_request(n, a->height, a->round);
             break;
         case CS_ACT_VALIDATE_BLOCK: {
-            nd_pending_block *pb = pending_load(n, a->block_id);
-            cs_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.type = CS_EV_BLOCK_VALIDATED;
-            ev.height = a->height;
-            ev.round = a->round;
-            memcpy(ev.block_id, a->block_id, HM_HASH_LEN);
-            ev.valid = pb && a->height == n->tip.height + 1 && validate_block(n, pb, true);
-            if (ev.valid)
-                pending_save(n, pb);
-            cs_feed(n, &ev);
+            bool valid = false;
+            if (validation_try(n, a->height, a->block_id, &valid))
+                validation_answer(n, a->height, a->round, a->block_id, valid);
+            else
+                validation_defer(n, a);
             break;
         }
         case CS_ACT_COMMIT: {
@@ -768,14 +997,52 @@ static void carry_out(nd_node *n, const cs_actions *acts) {
     }
 }
 
-static void cs_feed(nd_node *n, const cs_event *ev) {
+/* Doubles the event queue, keeping its order. False when out of memory or
+ * at ND_CS_QUEUE_OWN_MAX. Queued entries point into themselves; the drain
+ * loop re-points them, so moving them is safe. */
+static bool cs_queue_grow(nd_node *n) {
+    uint32_t cap = n->cs_queue_cap * 2;
+    if (cap > ND_CS_QUEUE_OWN_MAX)
+        return false;
+    nd_cs_queued *q = malloc((size_t)cap * sizeof *q);
+    if (!q)
+        return false;
+    for (uint32_t i = 0; i < n->cs_queue_len; i++)
+        q[i] = n->cs_queue[(n->cs_queue_head + i) % n->cs_queue_cap];
+    free(n->cs_queue);
+    n->cs_queue = q;
+    n->cs_queue_head = 0;
+    n->cs_queue_cap = cap;
+    return true;
+}
+
+/* Queues an event and, unless already draining, feeds the queue to the
+ * replica. A peer message is dropped (and counted) when ND_CS_QUEUE_MAX
+ * events wait: gossip re-sends it. The node's own events (timeouts, block
+ * built / validated, decided elsewhere, replayed own votes) are never
+ * dropped: a lost answer would leave a block pending for the whole height,
+ * a lost timeout could stall the replica. */
+static void cs_enqueue(nd_node *n, const cs_event *ev, bool from_peer) {
     if (!n->replica)
         return;
-    if (n->cs_queue_len >= ND_CS_QUEUE_MAX) {
-        hm_log(HM_LOG_WARN, "consensus_queue_full", "type=%u", ev->type);
+    if (from_peer && n->cs_queue_len >= ND_CS_QUEUE_MAX) {
+        n->cs_queue_dropped++;
+        uint64_t now = nd_now_ms();
+        if (now - n->cs_queue_drop_log_ms >= 1000) {
+            n->cs_queue_drop_log_ms = now;
+            hm_log(HM_LOG_WARN, "consensus_queue_full", "dropped_total=%llu",
+                   (unsigned long long)n->cs_queue_dropped);
+        }
         return;
     }
-    nd_cs_queued *q = &n->cs_queue[(n->cs_queue_head + n->cs_queue_len) % ND_CS_QUEUE_MAX];
+    if (n->cs_queue_len >= n->cs_queue_cap && !cs_queue_grow(n)) {
+        /* never lose an own event silently: stop, the restart recovers */
+        hm_log(HM_LOG_ERROR, "consensus_queue_exhausted", "type=%u queued=%u", ev->type,
+               n->cs_queue_len);
+        event_base_loopbreak(n->base);
+        return;
+    }
+    nd_cs_queued *q = &n->cs_queue[(n->cs_queue_head + n->cs_queue_len) % n->cs_queue_cap];
     n->cs_queue_len++;
     q->ev = *ev;
     if (ev->type == CS_EV_MESSAGE) {
@@ -798,18 +1065,25 @@ static void cs_feed(nd_node *n, const cs_event *ev) {
             cur.ev.data = cur.msg;
         if (cur.ev.cert)
             cur.ev.cert = &cur.cert;
-        n->cs_queue_head = (n->cs_queue_head + 1) % ND_CS_QUEUE_MAX;
+        n->cs_queue_head = (n->cs_queue_head + 1) % n->cs_queue_cap;
         n->cs_queue_len--;
         hm_err err = cs_replica_step(n->replica, &cur.ev, &acts);
         if (err != HM_OK) {
             hm_log(HM_LOG_ERROR, "consensus_step_failed", "error=%s", hm_err_name(err));
             continue;
         }
-        if (cur.ev.type == CS_EV_MESSAGE)
+        if (cur.ev.type == CS_EV_MESSAGE) {
             n->cs_drops[acts.drop]++;
+            if (acts.drop == CS_DROP_NONE)
+                cslog_message(n, cur.msg, cur.ev.data_len);
+        }
         carry_out(n, &acts);
     }
     n->cs_draining = false;
+}
+
+static void cs_feed(nd_node *n, const cs_event *ev) {
+    cs_enqueue(n, ev, false);
 }
 
 /* ------------------------------------------------------------ peers */
@@ -863,6 +1137,11 @@ static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t
             pb->seq = ++n->pending_seq;
             /* its proposer pushed it to every validator: never push it again */
             pb->pushed = true;
+            /* kept with its proposal, so this node can answer
+             * ND_MSG_GET_PROPOSAL for it too (the receiver checks it) */
+            memcpy(pb->proposal_msg, msg, msg_len);
+            pb->proposal_msg_len = msg_len;
+            validations_retry(n);
         }
     } else {
         /* A proposal without its block (re-gossip): feeding it to the
@@ -891,7 +1170,7 @@ static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t
     ev.type = CS_EV_MESSAGE;
     ev.data = msg;
     ev.data_len = msg_len;
-    cs_feed(n, &ev);
+    cs_enqueue(n, &ev, true);
 }
 
 static void send_block(nd_node *n, nd_peer *p, uint64_t height) {
@@ -1059,6 +1338,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     bool orphan = n->has_orphan_cert && n->orphan_cert.height == n->tip.height + 1;
     if ((stuck || orphan) && now - n->fetch_sent_ms > FETCH_TIMEOUT_MS)
         request_block(n, NULL, n->tip.height + 1);
+    validations_retry(n);
     cs_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = CS_EV_GOSSIP;
@@ -1149,6 +1429,7 @@ hm_err nd_node_new(const nd_config *cfg, nd_node **out) {
     if (!n->base)
         return node_fail(n, HM_ERR_NOMEM, "event_base_failed", "event_base_new");
     n->cs_queue = calloc(ND_CS_QUEUE_MAX, sizeof *n->cs_queue);
+    n->cs_queue_cap = ND_CS_QUEUE_MAX;
     n->build_timer = evtimer_new(n->base, build_timer_cb, n);
     n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n);
     n->sig_int = evsignal_new(n->base, SIGINT, on_signal, n);
@@ -1229,8 +1510,13 @@ hm_err nd_node_run(nd_node *n) {
         /* After a crash the sign-state forbids signing anything but the
          * votes already signed at this height; the replica does not hold
          * them any more. Giving them back lets it count and re-gossip them,
-         * so a network that crashed mid-round can still reach a quorum. */
+         * so a network that crashed mid-round can still reach a quorum.
+         * The logged own proposal and peer messages follow. */
+        n->cslog_replaying = true;
         hm_err err = nd_store_scan_votes(n->store, n->tip.height + 1, replay_vote, n);
+        if (err == HM_OK)
+            cslog_replay(n);
+        n->cslog_replaying = false;
         if (err != HM_OK)
             return err;
     }
