@@ -23,9 +23,13 @@ typedef struct ct_bytemap_node {
     uint8_t key[]; /* key_len bytes */
 } ct_bytemap_node;
 
+typedef struct ct_arena_block ct_arena_block;
+
 typedef struct {
     ct_bytemap_node *root;
     size_t nodes;
+    bool arena;             /* nodes and values come from blocks (ct_bytemap_init_arena) */
+    ct_arena_block *blocks; /* newest first */
 } ct_bytemap;
 
 typedef bool (*ct_bytemap_walk_fn)(void *arg, const ct_bytemap_node *n);
@@ -33,6 +37,23 @@ typedef bool (*ct_bytemap_walk_fn)(void *arg, const ct_bytemap_node *n);
 /* memcmp order, shorter first on a common prefix. */
 int ct_key_compare(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
 void ct_bytemap_init(ct_bytemap *m);
+/* A map for a short life (one block's overlay): nodes, and values stored
+ * with ct_bytemap_value_copy, are carved from large blocks freed all at once
+ * by ct_bytemap_free, instead of one allocation each. A replaced value is not
+ * freed before then, so a pointer to it stays valid (the undo journal keeps
+ * such pointers). Use ct_bytemap_node_put on its slots, never node_set/take. */
+void ct_bytemap_init_arena(ct_bytemap *m);
+/* A copy of len bytes owned by the arena map m; NULL (and HM_OK) when len is
+ * 0. */
+HM_MUST_USE hm_err ct_bytemap_value_copy(ct_bytemap *m, const uint8_t *data, size_t len,
+                                         uint8_t **out);
+/* Sets a slot of an arena map: val is the map's (or static), nothing freed. */
+static inline void ct_bytemap_node_put(ct_bytemap_node *n, uint8_t *val, size_t val_len,
+                                       uint8_t state) {
+    n->val = val;
+    n->val_len = val_len;
+    n->state = state;
+}
 void ct_bytemap_free(ct_bytemap *m);
 ct_bytemap_node *ct_bytemap_find(const ct_bytemap *m, const uint8_t *key, size_t key_len);
 /* The slot for key, created ABSENT if new. */
@@ -143,6 +164,13 @@ static inline hm_err ct_reader_finish_into(hm_reader *r, void *out, const void *
     return err;
 }
 
+/* ct_event_record_decode straight into rec, without its 60 KB scratch
+ * record and copy (the contract decodes up to 100,000 per batch): on success
+ * rec is what ct_event_record_decode gives, except that list entries past
+ * each count keep what they held; on failure rec is partly written. */
+HM_MUST_USE hm_err ct_event_record_decode_into(const uint8_t *data, size_t len,
+                                               ct_event_record *rec);
+
 /* Encodes/decodes a tx result for the "t/" index. */
 HM_MUST_USE hm_err ct_result_encode(const ct_result *res, uint64_t height, hm_writer *w);
 
@@ -151,6 +179,13 @@ HM_MUST_USE hm_err ct_result_encode(const ct_result *res, uint64_t height, hm_wr
  * (a refusal is a processed tx, not an operating error). */
 hm_err ct_refuse(ct_result *res, hm_err code, uint32_t rule, uint32_t index, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* The hashes the executor computed once when it checked tx's records root:
+ * the leaf hash of every record and the root of every aligned chunk of
+ * CT_CHUNK_LEAVES leaves. Borrowed: valid while tx executes. false when x has
+ * none for tx (then the caller hashes the records itself). */
+bool ct_exec_tx_hashes(const ct_exec *x, const ct_tx *tx, const uint8_t (**leaves)[HM_HASH_LEN],
+                       const uint8_t (**chunk_roots)[HM_HASH_LEN]);
 
 /* Each family applies the tx types of its range. The caller has decoded the
  * envelope, checked the signature and the records root, and resolved the

@@ -27,6 +27,13 @@ struct ct_exec {
     ct_bytemap overlay;
     journal_entry *journal;
     size_t journal_len, journal_cap;
+    /* The records' leaf hashes and chunk roots of the tx being executed
+     * (see ct_exec_tx_hashes): the buffers are kept for the next batch. */
+    uint8_t (*leaves)[HM_HASH_LEN];
+    uint8_t (*chunk_roots)[HM_HASH_LEN];
+    size_t leaves_cap, chunk_roots_cap;
+    uint8_t hashes_tx_id[HM_HASH_LEN];
+    bool hashes_valid;
     bool in_tx;
     bool ended; /* end_block ran */
 };
@@ -56,7 +63,7 @@ hm_err ct_exec_new(const ct_store *base, const ct_block_ctx *ctx, ct_exec **out)
         return HM_ERR_NOMEM;
     x->base = *base;
     x->ctx = *ctx;
-    ct_bytemap_init(&x->overlay);
+    ct_bytemap_init_arena(&x->overlay);
     *out = x;
     return HM_OK;
 }
@@ -64,9 +71,9 @@ hm_err ct_exec_new(const ct_store *base, const ct_block_ctx *ctx, ct_exec **out)
 void ct_exec_free(ct_exec *x) {
     if (x == NULL)
         return;
-    for (size_t i = 0; i < x->journal_len; i++)
-        free(x->journal[i].old_val);
-    free(x->journal);
+    free(x->journal); /* the values it points to are the overlay arena's */
+    free(x->leaves);
+    free(x->chunk_roots);
     ct_bytemap_free(&x->overlay);
     free(x);
 }
@@ -104,27 +111,25 @@ static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, cons
     hm_err err = ct_bytemap_slot(&x->overlay, key, key_len, &n);
     if (err != HM_OK)
         return err;
+    if (x->in_tx && x->journal_len == x->journal_cap) {
+        size_t cap = x->journal_cap ? x->journal_cap * 2 : 64;
+        journal_entry *j = realloc(x->journal, cap * sizeof *j);
+        if (j == NULL)
+            return HM_ERR_NOMEM;
+        x->journal = j;
+        x->journal_cap = cap;
+    }
+    /* Values live in the overlay's arena until the block ends: the one
+     * replaced here stays valid for the journal to put back. */
     uint8_t *copy;
-    err = ct_bytes_dup(val, val != NULL ? val_len : 0, &copy);
+    err = ct_bytemap_value_copy(&x->overlay, val, val != NULL ? val_len : 0, &copy);
     if (err != HM_OK)
         return err;
-    if (x->in_tx) {
-        if (x->journal_len == x->journal_cap) {
-            size_t cap = x->journal_cap ? x->journal_cap * 2 : 64;
-            journal_entry *j = realloc(x->journal, cap * sizeof *j);
-            if (j == NULL) {
-                free(copy);
-                return HM_ERR_NOMEM;
-            }
-            x->journal = j;
-            x->journal_cap = cap;
-        }
+    if (x->in_tx)
         x->journal[x->journal_len++] = (journal_entry){
             .node = n, .old_val = n->val, .old_len = n->val_len, .old_state = n->state};
-        n->val = NULL; /* now owned by the journal */
-    }
-    ct_bytemap_node_take(n, copy, val != NULL ? val_len : 0,
-                         val != NULL ? CT_SLOT_SET : CT_SLOT_DELETED);
+    ct_bytemap_node_put(n, copy, val != NULL ? val_len : 0,
+                        val != NULL ? CT_SLOT_SET : CT_SLOT_DELETED);
     return HM_OK;
 }
 
@@ -148,9 +153,7 @@ static void tx_begin(ct_exec *x) {
 
 static void tx_commit(ct_exec *x) {
     assert(x->in_tx);
-    for (size_t i = 0; i < x->journal_len; i++)
-        free(x->journal[i].old_val);
-    x->journal_len = 0;
+    x->journal_len = 0; /* replaced values are freed with the overlay */
     x->in_tx = false;
 }
 
@@ -158,7 +161,7 @@ static void tx_rollback(ct_exec *x) {
     assert(x->in_tx);
     while (x->journal_len > 0) {
         journal_entry *e = &x->journal[--x->journal_len];
-        ct_bytemap_node_take(e->node, e->old_val, e->old_len, e->old_state);
+        ct_bytemap_node_put(e->node, e->old_val, e->old_len, e->old_state);
     }
     x->in_tx = false;
 }
@@ -305,6 +308,61 @@ static hm_err note_apply(ct_exec *x, const ct_tx *tx, ct_result *res) {
     return ct_state_put(x, key, sizeof key, tx->body, tx->body_len);
 }
 
+/* Checks that tx's records hash to its signed records root, as ct_tx_check
+ * does, keeping what the contracts need again: every leaf hash, and the root
+ * of every aligned chunk of CT_CHUNK_LEAVES leaves (each such chunk is a
+ * subtree of the RFC 9162 tree, so the root over the chunk roots is the
+ * records root). Nothing is hashed twice per tx. HM_ERR_PROOF when the roots
+ * differ; HM_ERR_NOMEM. */
+static hm_err records_check(ct_exec *x, const ct_tx *tx) {
+    assert(tx->has_records);
+    x->hashes_valid = false;
+    size_t n = tx->record_count;
+    size_t chunks = (n + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES;
+    if (n > x->leaves_cap) {
+        uint8_t(*leaves)[HM_HASH_LEN] = realloc(x->leaves, n * HM_HASH_LEN);
+        if (leaves == NULL)
+            return HM_ERR_NOMEM;
+        x->leaves = leaves;
+        x->leaves_cap = n;
+    }
+    if (chunks > x->chunk_roots_cap) {
+        uint8_t(*roots)[HM_HASH_LEN] = realloc(x->chunk_roots, chunks * HM_HASH_LEN);
+        if (roots == NULL)
+            return HM_ERR_NOMEM;
+        x->chunk_roots = roots;
+        x->chunk_roots_cap = chunks;
+    }
+    size_t pos = 0, i = 0;
+    const uint8_t *rec;
+    size_t rec_len;
+    while (i < n && ct_tx_record_next(tx, &pos, &rec, &rec_len))
+        hm_merkle_leaf_hash(rec, rec_len, x->leaves[i++]);
+    assert(i == n); /* the decoder checked the count */
+    for (size_t c = 0; c < chunks; c++) {
+        size_t first = c * CT_CHUNK_LEAVES;
+        size_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
+        hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(x->leaves + first), count,
+                       x->chunk_roots[c]);
+    }
+    uint8_t root[HM_HASH_LEN];
+    hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])x->chunk_roots, chunks, root);
+    if (memcmp(root, tx->records_root, HM_HASH_LEN) != 0)
+        return HM_ERR_PROOF;
+    memcpy(x->hashes_tx_id, tx->id, HM_HASH_LEN);
+    x->hashes_valid = true;
+    return HM_OK;
+}
+
+bool ct_exec_tx_hashes(const ct_exec *x, const ct_tx *tx, const uint8_t (**leaves)[HM_HASH_LEN],
+                       const uint8_t (**chunk_roots)[HM_HASH_LEN]) {
+    if (!x->hashes_valid || !tx->has_records || memcmp(x->hashes_tx_id, tx->id, HM_HASH_LEN) != 0)
+        return false;
+    *leaves = (const uint8_t(*)[HM_HASH_LEN])x->leaves;
+    *chunk_roots = (const uint8_t(*)[HM_HASH_LEN])x->chunk_roots;
+    return true;
+}
+
 static hm_err dispatch(ct_exec *x, const ct_tx *tx, const ct_member *signer, ct_result *res) {
     if (tx->type >= CT_TX_MEMBER_ADD && tx->type <= CT_TX_MEMBER_ROTATE)
         return ct_members_apply(x, tx, signer, res);
@@ -344,7 +402,14 @@ hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_che
      * with altered records. Spending the id here would let them burn the
      * genuine tx for good; like a malformed tx, it is refused and writes
      * nothing. */
-    err = ct_tx_check(&tx, x->ctx.chain_id, sig_checked);
+    ct_tx head_only = tx; /* the signature here; the records by records_check */
+    head_only.has_records = false;
+    err = ct_tx_check(&head_only, x->ctx.chain_id, sig_checked);
+    if (err == HM_OK && tx.has_records) {
+        err = records_check(x, &tx);
+        if (err == HM_ERR_NOMEM)
+            return err;
+    }
     if (err != HM_OK)
         return ct_refuse(res, err, 0, 0, "%s",
                          err == HM_ERR_PROOF ? "records do not hash to the signed root"
@@ -368,6 +433,7 @@ hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_che
         err = dispatch(x, &tx, signer, res);
         if (err != HM_OK) {
             tx_rollback(x);
+            x->hashes_valid = false;
             return err;
         }
         if (res->code != HM_OK)
@@ -375,6 +441,8 @@ hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_che
         else
             tx_commit(x);
     }
+
+    x->hashes_valid = false; /* they belong to this tx alone */
 
     uint8_t buf[256];
     hm_writer w;
@@ -417,37 +485,66 @@ hm_err ct_exec_foreach_write(const ct_exec *x, ct_visit_fn visit, void *arg) {
     return HM_OK;
 }
 
+/* The digest's input goes through a buffer: hundreds of thousands of short
+ * keys and values per block, each hashed in a few calls, would spend more on
+ * the calls than on the hashing. The bytes hashed are the same. */
+#define DIGEST_BUF_SIZE (16 * 1024)
+
+typedef struct {
+    hm_sha256_ctx *sha;
+    uint8_t *buf; /* NULL (cap 0) if it could not be allocated: unbuffered */
+    size_t len, cap;
+} digest_buf;
+
+static void digest_add(digest_buf *d, const uint8_t *data, size_t len) {
+    if (len > d->cap - d->len) {
+        if (d->len > 0)
+            hm_sha256_update(d->sha, d->buf, d->len);
+        d->len = 0;
+        if (len > d->cap / 2) {
+            hm_sha256_update(d->sha, data, len);
+            return;
+        }
+    }
+    memcpy(d->buf + d->len, data, len);
+    d->len += len;
+}
+
 static bool digest_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
                          size_t val_len) {
-    hm_sha256_ctx *sha = arg;
-    uint8_t buf[16];
+    digest_buf *d = arg;
+    uint8_t head[16];
     hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
+    hm_writer_init(&w, head, sizeof head);
     hm_put_varint(&w, key_len);
-    hm_sha256_update(sha, buf, w.len);
-    hm_sha256_update(sha, key, key_len);
-    hm_writer_init(&w, buf, sizeof buf);
+    digest_add(d, head, w.len);
+    digest_add(d, key, key_len);
+    hm_writer_init(&w, head, sizeof head);
     hm_put_bool(&w, val != NULL);
     if (val != NULL)
         hm_put_varint(&w, val_len);
-    hm_sha256_update(sha, buf, w.len);
+    digest_add(d, head, w.len);
     if (val != NULL)
-        hm_sha256_update(sha, val, val_len);
+        digest_add(d, val, val_len);
     return true;
 }
 
 void ct_exec_state_root(const ct_exec *x, const uint8_t prev_root[HM_HASH_LEN],
                         uint8_t out[HM_HASH_LEN]) {
     assert(x != NULL && !x->in_tx);
-    hm_sha256_ctx *sha = hm_sha256_new();
-    assert(sha != NULL); /* a few hundred bytes; failing here means the process is dying */
-    hm_err err = ct_exec_foreach_write(x, digest_write, sha);
+    digest_buf d = {.sha = hm_sha256_new(), .buf = malloc(DIGEST_BUF_SIZE)};
+    d.cap = d.buf != NULL ? DIGEST_BUF_SIZE : 0;
+    assert(d.sha != NULL); /* a few hundred bytes; failing here means the process is dying */
+    hm_err err = ct_exec_foreach_write(x, digest_write, &d);
     assert(err == HM_OK); /* x and the visitor are not NULL */
     (void)err;
+    if (d.len > 0)
+        hm_sha256_update(d.sha, d.buf, d.len);
+    free(d.buf);
     uint8_t buf[2 * HM_HASH_LEN];
     memcpy(buf, prev_root, HM_HASH_LEN);
-    hm_sha256_final(sha, buf + HM_HASH_LEN);
-    hm_sha256_free(sha);
+    hm_sha256_final(d.sha, buf + HM_HASH_LEN);
+    hm_sha256_free(d.sha);
     hm_tagged_hash("hallmark/state", buf, sizeof buf, out);
 }
 

@@ -322,6 +322,13 @@ static hm_err next_batch_number(ct_exec *x, uint64_t *out) {
     return ct_state_put(x, k, sizeof k - 1, v.b, v.n);
 }
 
+/* The hashes of a batch's records (see batch_hashes_get). */
+typedef struct {
+    const uint8_t (*leaves)[HM_HASH_LEN];      /* one per record */
+    const uint8_t (*chunk_roots)[HM_HASH_LEN]; /* one per CT_CHUNK_LEAVES records */
+    uint8_t (*owned)[HM_HASH_LEN];             /* when computed here: free it */
+} batch_hashes;
+
 /* Stores what makes each record of tx provable alone: the chunk roots (one
  * per 16 records) in the batch meta, and per chunk what gives back its
  * leaves: the 16 leaf hashes (leaf_chunks, for events), or for items the 16
@@ -330,8 +337,8 @@ static hm_err next_batch_number(ct_exec *x, uint64_t *out) {
  * proof is the in-chunk path (from <= 16 leaves) followed by the path of the
  * chunk root in the tree of chunk roots, which is the RFC 9162 path because
  * every aligned chunk of 16 leaves is a subtree of the RFC 9162 tree. */
-static hm_err batch_store(ct_exec *x, const ct_tx *tx, uint8_t (*leaves)[HM_HASH_LEN],
-                          bool leaf_chunks, uint64_t *batch_out) {
+static hm_err batch_store(ct_exec *x, const ct_tx *tx, const batch_hashes *h, bool leaf_chunks,
+                          uint64_t *batch_out) {
     uint64_t batch = 0;
     hm_err err = next_batch_number(x, &batch);
     if (err != HM_OK)
@@ -347,16 +354,14 @@ static hm_err batch_store(ct_exec *x, const ct_tx *tx, uint8_t (*leaves)[HM_HASH
     for (uint32_t c = 0; c < chunks && err == HM_OK; c++) {
         uint32_t first = c * CT_CHUNK_LEAVES;
         uint32_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
-        uint8_t root[HM_HASH_LEN];
-        hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(leaves + first), count, root);
-        hm_put_raw(&meta, root, HM_HASH_LEN);
+        hm_put_raw(&meta, h->chunk_roots[c], HM_HASH_LEN);
         if (!leaf_chunks)
             continue;
         key_buf k;
         kb_init(&k, "p/c/");
         kb_u64(&k, batch);
         kb_u32(&k, c);
-        err = ct_state_put(x, k.b, k.n, leaves[first], (size_t)count * HM_HASH_LEN);
+        err = ct_state_put(x, k.b, k.n, h->leaves[first], (size_t)count * HM_HASH_LEN);
     }
     if (err == HM_OK)
         err = hm_writer_error(&meta);
@@ -378,19 +383,33 @@ static hm_err batch_store(ct_exec *x, const ct_tx *tx, uint8_t (*leaves)[HM_HASH
     return ct_state_put(x, k.b, k.n, v.b, v.n);
 }
 
-/* Leaf hashes of every record (the executor checked they give the root). */
-static hm_err batch_leaves(const ct_tx *tx, uint8_t (**out)[HM_HASH_LEN]) {
-    uint8_t(*leaves)[HM_HASH_LEN] = malloc((size_t)tx->record_count * HM_HASH_LEN);
-    if (leaves == NULL)
+/* Leaf hashes and chunk roots of tx's records: the executor's, which it
+ * computed once checking the records root; else (a caller that did not go
+ * through ct_exec_tx) computed here into h->owned. */
+static hm_err batch_hashes_get(ct_exec *x, const ct_tx *tx, batch_hashes *h) {
+    memset(h, 0, sizeof *h);
+    if (ct_exec_tx_hashes(x, tx, &h->leaves, &h->chunk_roots))
+        return HM_OK;
+    uint32_t n = tx->record_count;
+    uint32_t chunks = (n + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES;
+    uint8_t(*buf)[HM_HASH_LEN] = malloc(((size_t)n + chunks) * HM_HASH_LEN);
+    if (buf == NULL)
         return HM_ERR_NOMEM;
     size_t pos = 0;
     const uint8_t *rec = NULL;
     size_t rec_len = 0;
     uint32_t i = 0;
-    while (i < tx->record_count && ct_tx_record_next(tx, &pos, &rec, &rec_len))
-        hm_merkle_leaf_hash(rec, rec_len, leaves[i++]);
-    assert(i == tx->record_count);
-    *out = leaves;
+    while (i < n && ct_tx_record_next(tx, &pos, &rec, &rec_len))
+        hm_merkle_leaf_hash(rec, rec_len, buf[i++]);
+    assert(i == n);
+    for (uint32_t c = 0; c < chunks; c++) {
+        uint32_t first = c * CT_CHUNK_LEAVES;
+        uint32_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
+        hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(buf + first), count, buf[n + c]);
+    }
+    h->owned = buf;
+    h->leaves = (const uint8_t(*)[HM_HASH_LEN])buf;
+    h->chunk_roots = (const uint8_t(*)[HM_HASH_LEN])(buf + n);
     return HM_OK;
 }
 
@@ -511,13 +530,13 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
     hm_err err = signer_id(x, signer, &me);
     if (err != HM_OK)
         return err;
-    uint8_t(*leaves)[HM_HASH_LEN] = NULL;
-    err = batch_leaves(tx, &leaves);
+    batch_hashes hashes;
+    err = batch_hashes_get(x, tx, &hashes);
     if (err != HM_OK)
         return err;
     uint64_t batch = 0;
-    err = batch_store(x, tx, leaves, false, &batch);
-    free(leaves);
+    err = batch_store(x, tx, &hashes, false, &batch);
+    free(hashes.owned);
     if (err != HM_OK)
         return err;
     /* The item keys of the current chunk of 16 (see batch_store). */
@@ -770,7 +789,19 @@ typedef struct {
     ct_result *res;
     gtin_lot *touched;
     uint32_t touched_n;
+    struct event_cache *cache;
 } event_ctx;
+
+/* What one EVENT_RECORD tx would otherwise look up or hash once per record,
+ * though it cannot change during the tx (prefixes change only by
+ * PREFIX_ASSIGN): the owner of the last GTIN whose items the brand holds,
+ * and the index hash of the last bizStep. */
+typedef struct event_cache {
+    char owner_gtin[CT_GTIN_LEN + 1]; /* "" when none yet */
+    ct_member_id owner;
+    char biz_step[CT_URI_MAX + 1]; /* "" when none yet */
+    uint8_t biz_step_hash[HM_HASH_LEN];
+} event_cache;
 
 /* Checks and advances one directly named EPC. *refused is set when the tx
  * was refused (res filled). chain false for an aggregation's parent, which
@@ -799,7 +830,15 @@ static hm_err event_touch(event_ctx *e, const char *epc, const uint8_t *prev_has
     if (err != HM_OK)
         return err;
     ct_member_id holder;
-    err = item_custodian(&from, &ref, &iv, &holder);
+    if (!(iv.flags & F_CUSTODIAN) && strcmp(ref.gtin, e->cache->owner_gtin) == 0) {
+        holder = e->cache->owner;
+    } else {
+        err = item_custodian(&from, &ref, &iv, &holder);
+        if (err == HM_OK && !(iv.flags & F_CUSTODIAN)) {
+            memcpy(e->cache->owner_gtin, ref.gtin, sizeof e->cache->owner_gtin);
+            e->cache->owner = holder;
+        }
+    }
     if (err == HM_OK && !ids_equal(&holder, e->me)) {
         *refused = true;
         err = ct_refuse(e->res, HM_ERR_DENIED, CT_RULE_NOT_CUSTODIAN, e->index,
@@ -893,10 +932,13 @@ static hm_err event_index(event_ctx *e) {
     kb_init(&k, "p/et/");
     hm_err err = put_time_index(e->x, &k, ev->event_time_ms, ev->event_hash);
     if (err == HM_OK && ev->biz_step[0] != '\0') {
-        uint8_t h[HM_HASH_LEN];
-        hm_sha256((const uint8_t *)ev->biz_step, strlen(ev->biz_step), h);
+        event_cache *c = e->cache;
+        if (strcmp(c->biz_step, ev->biz_step) != 0) {
+            hm_sha256((const uint8_t *)ev->biz_step, strlen(ev->biz_step), c->biz_step_hash);
+            strcpy(c->biz_step, ev->biz_step);
+        }
         kb_init(&k, "p/es/");
-        kb_raw(&k, h, 16);
+        kb_raw(&k, c->biz_step_hash, 16);
         err = put_time_index(e->x, &k, ev->event_time_ms, ev->event_hash);
     }
     for (uint32_t i = 0; i < e->touched_n && err == HM_OK; i++) {
@@ -1038,20 +1080,22 @@ static hm_err apply_events(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     hm_err err = signer_id(x, signer, &me);
     if (err != HM_OK)
         return err;
-    uint8_t(*leaves)[HM_HASH_LEN] = NULL;
-    err = batch_leaves(tx, &leaves);
+    batch_hashes hashes;
+    err = batch_hashes_get(x, tx, &hashes);
     if (err != HM_OK)
         return err;
     uint64_t batch = 0;
-    err = batch_store(x, tx, leaves, true, &batch);
-    free(leaves);
+    err = batch_store(x, tx, &hashes, true, &batch);
+    free(hashes.owned);
     if (err != HM_OK)
         return err;
     ct_event_record *ev = malloc(sizeof *ev);
     gtin_lot *touched = malloc(3 * CT_EVENT_EPCS_MAX * sizeof *touched);
-    if (ev == NULL || touched == NULL) {
+    event_cache *cache = calloc(1, sizeof *cache);
+    if (ev == NULL || touched == NULL || cache == NULL) {
         free(ev);
         free(touched);
+        free(cache);
         return HM_ERR_NOMEM;
     }
     size_t pos = 0;
@@ -1060,7 +1104,7 @@ static hm_err apply_events(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     bool refused = false;
     for (uint32_t i = 0; !refused && err == HM_OK && ct_tx_record_next(tx, &pos, &rec, &rec_len);
          i++) {
-        hm_err derr = ct_event_record_decode(rec, rec_len, ev);
+        hm_err derr = ct_event_record_decode_into(rec, rec_len, ev);
         if (derr == HM_ERR_NOMEM) {
             err = derr;
             break;
@@ -1071,11 +1115,18 @@ static hm_err apply_events(ct_exec *x, const ct_tx *tx, const ct_member *signer,
                             i, hm_err_message(derr));
             break;
         }
-        event_ctx e = {.x = x, .me = &me, .ev = ev, .index = i, .res = res, .touched = touched};
+        event_ctx e = {.x = x,
+                       .me = &me,
+                       .ev = ev,
+                       .index = i,
+                       .res = res,
+                       .touched = touched,
+                       .cache = cache};
         err = apply_one_event(&e, batch, rec, rec_len, &refused);
     }
     free(ev);
     free(touched);
+    free(cache);
     return err;
 }
 

@@ -9,6 +9,7 @@
 #include "ct_gs1.h"
 #include "ct_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,13 +254,10 @@ hm_err ct_event_record_encode(const ct_event_record *rec, hm_writer *w) {
     return hm_writer_error(w);
 }
 
-hm_err ct_event_record_decode(const uint8_t *data, size_t len, ct_event_record *rec) {
-    if (data == NULL || rec == NULL)
-        return HM_ERR_ARG;
-    /* ~60 KB: on the heap, so a decoder called in a loop stays stack-light. */
-    ct_event_record *out = calloc(1, sizeof *out);
-    if (out == NULL)
-        return HM_ERR_NOMEM;
+/* Decodes into out, which holds zeros in every field the record does not
+ * set on success (the scalars and strings before the lists, prehash);
+ * entries past a list's count are left as they were. */
+static hm_err event_decode(const uint8_t *data, size_t len, ct_event_record *out) {
     hm_reader r;
     start_record(&r, data, len, RECORD_KIND_EVENT);
     hm_get_raw(&r, out->event_hash, HM_HASH_LEN);
@@ -300,9 +298,31 @@ hm_err ct_event_record_decode(const uint8_t *data, size_t len, ct_event_record *
         out->prehash_len = (uint32_t)n;
         fail_if(&r, memchr(pre, 0, n) != NULL);
     }
-    hm_err err = ct_reader_finish_into(&r, rec, out, sizeof *out);
+    return hm_reader_finish(&r);
+}
+
+hm_err ct_event_record_decode(const uint8_t *data, size_t len, ct_event_record *rec) {
+    if (data == NULL || rec == NULL)
+        return HM_ERR_ARG;
+    /* ~60 KB: on the heap, so a decoder called in a loop stays stack-light. */
+    ct_event_record *out = calloc(1, sizeof *out);
+    if (out == NULL)
+        return HM_ERR_NOMEM;
+    hm_err err = event_decode(data, len, out);
+    if (err == HM_OK)
+        memcpy(rec, out, sizeof *out);
     free(out);
     return err;
+}
+
+hm_err ct_event_record_decode_into(const uint8_t *data, size_t len, ct_event_record *rec) {
+    if (data == NULL || rec == NULL)
+        return HM_ERR_ARG;
+    memset(rec, 0, offsetof(ct_event_record, epcs));
+    rec->output_count = rec->biz_count = rec->source_count = rec->dest_count = 0;
+    rec->prehash_len = 0;
+    rec->prehash[0] = '\0';
+    return event_decode(data, len, rec);
 }
 
 /* ------------------------------------------------------------ custody */

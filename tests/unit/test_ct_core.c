@@ -101,6 +101,82 @@ static void test_bytemap_order_and_lookup(void **state) {
     ct_bytemap_free(&m);
 }
 
+/* Checks the AVL invariants below n and returns its height. */
+static int avl_check(const ct_bytemap_node *n) {
+    if (n == NULL)
+        return 0;
+    int l = avl_check(n->left), r = avl_check(n->right);
+    assert_true(l - r <= 1 && r - l <= 1);
+    if (n->left != NULL)
+        assert_true(ct_key_compare(n->left->key, n->left->key_len, n->key, n->key_len) < 0);
+    if (n->right != NULL)
+        assert_true(ct_key_compare(n->key, n->key_len, n->right->key, n->right->key_len) < 0);
+    assert_int_equal(n->height, (l > r ? l : r) + 1);
+    return n->height;
+}
+
+/* Keys arriving in order (a batch's items), then at random, in both kinds
+ * of map: the tree stays balanced, every key keeps its own value (small
+ * ones packed in arena blocks, large ones in blocks of their own), and
+ * replaced arena values stay readable (the undo journal relies on it). */
+static void test_bytemap_sorted_and_arena(void **state) {
+    (void)state;
+    enum { SORTED = 20000, RANDOM = 5000, BIG = 100 * 1024 };
+    uint8_t *big = malloc(BIG);
+    assert_non_null(big);
+    memset(big, 0xab, BIG);
+    for (int arena = 0; arena < 2; arena++) {
+        ct_bytemap m;
+        if (arena)
+            ct_bytemap_init_arena(&m);
+        else
+            ct_bytemap_init(&m);
+        const uint8_t *first_val = NULL;
+        for (size_t i = 0; i < SORTED + RANDOM; i++) {
+            uint8_t key[12] = "k/";
+            uint64_t v = i < SORTED ? i : rng_next() % (2 * SORTED);
+            for (int b = 0; b < 8; b++)
+                key[2 + b] = (uint8_t)(v >> (56 - 8 * b));
+            size_t key_len = 2 + 8 + (v % 3); /* some keys extend others */
+            ct_bytemap_node *n;
+            assert_int_equal(ct_bytemap_slot(&m, key, key_len, &n), HM_OK);
+            const uint8_t *val = v % 1000 == 7 ? big : key;
+            size_t val_len = v % 1000 == 7 ? BIG : key_len;
+            if (arena) {
+                uint8_t *copy;
+                assert_int_equal(ct_bytemap_value_copy(&m, val, val_len, &copy), HM_OK);
+                if (i == 0)
+                    first_val = copy;
+                ct_bytemap_node_put(n, copy, val_len, CT_SLOT_SET);
+            } else {
+                assert_int_equal(ct_bytemap_node_set(n, val, val_len), HM_OK);
+            }
+        }
+        assert_true(avl_check(m.root) <= 2 * 16); /* about 1.44 log2(nodes) */
+        size_t seen = 0;
+        for (uint64_t v = 0; v < 2 * SORTED; v++) {
+            uint8_t key[12] = "k/";
+            for (int b = 0; b < 8; b++)
+                key[2 + b] = (uint8_t)(v >> (56 - 8 * b));
+            ct_bytemap_node *n = ct_bytemap_find(&m, key, 2 + 8 + (v % 3));
+            if (n == NULL) {
+                assert_true(v >= SORTED);
+                continue;
+            }
+            seen++;
+            if (v % 1000 == 7)
+                assert_memory_equal(n->val, big, BIG);
+            else
+                assert_memory_equal(n->val, key, n->key_len);
+        }
+        assert_int_equal(seen, m.nodes);
+        if (arena)
+            assert_memory_equal(first_val, "k/\0\0\0\0\0\0\0\0", 10);
+        ct_bytemap_free(&m);
+    }
+    free(big);
+}
+
 static void test_key_compare_prefix_first(void **state) {
     (void)state;
     assert_true(ct_key_compare((const uint8_t *)"ab", 2, (const uint8_t *)"abc", 3) < 0);
@@ -547,6 +623,7 @@ static void test_state_root_deterministic(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bytemap_order_and_lookup),
+        cmocka_unit_test(test_bytemap_sorted_and_arena),
         cmocka_unit_test(test_key_compare_prefix_first),
         cmocka_unit_test(test_tx_round_trip_and_records),
         cmocka_unit_test(test_tx_tampering_detected),
