@@ -1,7 +1,8 @@
 /* node/http.c — the HTTP API on evhttp + jansson.
  *
  * Layer: node/. Owns the HTTP listener, routing by longest path prefix, the
- * JSON reply helpers that feature files share, and the node's own routes:
+ * JSON reply helpers that feature files share, the features' cleanups (run
+ * once the server is freed at shutdown), and the node's own routes:
  * POST /v1/txs, GET /v1/txs/{id}, GET /v1/blocks/{height}, GET /v1/status,
  * GET /metrics. docs/api.md describes them.
  *
@@ -164,6 +165,40 @@ hm_err nd_http_add_route(nd_node *n, const char *prefix, nd_http_handler handler
     r->handler = handler;
     r->arg = arg;
     return HM_OK;
+}
+
+/* Feature cleanups, kept here by node (nd_node has no slot for them): a
+ * node's entries run and are dropped by nd_http_stop. The node runs on one
+ * thread, and the table is only touched at registration and shutdown. */
+static struct {
+    nd_node *node;
+    nd_http_cleanup_fn fn;
+    void *arg;
+} cleanups[ND_HTTP_CLEANUPS_MAX];
+static uint32_t cleanup_count;
+
+hm_err nd_http_add_cleanup(nd_node *n, nd_http_cleanup_fn fn, void *arg) {
+    if (!n || !fn)
+        return HM_ERR_ARG;
+    if (cleanup_count >= ND_HTTP_CLEANUPS_MAX)
+        return HM_ERR_FULL;
+    cleanups[cleanup_count].node = n;
+    cleanups[cleanup_count].fn = fn;
+    cleanups[cleanup_count].arg = arg;
+    cleanup_count++;
+    return HM_OK;
+}
+
+/* Runs n's cleanups, newest first, and keeps the other nodes' in order. */
+static void run_cleanups(nd_node *n) {
+    for (uint32_t i = cleanup_count; i-- > 0;) {
+        if (cleanups[i].node != n)
+            continue;
+        cleanups[i].fn(cleanups[i].arg);
+        for (uint32_t j = i + 1; j < cleanup_count; j++)
+            cleanups[j - 1] = cleanups[j];
+        cleanup_count--;
+    }
 }
 
 static json_t *hex_json(const uint8_t *data, size_t len) {
@@ -656,4 +691,9 @@ void nd_http_stop(nd_node *n) {
     free(n->http_conns);
     n->http_conns = NULL;
     n->http_conn_count = 0;
+    /* The routes' and commit hooks' args are the features' state: once it
+     * is freed nothing may reach it, so both tables are emptied first. */
+    n->route_count = 0;
+    n->hook_count = 0;
+    run_cleanups(n);
 }

@@ -1359,6 +1359,40 @@ static void on_commit(nd_node *n, const hm_block_header *header, const ct_exec *
     }
 }
 
+/* Frees the api and everything its caches hold (NULL-safe: it also undoes
+ * a registration that failed halfway). */
+static void consumer_api_free(void *arg) {
+    consumer_api *api = arg;
+    if (api == NULL) {
+        return;
+    }
+    if (api->state_slots != NULL) {
+        for (size_t i = 0; i < STATE_CACHE_SLOTS; i++) {
+            free(api->state_slots[i].val);
+        }
+    }
+    if (api->answers != NULL) {
+        for (size_t i = 0; i < ANSWER_CACHE_SIZE; i++) {
+            answer_clear(&api->answers[i]);
+        }
+    }
+    for (size_t i = 0; i < TX_CACHE_SIZE; i++) {
+        free(api->txs[i].head_sig);
+    }
+    for (size_t i = 0; i < TREE_CACHE_SIZE; i++) {
+        hm_merkle_tree_free(api->trees[i].tree);
+    }
+    free(api->tag.buf);
+    free(api->item);
+    free(api->products);
+    free(api->state_slots);
+    free(api->answers);
+    free(api->blocks);
+    free(api->event);
+    free(api->lookups);
+    free(api);
+}
+
 hm_err nd_http_consumer_register(nd_node *n) {
     consumer_api *api = calloc(1, sizeof *api);
     if (api == NULL) {
@@ -1375,18 +1409,17 @@ hm_err nd_http_consumer_register(nd_node *n) {
     if (api->blocks == NULL || api->event == NULL || api->answers == NULL ||
         api->state_slots == NULL || api->item == NULL || api->products == NULL ||
         hm_random_bytes(api->tag_salt, sizeof api->tag_salt) != HM_OK || !lookup_grow(api)) {
-        free(api->item);
-        free(api->products);
-        free(api->state_slots);
-        free(api->answers);
-        free(api->blocks);
-        free(api->event);
-        free(api->lookups);
-        free(api);
+        consumer_api_free(api);
         return HM_ERR_NOMEM;
     }
-    /* The api lives as long as the node's routes: the process. */
-    hm_err err = nd_node_on_commit(n, on_commit, api);
+    /* The api lives as long as the node's routes: the HTTP server frees it
+     * at shutdown, after the routes and the commit hook are gone. */
+    hm_err err = nd_http_add_cleanup(n, consumer_api_free, api);
+    if (err != HM_OK) {
+        consumer_api_free(api);
+        return err;
+    }
+    err = nd_node_on_commit(n, on_commit, api);
     if (err == HM_OK) {
         err = nd_http_add_route(n, "/01/", route_dl, api);
     }

@@ -552,11 +552,17 @@ hm_err nd_http_epcis_register(nd_node *n) {
     if (api == NULL)
         return HM_ERR_NOMEM;
     api->node = n;
-    hm_err err = nd_http_add_route(n, "/epcis/capture", route_capture, api);
+    /* The jobs live inline in api: the HTTP server frees it at shutdown,
+     * after the routes and the commit hook that use it are gone. */
+    hm_err err = nd_http_add_cleanup(n, free, api);
+    if (err != HM_OK) {
+        free(api);
+        return err;
+    }
+    err = nd_http_add_route(n, "/epcis/capture", route_capture, api);
     if (err == HM_OK)
         err = nd_http_add_route(n, "/epcis/events", route_events, api);
     if (err == HM_OK)
         err = nd_node_on_commit(n, on_commit, api);
-    /* api lives as long as the node (routes keep it). */
     return err;
 }

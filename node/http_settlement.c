@@ -567,8 +567,15 @@ typedef struct {
 static void on_client_closed(struct evhttp_connection *conn, void *arg) {
     (void)conn;
     client_ref *ref = arg;
+    /* A client that went away while its stream was open (EOF, timeout):
+     * evhttp detaches the unfinished request from the connection and leaves
+     * it to us. Otherwise the connection still holds it and frees it. */
+    struct evhttp_request *req = ref->c->req;
+    bool detached = evhttp_request_get_connection(req) == NULL;
     client_remove(ref->api, ref->c);
     free(ref);
+    if (detached)
+        evhttp_request_free(req);
 }
 
 /* Sends what is pending; ends a client whose connection is backed up. */
@@ -726,17 +733,51 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
 
 /* ------------------------------------------------------------ register */
 
+/* The node the API is registered for: registering twice for one node (two
+ * setup paths) is harmless. Cleared when that node's API is freed. */
+static const nd_node *registered;
+
+/* Frees the api, its replay table, the keepalive timer and any feed client
+ * still held (NULL-safe: it also undoes a registration that failed halfway).
+ * Runs after the HTTP server is freed: evhttp has closed every connection
+ * by then (a close callback may already have removed its client), so a
+ * client left here is only memory, never a live request. */
+static void settle_api_free(void *arg) {
+    settle_api *api = arg;
+    if (api == NULL)
+        return;
+    if (registered == api->node)
+        registered = NULL;
+    if (api->keepalive != NULL)
+        event_free(api->keepalive);
+    while (api->clients != NULL) {
+        feed_client *c = api->clients;
+        api->clients = c->next;
+        evbuffer_free(c->out);
+        free(c->close_ref);
+        free(c);
+    }
+    api->client_count = 0;
+    nd_auth_free(api->auth);
+    free(api);
+}
+
 hm_err nd_http_settlement_register(nd_node *n) {
-    /* Registering twice for one node (two setup paths) is harmless. */
-    static const nd_node *registered;
     if (registered == n)
         return HM_OK;
-    registered = n;
     settle_api *api = calloc(1, sizeof *api);
     if (api == NULL)
         return HM_ERR_NOMEM;
     api->node = n;
-    hm_err err = nd_auth_new(&api->auth);
+    /* The API lives as long as the node's routes: the HTTP server frees it
+     * at shutdown, after the routes and the commit hook are gone. */
+    hm_err err = nd_http_add_cleanup(n, settle_api_free, api);
+    if (err != HM_OK) {
+        free(api);
+        return err;
+    }
+    registered = n;
+    err = nd_auth_new(&api->auth);
     if (err == HM_OK)
         err = nd_http_add_route(n, "/v1/accounts/", route_accounts, api);
     if (err == HM_OK)
@@ -757,7 +798,5 @@ hm_err nd_http_settlement_register(nd_node *n) {
         if (api->keepalive == NULL || event_add(api->keepalive, &every) != 0)
             err = HM_ERR_NOMEM;
     }
-    /* The API lives as long as the node: routes keep pointers to it. On
-     * failure the node does not start, so nothing is released here. */
     return err;
 }

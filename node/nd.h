@@ -13,6 +13,7 @@
  *   - HTTP routes:      nd_http_add_route(), nd_http_reply_json(),
  *                       nd_http_reply_error(), nd_http_reply_bytes(),
  *                       nd_http_read_body()
+ *   - feature state:    nd_http_add_cleanup() (freed at node shutdown)
  *   - committed state:  nd_node_state_store(), nd_node_height()
  *   - submission:       nd_node_submit_tx()
  *   - chain identity:   nd_node_chain_id(), nd_node_genesis()
@@ -177,6 +178,18 @@ typedef void (*nd_http_handler)(nd_node *n, struct evhttp_request *req, const ch
  * HM_ERR_FULL past ND_HTTP_ROUTES_MAX, HM_ERR_EXISTS for a duplicate. */
 HM_MUST_USE hm_err nd_http_add_route(nd_node *n, const char *prefix, nd_http_handler handler,
                                      void *arg);
+
+/* A feature's state freed when the node's HTTP server is torn down. */
+typedef void (*nd_http_cleanup_fn)(void *arg);
+
+#define ND_HTTP_CLEANUPS_MAX 32
+
+/* Records fn(arg) to run once at node shutdown, after the listener and
+ * every open API connection are gone; cleanups run in reverse order of
+ * registration. A feature calls it right after allocating what its routes
+ * and commit hooks share, so that its state has an owner that frees it.
+ * HM_ERR_FULL past ND_HTTP_CLEANUPS_MAX (the caller then frees arg). */
+HM_MUST_USE hm_err nd_http_add_cleanup(nd_node *n, nd_http_cleanup_fn fn, void *arg);
 
 /* Replies with a JSON body (takes ownership of body: it is decref'd). */
 void nd_http_reply_json(struct evhttp_request *req, int status, json_t *body);
