@@ -1047,32 +1047,18 @@ static void epc_list(const context *c, json_t *ev, const char *key, sbuf *b) {
     sl_flush(&l, b);
 }
 
-static void quantity_list(const context *c, json_t *ev, const char *key, sbuf *b) {
-    json_t *list = json_object_get(ev, key);
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        return;
-    slist l = {0};
-    size_t i;
-    json_t *q;
-    json_array_foreach(list, i, q) {
-        if (!json_is_object(q)) {
-            l.failed = true;
-            continue;
-        }
-        sbuf e = {0};
-        sb_put(&e, "quantityElement");
-        field(c, q, "epcClass", V_PLAIN, &e);
-        field(c, q, "quantity", V_PLAIN, &e);
-        field(c, q, "uom", V_PLAIN, &e);
-        sl_take(&l, &e);
-    }
-    sb_put(b, key);
-    sl_flush(&l, b);
-}
+/* One member of each entry of an object list, and how its value is written. */
+typedef struct {
+    const char *key;
+    vkind kind;
+} member_spec;
 
-static void typed_list(const context *c, json_t *ev, const char *list_key, const char *value_key,
-                       vkind type_kind, sbuf *b) {
-    json_t *list = json_object_get(ev, list_key);
+/* A list of objects (quantities, typed business entries): each entry is its
+ * label, if any, then the members named, in this order. An entry that is not
+ * an object fails the list. */
+static void object_list(const context *c, json_t *ev, const char *key, const char *label,
+                        const member_spec *members, size_t member_count, sbuf *b) {
+    json_t *list = json_object_get(ev, key);
     if (!json_is_array(list) || json_array_size(list) == 0)
         return;
     slist l = {0};
@@ -1084,12 +1070,26 @@ static void typed_list(const context *c, json_t *ev, const char *list_key, const
             continue;
         }
         sbuf e = {0};
-        field(c, item, "type", type_kind, &e);
-        field(c, item, value_key, V_PLAIN, &e);
+        if (label != NULL)
+            sb_put(&e, label);
+        for (size_t m = 0; m < member_count; m++)
+            field(c, item, members[m].key, members[m].kind, &e);
         sl_take(&l, &e);
     }
-    sb_put(b, list_key);
+    sb_put(b, key);
     sl_flush(&l, b);
+}
+
+static void quantity_list(const context *c, json_t *ev, const char *key, sbuf *b) {
+    static const member_spec members[] = {
+        {"epcClass", V_PLAIN}, {"quantity", V_PLAIN}, {"uom", V_PLAIN}};
+    object_list(c, ev, key, "quantityElement", members, sizeof members / sizeof members[0], b);
+}
+
+static void typed_list(const context *c, json_t *ev, const char *list_key, const char *value_key,
+                       vkind type_kind, sbuf *b) {
+    const member_spec members[] = {{"type", type_kind}, {value_key, V_PLAIN}};
+    object_list(c, ev, list_key, NULL, members, sizeof members / sizeof members[0], b);
 }
 
 static void location(const context *c, json_t *ev, const char *key, sbuf *b) {

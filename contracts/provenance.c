@@ -63,6 +63,13 @@ static void kb_raw(key_buf *k, const void *data, size_t n) {
     k->n += n;
 }
 
+/* Appends 0xff: k then ends a scan over the keys that start with what it
+ * held before. */
+static void kb_past_prefix(key_buf *k) {
+    uint8_t ff = 0xff;
+    kb_raw(k, &ff, 1);
+}
+
 static void kb_u64(key_buf *k, uint64_t v) {
     uint8_t be[8];
     for (int i = 7; i >= 0; i--, v >>= 8)
@@ -461,8 +468,7 @@ static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     kb_init(&start, "p/px/");
     kb_raw(&start, b.prefix, len);
     end = start;
-    uint8_t ff = 0xff;
-    kb_raw(&end, &ff, 1);
+    kb_past_prefix(&end);
     bool found = false;
     err = ct_src_scan(&from, start.b, start.n, end.b, end.n, visit_found, &found);
     if (err != HM_OK)
@@ -747,8 +753,7 @@ static hm_err propagate(ct_exec *x, const ct_member_id *signer, const char *cont
         kb_init(&start, "p/ct/");
         kb_lenstr(&start, epc);
         key_buf end = start;
-        uint8_t ff = 0xff;
-        kb_raw(&end, &ff, 1);
+        kb_past_prefix(&end);
         err = ct_src_scan(&from, start.b, start.n, end.b, end.n, visit_content, &p);
         if (err == HM_OK)
             err = p.err;
@@ -1132,17 +1137,42 @@ static hm_err apply_events(ct_exec *x, const ct_tx *tx, const ct_member *signer,
 
 /* ------------------------------------------------------------ custody */
 
-static hm_err apply_custody(ct_exec *x, const ct_tx *tx, const ct_member *signer, ct_result *res) {
+/* The body of a custody transfer or a recall: both list items, so they are
+ * decoded on the heap, never on the stack. */
+typedef union {
+    ct_custody_body custody;
+    ct_recall_body recall;
+} item_list_body;
+
+/* Decodes the body of a custody transfer or recall tx (by tx->type), which
+ * carries no records. *body is NULL when the tx was refused (the verdict is in
+ * res) or on error; otherwise the caller frees it. */
+static hm_err item_list_body_get(const ct_tx *tx, ct_result *res, const char *what,
+                                 item_list_body **body) {
+    assert(tx->type == CT_TX_CUSTODY_TRANSFER || tx->type == CT_TX_RECALL);
+    *body = NULL;
     if (tx->has_records)
-        return ct_refuse(res, HM_ERR_BAD_VALUE, CT_RULE_RECORDS, 0, "custody carries no records");
-    ct_custody_body *b = malloc(sizeof *b);
+        return ct_refuse(res, HM_ERR_BAD_VALUE, CT_RULE_RECORDS, 0, "%s carries no records", what);
+    item_list_body *b = malloc(sizeof *b);
     if (b == NULL)
         return HM_ERR_NOMEM;
-    hm_err err = ct_custody_decode(tx->body, tx->body_len, b);
+    hm_err err = tx->type == CT_TX_CUSTODY_TRANSFER
+                     ? ct_custody_decode(tx->body, tx->body_len, &b->custody)
+                     : ct_recall_decode(tx->body, tx->body_len, &b->recall);
     if (err != HM_OK) {
         free(b);
-        return refuse_body(res, err, "custody");
+        return refuse_body(res, err, what);
     }
+    *body = b;
+    return HM_OK;
+}
+
+static hm_err apply_custody(ct_exec *x, const ct_tx *tx, const ct_member *signer, ct_result *res) {
+    item_list_body *body = NULL;
+    hm_err err = item_list_body_get(tx, res, "custody", &body);
+    if (err != HM_OK || body == NULL)
+        return err;
+    const ct_custody_body *b = &body->custody;
     ct_src from = {.x = x, .s = NULL};
     ct_member_id me;
     err = signer_id(x, signer, &me);
@@ -1186,23 +1216,18 @@ static hm_err apply_custody(ct_exec *x, const ct_tx *tx, const ct_member *signer
         }
         free(raw);
     }
-    free(b);
+    free(body);
     return err;
 }
 
 /* ------------------------------------------------------------- recall */
 
 static hm_err apply_recall(ct_exec *x, const ct_tx *tx, const ct_member *signer, ct_result *res) {
-    if (tx->has_records)
-        return ct_refuse(res, HM_ERR_BAD_VALUE, CT_RULE_RECORDS, 0, "recall carries no records");
-    ct_recall_body *b = malloc(sizeof *b);
-    if (b == NULL)
-        return HM_ERR_NOMEM;
-    hm_err err = ct_recall_decode(tx->body, tx->body_len, b);
-    if (err != HM_OK) {
-        free(b);
-        return refuse_body(res, err, "recall");
-    }
+    item_list_body *body = NULL;
+    hm_err err = item_list_body_get(tx, res, "recall", &body);
+    if (err != HM_OK || body == NULL)
+        return err;
+    const ct_recall_body *b = &body->recall;
     ct_src from = {.x = x, .s = NULL};
     ct_member_id me, owner;
     err = signer_id(x, signer, &me);
@@ -1245,7 +1270,7 @@ static hm_err apply_recall(ct_exec *x, const ct_tx *tx, const ct_member *signer,
         }
         free(raw);
     }
-    free(b);
+    free(body);
     return err;
 }
 
@@ -1769,8 +1794,7 @@ hm_err ct_query_item_history(const ct_store *s, const char *gtin14, const char *
     kb_init(&start, "p/h/");
     kb_item(&start, gtin14, serial);
     key_buf end = start;
-    uint8_t ff = 0xff;
-    kb_raw(&end, &ff, 1);
+    kb_past_prefix(&end);
     page p = {.from = &from,
               .limit = limit,
               .visit_max = UINT32_MAX,
@@ -1813,8 +1837,7 @@ hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const 
     kb_init(&start, "p/bi/");
     kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
     key_buf end = start;
-    uint8_t ff = 0xff;
-    kb_raw(&end, &ff, 1);
+    kb_past_prefix(&end);
     page p = {.from = &from,
               .limit = limit,
               .visit_max = UINT32_MAX,
@@ -1901,8 +1924,7 @@ hm_err ct_query_events(const ct_store *s, const ct_event_filter *f, const uint8_
     if (f->time_to_ms != 0) {
         kb_u64(&end, f->time_to_ms);
     } else {
-        uint8_t ff = 0xff;
-        kb_raw(&end, &ff, 1);
+        kb_past_prefix(&end);
     }
     page p = {.from = &from,
               .limit = limit,

@@ -268,6 +268,12 @@ static void reply_statement(settle_api *api, struct evhttp_request *req, const c
                                  "truncated", o.truncated));
 }
 
+/* Whether the signer may read what `owner` holds: the owner itself or an
+ * overseer, who may read everything. */
+static bool owner_or_overseer(settle_api *api, const hm_pubkey *signer, const hm_pubkey *owner) {
+    return same_key(owner, signer) || nd_auth_is_overseer(api->node, signer);
+}
+
 static void route_accounts(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
     settle_api *api = arg;
@@ -282,7 +288,7 @@ static void route_accounts(nd_node *n, struct evhttp_request *req, const char *r
         return;
     }
     /* Decided from the request alone: no lookup before this point. */
-    if (!same_key(&a.owner, &signer) && !nd_auth_is_overseer(api->node, &signer)) {
+    if (!owner_or_overseer(api, &signer, &a.owner)) {
         forbidden(req);
         return;
     }
@@ -370,7 +376,7 @@ static void route_sales(nd_node *n, struct evhttp_request *req, const char *rest
     if (!platform_and_name(req, rest, &platform, order, sizeof order,
                            "/v1/sales/{platform key}/{order id}"))
         return;
-    bool allowed = same_key(&platform, &signer) || nd_auth_is_overseer(api->node, &signer);
+    bool allowed = owner_or_overseer(api, &signer, &platform);
     ct_sale *s = malloc(sizeof *s);
     if (s == NULL) {
         nd_http_reply_error(req, 500, "internal", "out of memory");
@@ -434,7 +440,7 @@ static void route_sessions(nd_node *n, struct evhttp_request *req, const char *r
     if (!platform_and_name(req, rest, &platform, session, sizeof session,
                            "/v1/sessions/{platform key}/{session}"))
         return;
-    if (!same_key(&platform, &signer) && !nd_auth_is_overseer(api->node, &signer)) {
+    if (!owner_or_overseer(api, &signer, &platform)) {
         forbidden(req);
         return;
     }
@@ -460,7 +466,7 @@ static void route_streamers(nd_node *n, struct evhttp_request *req, const char *
         nd_http_reply_error(req, 400, "bad_request", "want /v1/streamers/{key}");
         return;
     }
-    if (!same_key(&streamer, &signer) && !nd_auth_is_overseer(api->node, &signer)) {
+    if (!owner_or_overseer(api, &signer, &streamer)) {
         forbidden(req);
         return;
     }

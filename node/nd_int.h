@@ -62,11 +62,9 @@ HM_MUST_USE hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_
 void nd_block_clear(nd_block *b);
 /* Decodes every tx of b once: fills b->ids and computes the tx root (RFC
  * 9162 over ct_tx_leaf_hash). An error if a tx does not decode. Each tx is
- * hashed here and nowhere else in the block pipeline. */
+ * hashed here once for the node's own use (ids, tx root); ct_exec_tx still
+ * decodes it again when it executes. */
 HM_MUST_USE hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]);
-/* RFC 9162 root over ct_tx_leaf_hash of each tx (txs must decode). */
-HM_MUST_USE hm_err nd_block_tx_root(const uint8_t *const *txs, const size_t *tx_lens,
-                                    uint32_t tx_count, uint8_t root[HM_HASH_LEN]);
 
 /* --------------------------------------------------------------- store */
 

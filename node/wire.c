@@ -138,20 +138,3 @@ hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]) {
     hm_merkle_builder_root(&mb, tx_root);
     return HM_OK;
 }
-
-hm_err nd_block_tx_root(const uint8_t *const *txs, const size_t *tx_lens, uint32_t tx_count,
-                        uint8_t root[HM_HASH_LEN]) {
-    hm_merkle_builder mb;
-    hm_merkle_builder_init(&mb);
-    for (uint32_t i = 0; i < tx_count; i++) {
-        ct_tx tx;
-        hm_err err = ct_tx_decode(txs[i], tx_lens[i], &tx);
-        if (err != HM_OK)
-            return err;
-        uint8_t leaf[HM_HASH_LEN];
-        ct_tx_leaf_hash(&tx, leaf);
-        hm_merkle_builder_add(&mb, leaf);
-    }
-    hm_merkle_builder_root(&mb, root);
-    return HM_OK;
-}

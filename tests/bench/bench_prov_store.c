@@ -27,60 +27,17 @@
 
 #include <rocksdb/c.h>
 
+#define BENCH_NAME "bench_prov_store"
+#include "bench_prov_setup.h"
 #include "ct.h"
 
 #define RUNS 3
 #define NODES 4
-#define GTIN "10614141073464"
-
-static const char CHAIN[] = "bench";
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_prov_store: %s\n", what);
-    exit(1);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint64_t median(uint64_t *v, size_t n) {
     qsort(v, n, sizeof *v, cmp_u64);
     return v[n / 2];
 }
-
-static void key_of(uint8_t seed, hm_keypair *kp) {
-    uint8_t sk[32];
-    memset(sk, seed, sizeof sk);
-    sk[0] = 1;
-    if (hm_keypair_from_seckey(kp, sk) != HM_OK)
-        die("key");
-}
-
-static uint8_t *build(uint32_t type, const hm_keypair *kp, uint64_t nonce, const uint8_t *body,
-                      size_t body_len, uint8_t *const *recs, const size_t *lens, uint32_t n,
-                      size_t *len) {
-    hm_writer w;
-    hm_writer_init_growable(&w, CT_TX_MAX);
-    if (ct_tx_build(&w, type, kp, CHAIN, nonce, body, body_len, n > 0, (const uint8_t *const *)recs,
-                    lens, n) != HM_OK)
-        die("tx build");
-    return hm_writer_take(&w, len);
-}
-
-typedef struct {
-    ct_memstore *mem;
-    ct_store store;
-    ct_block_ctx ctx;
-    uint8_t root[HM_HASH_LEN];
-} ledger;
 
 static ct_exec *run_tx(ledger *l, const uint8_t *tx, size_t len, bool keep, uint64_t *ns) {
     l->ctx.height++;
@@ -107,42 +64,8 @@ static ct_exec *run_tx(ledger *l, const uint8_t *tx, size_t len, bool keep, uint
     return x;
 }
 
-static void setup(ledger *l, hm_keypair *admin, hm_keypair *brand, uint8_t product_hash[32]) {
-    memset(l, 0, sizeof *l);
-    if (ct_memstore_new(&l->mem) != HM_OK)
-        die("memstore");
-    l->store = ct_memstore_store(l->mem);
-    strcpy(l->ctx.chain_id, CHAIN);
-    l->ctx.time_ms = 1700000000000ULL;
-    l->ctx.admin_count = 1;
-    l->ctx.admins[0] = admin->pub;
-    uint8_t buf[2048];
-    hm_writer w;
-    size_t len;
-    uint8_t *tx;
-    ct_member_add_body ma = {.key = brand->pub, .roles = CT_ROLE_BRAND, .name = "Bench"};
-    hm_writer_init(&w, buf, sizeof buf);
-    if (ct_member_add_encode(&ma, &w) != HM_OK)
-        die("encode");
-    tx = build(CT_TX_MEMBER_ADD, admin, 1, buf, w.len, NULL, NULL, 0, &len);
-    run_tx(l, tx, len, false, NULL);
-    free(tx);
-    ct_prefix_assign_body pa = {.prefix = "0614141"};
-    memcpy(pa.brand.bytes, brand->pub.bytes, 32);
-    hm_writer_init(&w, buf, sizeof buf);
-    if (ct_prefix_assign_encode(&pa, &w) != HM_OK)
-        die("encode");
-    tx = build(CT_TX_PREFIX_ASSIGN, admin, 2, buf, w.len, NULL, NULL, 0, &len);
-    run_tx(l, tx, len, false, NULL);
-    free(tx);
-    static ct_product_body pb = {.gtin = GTIN, .name = "Silk scarf"};
-    hm_writer_init(&w, buf, sizeof buf);
-    if (ct_product_encode(&pb, &w) != HM_OK)
-        die("encode");
-    hm_sha256(buf, w.len, product_hash);
-    tx = build(CT_TX_PRODUCT_SET, brand, 3, buf, w.len, NULL, NULL, 0, &len);
-    run_tx(l, tx, len, false, NULL);
-    free(tx);
+static void run_setup_tx(ledger *l, const uint8_t *tx, size_t len) {
+    (void)run_tx(l, tx, len, false, NULL);
 }
 
 typedef struct {
@@ -193,7 +116,7 @@ static void bench(uint32_t n, const char *dir) {
     for (int run = 0; run < RUNS; run++) {
         ledger l;
         uint8_t product_hash[32];
-        setup(&l, &admin, &brand, product_hash);
+        setup_ledger(&l, &admin, &brand, product_hash, run_setup_tx);
         uint8_t **recs = malloc(n * sizeof *recs);
         size_t *lens = malloc(n * sizeof *lens);
         if (recs == NULL || lens == NULL)

@@ -34,6 +34,18 @@ static inline uint64_t fuzz_read_u64_be(const uint8_t *p) {
     return v;
 }
 
+/* Flips one bit of a hash, chosen by the input bytes a (bit) and b (byte). */
+static inline void fuzz_flip_hash_bit(uint8_t hash[HM_HASH_LEN], uint8_t a, uint8_t b) {
+    hash[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+}
+
+/* A claimed index or size moved by the input bytes a and b: with a's top bit
+ * set one bit of v flips (possibly far past the tree), else v becomes a
+ * small value below limit. */
+static inline uint64_t fuzz_move_u64(uint64_t v, uint8_t a, uint8_t b, uint64_t limit) {
+    return (a & 0x80) ? v ^ (1ull << (b % 64)) : (uint64_t)(a % limit);
+}
+
 /* Applies one of the mutations of a Merkle claim's proof, chosen by kind
  * (from an input byte, mod 8) with parameters a and b: 0 flips a bit of a
  * proof hash, 3 truncates the proof, 4 appends a hash (filled with b, or with

@@ -110,17 +110,17 @@ static void tree_mode(const uint8_t *data, size_t size) {
         uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
         switch (kind) {
         case 1:
-            c.root1[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            fuzz_flip_hash_bit(c.root1, a, b);
             break;
         case 2:
-            c.root2[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            fuzz_flip_hash_bit(c.root2, a, b);
             break;
         case 5:
-            c.size1 = (a & 0x80) ? c.size1 ^ (1ull << (b % 64)) : (uint64_t)(a % (n + 2));
+            c.size1 = fuzz_move_u64(c.size1, a, b, n + 2);
             moved = true;
             break;
         case 6:
-            c.size2 = (a & 0x80) ? c.size2 ^ (1ull << (b % 64)) : (uint64_t)(a % (2 * n + 2));
+            c.size2 = fuzz_move_u64(c.size2, a, b, 2 * n + 2);
             moved = true;
             break;
         default:

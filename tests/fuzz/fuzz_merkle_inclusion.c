@@ -140,17 +140,17 @@ static void tree_mode(const uint8_t *data, size_t size) {
         uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
         switch (kind) {
         case 1:
-            c.leaf[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            fuzz_flip_hash_bit(c.leaf, a, b);
             break;
         case 2:
-            c.root[b % HM_HASH_LEN] ^= (uint8_t)(1u << (a % 8));
+            fuzz_flip_hash_bit(c.root, a, b);
             break;
         case 5:
-            c.index = (a & 0x80) ? c.index ^ (1ull << (b % 64)) : (uint64_t)(a % (n + 2));
+            c.index = fuzz_move_u64(c.index, a, b, n + 2);
             moved = true;
             break;
         case 6:
-            c.size = (a & 0x80) ? c.size ^ (1ull << (b % 64)) : (uint64_t)(a % (2 * n + 2));
+            c.size = fuzz_move_u64(c.size, a, b, 2 * n + 2);
             moved = true;
             break;
         default:

@@ -340,76 +340,84 @@ static ct_block_ctx block_ctx(uint64_t height) {
     return c;
 }
 
+/* A fresh memstore and an exec over it in block 1: what most exec tests
+ * start from. ctx and store live here because the exec points at them. */
+typedef struct {
+    ct_memstore *mem;
+    ct_store store;
+    ct_block_ctx ctx;
+    ct_exec *x;
+} exec_env;
+
+static void exec_env_open(exec_env *e) {
+    assert_int_equal(ct_memstore_new(&e->mem), HM_OK);
+    e->store = ct_memstore_store(e->mem);
+    e->ctx = block_ctx(1);
+    assert_int_equal(ct_exec_new(&e->store, &e->ctx, &e->x), HM_OK);
+}
+
 static void test_exec_note_and_replay(void **state) {
     (void)state;
-    ct_memstore *mem;
-    assert_int_equal(ct_memstore_new(&mem), HM_OK);
-    ct_store store = ct_memstore_store(mem);
-    ct_block_ctx ctx = block_ctx(1);
-    ct_exec *x;
-    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    exec_env e;
+    exec_env_open(&e);
     hm_keypair kp;
     make_key(&kp, 3);
     uint8_t *tx_bytes;
     size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 5, "note", 0);
     ct_result res;
-    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, tx_bytes, len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_OK);
     /* The same tx again in the same block is refused. */
-    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, tx_bytes, len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_CONFLICT);
-    assert_int_equal(ct_exec_end_block(x), HM_OK);
-    assert_int_equal(ct_exec_apply_to_memstore(x, mem), HM_OK);
-    ct_exec_free(x);
+    assert_int_equal(ct_exec_end_block(e.x), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(e.x, e.mem), HM_OK);
+    ct_exec_free(e.x);
     /* Two keys now: the note and the tx result. */
-    assert_int_equal(ct_memstore_count(mem), 2);
+    assert_int_equal(ct_memstore_count(e.mem), 2);
     ct_tx tx;
     assert_int_equal(ct_tx_decode(tx_bytes, len, &tx), HM_OK);
     ct_result got;
-    assert_int_equal(ct_query_tx_result(&store, tx.id, &got), HM_OK);
+    assert_int_equal(ct_query_tx_result(&e.store, tx.id, &got), HM_OK);
     assert_int_equal(got.code, HM_OK);
     /* And in a later block it is still refused as a replay. */
-    ctx = block_ctx(2);
-    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
-    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    e.ctx = block_ctx(2);
+    assert_int_equal(ct_exec_new(&e.store, &e.ctx, &e.x), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, tx_bytes, len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_CONFLICT);
-    ct_exec_free(x);
+    ct_exec_free(e.x);
     free(tx_bytes);
-    ct_memstore_free(mem);
+    ct_memstore_free(e.mem);
 }
 
 static void test_exec_refusals_write_only_the_result(void **state) {
     (void)state;
-    ct_memstore *mem;
-    assert_int_equal(ct_memstore_new(&mem), HM_OK);
-    ct_store store = ct_memstore_store(mem);
-    ct_block_ctx ctx = block_ctx(1);
-    ct_exec *x;
-    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    exec_env e;
+    exec_env_open(&e);
     hm_keypair kp;
     make_key(&kp, 4);
     /* A note with records is refused by the note rule. */
     uint8_t *tx_bytes;
     size_t len = build_tx(&tx_bytes, CT_TX_NOTE, &kp, 6, "n", 2);
     ct_result res;
-    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, tx_bytes, len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_BAD_VALUE);
     assert_int_equal(res.rule, 1);
     /* Garbage is refused as malformed and writes nothing at all. */
     uint8_t junk[7] = {1, 2, 3, 4, 5, 6, 7};
-    assert_int_equal(ct_exec_tx(x, junk, sizeof junk, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, junk, sizeof junk, false, &res), HM_OK);
     assert_int_not_equal(res.code, HM_OK);
     /* A type from nobody's range. */
     free(tx_bytes);
     len = build_tx(&tx_bytes, 99, &kp, 7, "n", 0);
-    assert_int_equal(ct_exec_tx(x, tx_bytes, len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, tx_bytes, len, false, &res), HM_OK);
     assert_int_not_equal(res.code, HM_OK);
-    assert_int_equal(ct_exec_apply_to_memstore(x, mem), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(e.x, e.mem), HM_OK);
     /* Only the two results of decodable txs are written. */
-    assert_int_equal(ct_memstore_count(mem), 2);
-    ct_exec_free(x);
+    assert_int_equal(ct_memstore_count(e.mem), 2);
+    ct_exec_free(e.x);
     free(tx_bytes);
-    ct_memstore_free(mem);
+    ct_memstore_free(e.mem);
 }
 
 /* The id covers head and signature but not the records: a copy with altered
@@ -417,12 +425,8 @@ static void test_exec_refusals_write_only_the_result(void **state) {
  * who saw the tx could block it for good. */
 static void test_exec_unauthenticated_tx_spends_nothing(void **state) {
     (void)state;
-    ct_memstore *mem;
-    assert_int_equal(ct_memstore_new(&mem), HM_OK);
-    ct_store store = ct_memstore_store(mem);
-    ct_block_ctx ctx = block_ctx(1);
-    ct_exec *x;
-    assert_int_equal(ct_exec_new(&store, &ctx, &x), HM_OK);
+    exec_env e;
+    exec_env_open(&e);
     hm_keypair kp;
     make_key(&kp, 12);
     uint8_t *genuine;
@@ -436,10 +440,10 @@ static void test_exec_unauthenticated_tx_spends_nothing(void **state) {
     assert_int_equal(ct_tx_decode(genuine, len, &g), HM_OK);
     assert_memory_equal(a.id, g.id, HM_HASH_LEN);
     ct_result res;
-    assert_int_equal(ct_exec_tx(x, altered, len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, altered, len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_PROOF);
     /* ... even when the caller's cache vouches for the signature. */
-    assert_int_equal(ct_exec_tx(x, altered, len, true, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, altered, len, true, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_PROOF);
     /* A bad signature: refused, nothing written either. */
     uint8_t *forged;
@@ -447,23 +451,23 @@ static void test_exec_unauthenticated_tx_spends_nothing(void **state) {
     ct_tx f;
     assert_int_equal(ct_tx_decode(forged, forged_len, &f), HM_OK);
     forged[(size_t)(f.body - forged)] ^= 1;
-    assert_int_equal(ct_exec_tx(x, forged, forged_len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, forged, forged_len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_BAD_SIG);
     /* The genuine tx still runs: refused by the note rule, not as a replay. */
-    assert_int_equal(ct_exec_tx(x, genuine, len, false, &res), HM_OK);
+    assert_int_equal(ct_exec_tx(e.x, genuine, len, false, &res), HM_OK);
     assert_int_equal(res.code, HM_ERR_BAD_VALUE);
     assert_int_equal(res.rule, 1);
-    assert_int_equal(ct_exec_apply_to_memstore(x, mem), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(e.x, e.mem), HM_OK);
     /* Only the genuine tx's result was written. */
-    assert_int_equal(ct_memstore_count(mem), 1);
+    assert_int_equal(ct_memstore_count(e.mem), 1);
     ct_result got;
-    assert_int_equal(ct_query_tx_result(&store, g.id, &got), HM_OK);
+    assert_int_equal(ct_query_tx_result(&e.store, g.id, &got), HM_OK);
     assert_int_equal(got.code, HM_ERR_BAD_VALUE);
-    ct_exec_free(x);
+    ct_exec_free(e.x);
     free(forged);
     free(altered);
     free(genuine);
-    ct_memstore_free(mem);
+    ct_memstore_free(e.mem);
 }
 
 typedef struct {
