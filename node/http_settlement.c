@@ -466,6 +466,10 @@ static void route_streamers(nd_node *n, struct evhttp_request *req, const char *
         nd_http_reply_error(req, 400, "bad_request", "want /v1/streamers/{key}");
         return;
     }
+    if (tail != NULL && tail[0] != '\0') {
+        nd_http_reply_error(req, 404, "not_found", "no such resource");
+        return;
+    }
     if (!owner_or_overseer(api, &signer, &streamer)) {
         forbidden(req);
         return;

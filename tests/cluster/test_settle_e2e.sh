@@ -146,6 +146,31 @@ head -n 1 "$CL_DIR/statement.csv" | grep -q '^seq,time_ms' || cl_fail "statement
 curl -s -H @"$CL_DIR/h5" "$(cl_url v4)/v1/sales/$A/o-0" | grep -q '"refunded":' ||
     cl_fail "sale tree"
 
+cl_log "totals per streamer and per live session add up"
+signed_get() { # signed_get NODE KEYFILE PATH QUERY -> body (status checked by the caller)
+    "$HALLMARK" sign-request --key "$2" --path "$3" --query "$4" >"$CL_DIR/hq"
+    curl -s -H @"$CL_DIR/hq" "$(cl_url "$1")$3?$4"
+}
+st=$(signed_get v2 "$CL_DIR/streamer.key" "/v1/streamers/$S" currency=CNY | tr -d ' \n')
+[ "$st" = "{\"currency\":\"CNY\",\"sales\":$SALES,\"gross\":$total,\"refunded\":$refunded,\"net\":$((total - refunded))}" ] ||
+    cl_fail "streamer totals: $st"
+sg=0
+for k in 0 1 2; do
+    j=$(signed_get v3 "$admin" "/v1/sessions/$A/live-$k" currency=CNY | tr -d ' \n')
+    g=$(echo "$j" | sed -n 's/.*"gross":\([0-9]*\).*/\1/p')
+    [ -n "$g" ] || cl_fail "session live-$k: $j"
+    sg=$((sg + g))
+done
+[ "$sg" = "$total" ] || cl_fail "session totals $sg != $total"
+"$HALLMARK" sign-request --key "$CL_DIR/streamer.key" --path "/v1/streamers/$S/x" \
+    --query currency=CNY >"$CL_DIR/hq"
+[ "$(code -H @"$CL_DIR/hq" "$(cl_url v1)/v1/streamers/$S/x?currency=CNY")" = 404 ] ||
+    cl_fail "/v1/streamers/{key}/x not 404"
+"$HALLMARK" sign-request --key "$CL_DIR/stranger.key" --path "/v1/streamers/$S" \
+    --query currency=CNY >"$CL_DIR/hq"
+[ "$(code -H @"$CL_DIR/hq" "$(cl_url v1)/v1/streamers/$S?currency=CNY")" = 403 ] ||
+    cl_fail "a stranger reads streamer totals"
+
 cl_log "a 1.5 s return window: pending turns available on every validator, then a payout"
 "$HALLMARK" keygen --out "$CL_DIR/quick.key" >/dev/null
 Q=$("$HALLMARK" key show --key "$CL_DIR/quick.key")
