@@ -406,6 +406,30 @@ HM_MUST_USE hm_err ct_epcis_hash_id_parse(const char *text, uint8_t hash[HM_HASH
  * GS1 Digital Link URIs on id.gs1.org. out capacity >= CT_URI_MAX + 1. */
 HM_MUST_USE hm_err ct_epcis_epc_normalize(const char *epc, char *out, size_t out_cap);
 
+/* Reading a stored pre-hash string back (contracts/epcis_out.c). */
+#define CT_EPCIS_PREHASH_READ_MAX (64 * 1024) /* bytes of one pre-hash string read back */
+#define CT_EPCIS_OUT_PREFIXES_MAX 32          /* extension namespaces of one event */
+
+struct json_t;
+/* The EPCIS 2.0 JSON-LD event whose CBV 2.0 pre-hash string is prehash (len
+ * bytes, need not be NUL-terminated): type, times, EPC and quantity lists,
+ * action, bizStep, disposition, persistentDisposition, certificationInfo,
+ * transformationID, readPoint and bizLocation (with their extensions),
+ * business lists, sensorElementList, ilmd and user extensions, with numbers
+ * as JSON numbers where the standard has numbers. Extension keys use the
+ * prefixes of the standard context or "ext" + 8 hex digits of the
+ * namespace's SHA-256; *context receives those extra prefixes as a JSON-LD
+ * context object (empty when there are none). The result is checked: the
+ * pre-hash of *event under that context is prehash, byte for byte.
+ *
+ * HM_OK: *event and *context are new references the caller releases.
+ * HM_ERR_TOO_LONG (len over CT_EPCIS_PREHASH_READ_MAX, too many namespaces),
+ * HM_ERR_BAD_VALUE (malformed, or not readable back exactly) with a sentence
+ * in why; *event and *context are then NULL. Pure and bounded: at most two
+ * readings of the string, each at most len times the nesting depth (16). */
+HM_MUST_USE hm_err ct_epcis_prehash_json(const char *prehash, size_t len, struct json_t **event,
+                                         struct json_t **context, char *why, size_t why_cap);
+
 HM_MUST_USE hm_err ct_query_product(const ct_store *s, const char *gtin14, ct_product_body *out,
                                     ct_member_id *owner);
 HM_MUST_USE hm_err ct_query_prefix(const ct_store *s, const char *prefix, ct_member_id *owner);

@@ -4,7 +4,9 @@
  *
  * Layer: contracts/ (pure text processing; jansson for parsing). Used by the
  * CLI's `epcis import` and the node's /epcis/capture before a tx is signed;
- * the contract itself only checks SHA-256(prehash) == event hash. The
+ * the contract itself only checks SHA-256(prehash) == event hash;
+ * contracts/epcis_out.c reads stored pre-hash strings back into JSON and
+ * checks its reading with this file's event_prehash (epcis_int.h). The
  * algorithm follows the reference implementation whose golden vectors live
  * in shared/testdata/epcis-hash (see its README): fields in a fixed order,
  * no separators, lists sorted byte-wise, timestamps in UTC milliseconds,
@@ -17,6 +19,7 @@
  * sorted first). Every input is untrusted: bounded and refused with a reason. */
 #include "ct_gs1.h"
 #include "ct_internal.h"
+#include "epcis_int.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -163,17 +166,31 @@ static const char *ctx_ns(const context *c, const char *prefix, size_t prefix_le
     return NULL;
 }
 
+/* The prefixes of the standard EPCIS 2.0 context. */
+static const struct {
+    const char *prefix, *ns;
+} STD_PREFIXES[] = {
+    {"epcis", "https://ref.gs1.org/epcis/"},
+    {"cbv", "https://ref.gs1.org/cbv/"},
+    {"cbvmda", "urn:epcglobal:cbv:mda:"},
+    {"gs1", "https://gs1.org/voc/"},
+    {"rdfs", "http://www.w3.org/2000/01/rdf-schema#"},
+    {"owl", "http://www.w3.org/2002/07/owl#"},
+    {"xsd", "http://www.w3.org/2001/XMLSchema#"},
+    {"dcterms", "http://purl.org/dc/terms/"},
+};
+
 static void ctx_init(context *c) {
     memset(c, 0, sizeof *c);
-    /* The prefixes of the standard EPCIS 2.0 context. */
-    ctx_set(c, "epcis", "https://ref.gs1.org/epcis/");
-    ctx_set(c, "cbv", "https://ref.gs1.org/cbv/");
-    ctx_set(c, "cbvmda", "urn:epcglobal:cbv:mda:");
-    ctx_set(c, "gs1", "https://gs1.org/voc/");
-    ctx_set(c, "rdfs", "http://www.w3.org/2000/01/rdf-schema#");
-    ctx_set(c, "owl", "http://www.w3.org/2002/07/owl#");
-    ctx_set(c, "xsd", "http://www.w3.org/2001/XMLSchema#");
-    ctx_set(c, "dcterms", "http://purl.org/dc/terms/");
+    for (size_t i = 0; i < sizeof STD_PREFIXES / sizeof STD_PREFIXES[0]; i++)
+        ctx_set(c, STD_PREFIXES[i].prefix, STD_PREFIXES[i].ns);
+}
+
+const char *ct_epcis_std_prefix(const char *ns, size_t ns_len) {
+    for (size_t i = 0; i < sizeof STD_PREFIXES / sizeof STD_PREFIXES[0]; i++)
+        if (strlen(STD_PREFIXES[i].ns) == ns_len && memcmp(STD_PREFIXES[i].ns, ns, ns_len) == 0)
+            return STD_PREFIXES[i].prefix;
+    return NULL;
 }
 
 /* Reads the document's @context: objects map prefixes to namespaces; the
@@ -1257,6 +1274,35 @@ static hm_err event_prehash(const context *c, json_t *ev, sbuf *b, char *why, si
                  "large or nested too deeply");
         return HM_ERR_BAD_VALUE;
     }
+    return HM_OK;
+}
+
+hm_err ct_epcis_event_prehash(json_t *event, const char *const *prefixes,
+                              const char *const *namespaces, size_t count, char **out) {
+    assert(out != NULL);
+    *out = NULL;
+    if (event == NULL || (count > 0 && (prefixes == NULL || namespaces == NULL)))
+        return HM_ERR_ARG;
+    context *c = malloc(sizeof *c);
+    if (c == NULL)
+        return HM_ERR_NOMEM;
+    ctx_init(c);
+    for (size_t i = 0; i < count; i++)
+        ctx_set(c, prefixes[i], namespaces[i]);
+    hm_err err = HM_ERR_TOO_LONG;
+    sbuf b = {0};
+    if (!c->overflow) {
+        char why[8];
+        err = event_prehash(c, event, &b, why, sizeof why);
+    }
+    free(c);
+    if (err == HM_OK && b.s == NULL)
+        err = HM_ERR_BAD_VALUE;
+    if (err != HM_OK) {
+        sb_free(&b);
+        return err;
+    }
+    *out = b.s;
     return HM_OK;
 }
 

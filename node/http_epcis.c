@@ -18,6 +18,10 @@
  * capture is refused (401), to be re-signed. All-or-nothing ("rollback", the
  * standard's default): the whole document is one tx.
  *
+ * Events carry every field their stored pre-hash string holds (quantities,
+ * sensor data, ILMD, extensions: nd_prov_event_json); the extension prefixes
+ * of a page's events are declared once in the document's @context.
+ *
  * Layer: node/. Parsing and hashing are contracts/epcis.c; state is read
  * through the committed store only. Never blocks the loop. */
 #include <inttypes.h>
@@ -58,6 +62,26 @@ typedef struct {
 } epcis_api;
 
 /* ------------------------------------------------------------ helpers */
+
+/* Replies like nd_http_reply_json, but prints reals with 15 significant
+ * digits: the decimals of EPCIS events (quantities, sensor values) have at
+ * most 15 (contracts/epcis_out.c), so they come out as written ("26.1", not
+ * jansson's shortest-exact default "26.100000000000001"). */
+static void reply_json_decimals(struct evhttp_request *req, int status, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(body);
+    size_t len = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, len + 2) : NULL;
+    if (line == NULL) {
+        free(text);
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    nd_http_reply_bytes(req, status, "application/json", (const uint8_t *)line, len + 1);
+    free(line);
+}
 
 static uint64_t wall_ms(void) {
     struct timespec ts;
@@ -343,6 +367,36 @@ static bool collect_event(void *arg, const uint8_t hash[HM_HASH_LEN]) {
     return true;
 }
 
+/* Moves the extension prefixes of each event ("@context" objects, see
+ * nd_prov_event_json) into the document's context, so that the events of a
+ * page read as in any EPCIS document. Prefixes come from the namespace's
+ * hash, so two events agree on them; an event whose prefix means something
+ * else in the document (a hash collision) keeps its own context. */
+static void hoist_contexts(json_t *events, json_t *context) {
+    json_t *merged = json_object();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        json_t *ctx = json_object_get(ev, "@context");
+        if (!json_is_object(ctx))
+            continue;
+        bool clash = false;
+        const char *k;
+        json_t *v;
+        json_object_foreach(ctx, k, v) {
+            json_t *have = json_object_get(merged, k);
+            clash = clash || (have != NULL && !json_equal(have, v));
+        }
+        if (clash)
+            continue;
+        json_object_update(merged, ctx);
+        json_object_del(ev, "@context");
+    }
+    if (json_object_size(merged) > 0)
+        json_array_append(context, merged);
+    json_decref(merged);
+}
+
 static void events_query(nd_node *n, struct evhttp_request *req) {
     char text[2 * CT_KEY_MAX + 2];
     uint32_t per_page = PER_PAGE_DEFAULT;
@@ -465,10 +519,12 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
     }
     char now[40];
     iso_time(wall_ms(), now);
-    json_t *doc = json_pack("{s:[s], s:s, s:s, s:s, s:{s:{s:s, s:{s:o}}}}", "@context",
-                            EPCIS_CONTEXT, "type", "EPCISQueryDocument", "schemaVersion", "2.0",
-                            "creationDate", now, "epcisBody", "queryResults", "queryName",
-                            "SimpleEventQuery", "resultsBody", "eventList", c.list);
+    json_t *context = json_pack("[s]", EPCIS_CONTEXT);
+    hoist_contexts(c.list, context);
+    json_t *doc = json_pack("{s:o, s:s, s:s, s:s, s:{s:{s:s, s:{s:o}}}}", "@context", context,
+                            "type", "EPCISQueryDocument", "schemaVersion", "2.0", "creationDate",
+                            now, "epcisBody", "queryResults", "queryName", "SimpleEventQuery",
+                            "resultsBody", "eventList", c.list);
     standard_headers(req);
     if (next_len > 0) {
         /* The standard's pagination: a Link to the next page. */
@@ -508,7 +564,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
         }
         json_object_set_new(doc, "hallmark:nextPageToken", json_string(token));
     }
-    nd_http_reply_json(req, 200, doc);
+    reply_json_decimals(req, 200, doc);
 }
 
 static void route_events(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
@@ -542,9 +598,14 @@ static void route_events(nd_node *n, struct evhttp_request *req, const char *res
                             "event %s", err == HM_ERR_NOT_FOUND ? "not found" : "unreadable");
         return;
     }
-    json_object_set_new(o, "@context", json_string(EPCIS_CONTEXT));
+    /* The standard context, then the event's extension prefixes if any. */
+    json_t *ext = json_object_get(o, "@context");
+    if (json_is_object(ext))
+        json_object_set_new(o, "@context", json_pack("[s, O]", EPCIS_CONTEXT, ext));
+    else
+        json_object_set_new(o, "@context", json_string(EPCIS_CONTEXT));
     standard_headers(req);
-    nd_http_reply_json(req, 200, o);
+    reply_json_decimals(req, 200, o);
 }
 
 hm_err nd_http_epcis_register(nd_node *n) {

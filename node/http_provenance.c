@@ -31,6 +31,26 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* Replies like nd_http_reply_json, but prints reals with 15 significant
+ * digits: the decimals of EPCIS events (quantities, sensor values) have at
+ * most 15 (contracts/epcis_out.c), so they come out as written ("26.1", not
+ * jansson's shortest-exact default "26.100000000000001"). */
+static void reply_json_decimals(struct evhttp_request *req, int status, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(body);
+    size_t len = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, len + 2) : NULL;
+    if (line == NULL) {
+        free(text);
+        nd_http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    nd_http_reply_bytes(req, status, "application/json", (const uint8_t *)line, len + 1);
+    free(line);
+}
+
 static json_t *hex_json(const uint8_t *data, size_t len) {
     char buf[2 * CT_KEY_MAX + 1];
     if (len > CT_KEY_MAX)
@@ -157,8 +177,49 @@ static const char *const TYPE_NAMES[] = {"", "ObjectEvent", "AggregationEvent", 
                                          "TransformationEvent"};
 static const char *const ACTION_NAMES[] = {"", "ADD", "OBSERVE", "DELETE"};
 
-/* An event record as EPCIS 2.0 JSON-LD (the fields Hallmark stores; the
- * full canonical form is in "hallmark:prehash" when the record carries it). */
+/* The fields a record keeps only inside its pre-hash string (quantities,
+ * sensor data, ILMD, persistentDisposition, certificationInfo,
+ * transformationID, extensions), read back by contracts/epcis_out.c and set
+ * over the record's own fields (which they repeat, extensions of readPoint
+ * and bizLocation added). Extension prefixes the standard context lacks go
+ * in "@context" (an object, which the EPCIS routes merge with the standard
+ * context). Without a readable pre-hash the event says so in
+ * "hallmark:incomplete" instead of leaving those fields out silently. */
+static void prehash_fields(json_t *o, const ct_event_record *ev) {
+    char note[400];
+    if (ev->prehash_len == 0) {
+        snprintf(note, sizeof note,
+                 "the canonical form of this event is not stored (it was over %d bytes, or its "
+                 "record would have been over %d): any quantities, sensor data, ILMD, "
+                 "persistentDisposition, certificationInfo, transformationID and extensions it "
+                 "has are not shown (the eventID covers them)",
+                 CT_PREHASH_MAX, CT_RECORD_MAX);
+        json_object_set_new(o, "hallmark:incomplete", json_string(note));
+        return;
+    }
+    json_t *full = NULL, *ctx = NULL;
+    char why[200];
+    if (ct_epcis_prehash_json(ev->prehash, ev->prehash_len, &full, &ctx, why, sizeof why) !=
+        HM_OK) {
+        snprintf(note, sizeof note,
+                 "the stored canonical form of this event could not be read back (%s): only the "
+                 "fields of its record are shown",
+                 why);
+        json_object_set_new(o, "hallmark:incomplete", json_string(note));
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(full, k, v) json_object_set(o, k, v);
+    if (json_object_size(ctx) > 0)
+        json_object_set(o, "@context", ctx);
+    json_decref(full);
+    json_decref(ctx);
+}
+
+/* An event record as EPCIS 2.0 JSON-LD: the fields Hallmark stores, and
+ * those its pre-hash string carries (prehash_fields). The canonical form
+ * itself is in "hallmark:prehash" when with_chain and the record carries it. */
 json_t *nd_prov_event_json(const ct_event_record *ev, bool with_chain) {
     json_t *o = json_object();
     char id[CT_EPCIS_HASH_ID_LEN + 1];
@@ -208,6 +269,7 @@ json_t *nd_prov_event_json(const ct_event_record *ev, bool with_chain) {
     if (ev->dest_count)
         json_object_set_new(o, "destinationList",
                             biz_list_json(ev->dests, ev->dest_count, "destination"));
+    prehash_fields(o, ev);
     if (with_chain) {
         json_object_set_new(o, "hallmark:previous", chain);
         if (ev->prehash_len > 0)
@@ -349,7 +411,7 @@ static void reply_item(nd_node *n, struct evhttp_request *req, const char *gtin,
     if (next_len > 0)
         json_object_set_new(o, "history_next", hex_json(next, next_len));
     free(st);
-    nd_http_reply_json(req, 200, o);
+    reply_json_decimals(req, 200, o);
 }
 
 static void reply_history(nd_node *n, struct evhttp_request *req, const char *gtin,
@@ -580,7 +642,7 @@ static void route_events(nd_node *n, struct evhttp_request *req, const char *res
         if (o == NULL)
             reply_store_error(req, err, "event");
         else
-            nd_http_reply_json(req, 200, o);
+            reply_json_decimals(req, 200, o);
         return;
     }
     ct_event_filter f;
