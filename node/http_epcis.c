@@ -230,7 +230,12 @@ static void capture_post(epcis_api *api, struct evhttp_request *req) {
         return;
     }
     size_t count = ct_epcis_doc_count(d);
-    if (count == 0 || count > CAPTURE_EVENTS_MAX) {
+    if (count == 0) {
+        ct_epcis_doc_free(d);
+        nd_http_reply_error(req, 400, "validation", "the document holds no events");
+        return;
+    }
+    if (count > CAPTURE_EVENTS_MAX) {
         ct_epcis_doc_free(d);
         capture_limit_headers(req);
         nd_http_reply_error(req, 413, "capture_limit", "1..%d events per capture",

@@ -330,7 +330,7 @@ static const char *item_status_word(const ct_item_status *st) {
         return "recalled";
     if (st->claimed)
         return "claimed";
-    return "authentic";
+    return "genuine";
 }
 
 static void reply_item(nd_node *n, struct evhttp_request *req, const char *gtin,

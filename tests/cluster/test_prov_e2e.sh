@@ -125,7 +125,7 @@ for n in v3 o1; do
     echo "$j" | grep -q "\"custodian\":\"$L\"" || cl_fail "$n: S4 custodian: $j"
     echo "$j" | grep -q '"event_count":4' || cl_fail "$n: S4 history: $j"
     j=$(item "$n" S50000)
-    echo "$j" | grep -q '"status":"authentic"' || cl_fail "$n: S50000: $j"
+    echo "$j" | grep -q '"status":"genuine"' || cl_fail "$n: S50000: $j"
     echo "$j" | grep -q '"index":49999' || cl_fail "$n: S50000 index: $j"
     j=$(curl -s "$(cl_url "$n")/epcis/events?EQ_bizStep=shipping" || true)
     echo "$j" | grep -q '"EPCISQueryDocument"' || cl_fail "$n: EPCIS query: $j"
