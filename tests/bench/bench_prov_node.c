@@ -1,0 +1,174 @@
+/* tests/bench/bench_prov_node.c — what one validator spends on a batch of N
+ * item records, phase by phase, over its real RocksDB store: admission
+ * (decode, records root, one signature check), execution (over the
+ * RocksDB-backed state, signature already checked as after admission, the
+ * state root), and the commit (one synced WriteBatch with the block, its
+ * certificate and every state write). Batches of distinct items follow one
+ * another into the same database, as on a chain that keeps registering.
+ *
+ * Usage: bench_prov_node [N [BATCHES]] (default 100,000 and 5). Prints one
+ * line: "prov_node n=N batches=B admit_rps=.. exec_rps=.. commit_rps=..
+ * node_rps=.." where each figure is records per second of that phase alone
+ * (the median over the batches) and node_rps the records per second of the
+ * three together. This is the per-node cost behind bench_prov.sh's figures
+ * (four nodes share two cores there); the profile target for the node's
+ * batch path (`valgrind --tool=callgrind bench_prov_node 100000 1`).
+ *
+ * Layer: benchmarks (clock, files). Asserts nothing about speed. The database
+ * lives in a folder beside the binary and is removed after. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BENCH_NAME "bench_prov_node"
+#include "bench_prov_setup.h"
+#include "ct.h"
+#include "nd_int.h"
+
+#define BATCHES_MAX 64
+
+static nd_store *g_store;
+static ct_store g_state;
+
+static void rm_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char p[2048];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* Executes tx (signature already checked or not) in the next block and
+ * commits it; the phase times go to exec_ns and commit_ns when given. */
+static void run_block(ledger *l, const uint8_t *tx, size_t len, bool checked, uint64_t *exec_ns,
+                      uint64_t *commit_ns) {
+    l->ctx.height++;
+    l->ctx.time_ms += 1000;
+    ct_tx d;
+    if (ct_tx_decode(tx, len, &d) != HM_OK)
+        die("decode");
+    uint64_t t0 = now_ns();
+    ct_exec *x = NULL;
+    if (ct_exec_new(&g_state, &l->ctx, &x) != HM_OK)
+        die("exec");
+    ct_result res;
+    if (ct_exec_tx(x, tx, len, checked, &res) != HM_OK || res.code != HM_OK) {
+        fprintf(stderr, "refused: %s\n", res.message);
+        die("tx refused");
+    }
+    if (ct_exec_end_block(x) != HM_OK)
+        die("end block");
+    static uint8_t root[HM_HASH_LEN];
+    ct_exec_state_root(x, root, root);
+    uint64_t t1 = now_ns();
+    hm_block_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.chain_id, sizeof h.chain_id, "%s", CHAIN);
+    h.height = l->ctx.height;
+    h.time_ms = l->ctx.time_ms;
+    memcpy(h.state_root, root, HM_HASH_LEN);
+    hm_cert cert;
+    memset(&cert, 0, sizeof cert);
+    cert.height = h.height;
+    /* the block's bytes are about the tx's: store the tx as the block */
+    if (nd_store_commit(g_store, &h, tx, len, &cert, (const uint8_t(*)[HM_HASH_LEN])d.id, 1, x,
+                        root) != HM_OK)
+        die("commit");
+    uint64_t t2 = now_ns();
+    ct_exec_free(x);
+    if (exec_ns)
+        *exec_ns = t1 - t0;
+    if (commit_ns)
+        *commit_ns = t2 - t1;
+}
+
+static void run_setup_tx(ledger *l, const uint8_t *tx, size_t len) {
+    run_block(l, tx, len, false, NULL, NULL);
+}
+
+static uint64_t median(uint64_t *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
+int main(int argc, char **argv) {
+    uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100000;
+    uint32_t batches = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 5;
+    if (n == 0 || n > CT_BATCH_RECORDS_MAX || batches == 0 || batches > BATCHES_MAX)
+        die("usage: bench_prov_node [N (1..100000) [BATCHES (1..64)]]");
+    char dir[1024];
+    const char *slash = strrchr(argv[0], '/');
+    snprintf(dir, sizeof dir, "%.*sprov-node-db", slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
+    rm_tree(dir);
+    char err[256];
+    if (nd_store_open(dir, &g_store, err, sizeof err) != HM_OK)
+        die(err);
+    g_state = nd_store_state(g_store);
+    hm_keypair admin, brand;
+    key_of(1, &admin);
+    key_of(2, &brand);
+    ledger l;
+    uint8_t product_hash[32];
+    setup_ledger(&l, &admin, &brand, product_hash, run_setup_tx);
+    /* the ledger's memory store is not used: the state lives in RocksDB */
+    ct_memstore_free(l.mem);
+    l.mem = NULL;
+    uint64_t admit_ns[BATCHES_MAX], exec_ns[BATCHES_MAX], commit_ns[BATCHES_MAX],
+        all_ns[BATCHES_MAX];
+    uint8_t **recs = malloc(n * sizeof *recs);
+    size_t *lens = malloc(n * sizeof *lens);
+    if (recs == NULL || lens == NULL)
+        die("memory");
+    for (uint32_t b = 0; b < batches; b++) {
+        for (uint32_t i = 0; i < n; i++) {
+            ct_item_record r = {.gtin = GTIN, .expiry = "301231"};
+            snprintf(r.serial, sizeof r.serial, "B%uS%u", b, i);
+            snprintf(r.lot, sizeof r.lot, "LOT%u", i / 10000);
+            memcpy(r.product_hash, product_hash, 32);
+            hm_writer w;
+            hm_writer_init_growable(&w, CT_RECORD_MAX);
+            if (ct_item_record_encode(&r, &w) != HM_OK)
+                die("record");
+            recs[i] = hm_writer_take(&w, &lens[i]);
+        }
+        size_t len;
+        uint8_t *tx = build(CT_TX_ITEM_REGISTER, &brand, 10 + b, NULL, 0, recs, lens, n, &len);
+        for (uint32_t i = 0; i < n; i++)
+            free(recs[i]);
+        /* admission as the node does it: decode, then the one check */
+        uint64_t t0 = now_ns();
+        ct_tx d;
+        if (ct_tx_decode(tx, len, &d) != HM_OK || ct_tx_check(&d, CHAIN, false) != HM_OK)
+            die("admission");
+        admit_ns[b] = now_ns() - t0;
+        run_block(&l, tx, len, true, &exec_ns[b], &commit_ns[b]);
+        all_ns[b] = admit_ns[b] + exec_ns[b] + commit_ns[b];
+        free(tx);
+    }
+    free(recs);
+    free(lens);
+    double a = (double)median(admit_ns, batches), e = (double)median(exec_ns, batches),
+           c = (double)median(commit_ns, batches), t = (double)median(all_ns, batches);
+    printf("prov_node n=%u batches=%u admit_rps=%.0f exec_rps=%.0f commit_rps=%.0f "
+           "node_rps=%.0f\n",
+           n, batches, n / (a / 1e9), n / (e / 1e9), n / (c / 1e9), n / (t / 1e9));
+    nd_store_close(g_store);
+    rm_tree(dir);
+    return 0;
+}
