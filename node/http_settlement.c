@@ -216,13 +216,18 @@ static bool wants_csv(struct evhttp_request *req) {
 static void reply_statement(settle_api *api, struct evhttp_request *req, const ct_account *a) {
     char text[32];
     uint64_t from = 0, to = UINT64_MAX;
-    if (nd_http_query_lookup(req, "from", text, sizeof text) == ND_QUERY_FOUND &&
-        !nd_parse_u64_text(text, &from)) {
+    /* A value too long or malformed is refused, never ignored: a dropped
+     * bound would answer with more than was asked for. */
+    int got = nd_http_query_param(req, "from", text, sizeof text, "bad_request");
+    if (got < 0)
+        return;
+    if (got == 1 && !nd_parse_u64_text(text, &from)) {
         nd_http_reply_error(req, 400, "bad_request", "from must be Unix milliseconds");
         return;
     }
-    if (nd_http_query_lookup(req, "to", text, sizeof text) == ND_QUERY_FOUND &&
-        !nd_parse_u64_text(text, &to)) {
+    if ((got = nd_http_query_param(req, "to", text, sizeof text, "bad_request")) < 0)
+        return;
+    if (got == 1 && !nd_parse_u64_text(text, &to)) {
         nd_http_reply_error(req, 400, "bad_request", "to must be Unix milliseconds");
         return;
     }
@@ -676,12 +681,15 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
     const char *last_id =
         evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
     char text[32];
+    int got;
     if (last_id != NULL) {
         if (!nd_parse_u64_text(last_id, &after)) {
             nd_http_reply_error(req, 400, "bad_request", "Last-Event-ID must be a sequence number");
             return;
         }
-    } else if (nd_http_query_lookup(req, "after", text, sizeof text) == ND_QUERY_FOUND) {
+    } else if ((got = nd_http_query_param(req, "after", text, sizeof text, "bad_request")) != 0) {
+        if (got < 0)
+            return;
         if (!nd_parse_u64_text(text, &after)) {
             nd_http_reply_error(req, 400, "bad_request", "after must be a sequence number");
             return;

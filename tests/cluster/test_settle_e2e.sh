@@ -142,6 +142,12 @@ sed 's/^X-Hallmark-Time: .*/X-Hallmark-Time: 1000/' "$CL_DIR/h1" >"$CL_DIR/h4"
     >"$CL_DIR/statement.csv" || cl_fail "statement"
 head -n 1 "$CL_DIR/statement.csv" | grep -q '^seq,time_ms' || cl_fail "statement CSV header"
 [ "$(wc -l <"$CL_DIR/statement.csv")" -gt "$SALES" ] || cl_fail "statement too short"
+# a bound too long to read is refused, not ignored (that would widen the answer)
+sp="/v1/accounts/m$S/statement"
+long=from=$(printf '1%.0s' $(seq 1 40))
+"$HALLMARK" sign-request --key "$CL_DIR/streamer.key" --path "$sp" --query "$long" >"$CL_DIR/h6"
+[ "$(code -H @"$CL_DIR/h6" "$(cl_url v1)$sp?$long")" = 400 ] ||
+    cl_fail "an over-long from= not 400: $(head -c 300 "$CL_DIR/out.json")"
 "$HALLMARK" sign-request --key "$admin" --path "/v1/sales/$A/o-0" >"$CL_DIR/h5"
 curl -s -H @"$CL_DIR/h5" "$(cl_url v4)/v1/sales/$A/o-0" | grep -q '"refunded":' ||
     cl_fail "sale tree"
