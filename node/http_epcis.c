@@ -115,13 +115,19 @@ static void capture_limit_headers(struct evhttp_request *req) {
     evhttp_add_header(h, "GS1-Capture-Error-Behaviour", "rollback");
 }
 
+/* A job's captureID is the id of the tx its document became: the ledger
+ * keeps the outcome, so any node answers for a committed capture, also after
+ * a restart (created_ms 0: the job was rebuilt from the ledger, and only its
+ * block's time is known). */
 static json_t *job_json(const capture_job *j) {
-    char id[32], t[40];
-    snprintf(id, sizeof id, "%" PRIu64, j->seq);
+    char hex[2 * HM_HASH_LEN + 1], t[40];
+    hm_hex_encode(j->tx_id, HM_HASH_LEN, hex);
     json_t *o = json_object();
-    json_object_set_new(o, "captureID", json_string(id));
-    iso_time(j->created_ms, t);
-    json_object_set_new(o, "createdAt", json_string(t));
+    json_object_set_new(o, "captureID", json_string(hex));
+    if (j->created_ms != 0) {
+        iso_time(j->created_ms, t);
+        json_object_set_new(o, "createdAt", json_string(t));
+    }
     if (j->state != JOB_RUNNING) {
         iso_time(j->finished_ms, t);
         json_object_set_new(o, "finishedAt", json_string(t));
@@ -135,11 +141,38 @@ static json_t *job_json(const capture_job *j) {
                               json_pack("{s:s, s:s}", "type", "epcisException:ValidationException",
                                         "detail", j->error));
     json_object_set_new(o, "errors", errors);
-    char hex[65];
-    hm_hex_encode(j->tx_id, 32, hex);
     json_object_set_new(o, "hallmark:tx", json_string(hex));
-    json_object_set_new(o, "hallmark:events", json_integer(j->events));
+    if (j->events != 0)
+        json_object_set_new(o, "hallmark:events", json_integer(j->events));
     return o;
+}
+
+/* The job of tx id: from this node's memory, else rebuilt from the committed
+ * state (outcome and block time). False if neither knows it. */
+static bool job_lookup(epcis_api *api, const uint8_t id[HM_HASH_LEN], capture_job *out) {
+    for (size_t i = 0; i < CAPTURE_JOBS_MAX; i++) {
+        const capture_job *j = &api->jobs[i];
+        if (j->seq != 0 && memcmp(j->tx_id, id, HM_HASH_LEN) == 0) {
+            *out = *j;
+            return true;
+        }
+    }
+    ct_result res;
+    uint64_t height;
+    uint32_t index;
+    hm_block_header h;
+    if (ct_query_tx_result(nd_node_state_store(api->node), id, &res) != HM_OK ||
+        nd_node_tx_locate(api->node, id, &height, &index) != HM_OK ||
+        nd_node_block_header(api->node, height, &h) != HM_OK)
+        return false;
+    memset(out, 0, sizeof *out);
+    memcpy(out->tx_id, id, HM_HASH_LEN);
+    out->finished_ms = h.time_ms;
+    out->state = res.code == HM_OK ? JOB_SUCCEEDED : JOB_FAILED;
+    if (res.code != HM_OK)
+        snprintf(out->error, sizeof out->error, "%s (rule %u, event %u): %s", hm_err_name(res.code),
+                 res.rule, res.index, res.message);
+    return true;
 }
 
 static capture_job *job_find(epcis_api *api, uint64_t seq) {
@@ -280,8 +313,10 @@ static void capture_post(epcis_api *api, struct evhttp_request *req) {
     j->created_ms = wall_ms();
     j->events = (uint32_t)count;
     j->state = JOB_RUNNING;
-    char location[64];
-    snprintf(location, sizeof location, "/epcis/capture/%" PRIu64, seq);
+    char location[32 + 2 * HM_HASH_LEN];
+    char hex[2 * HM_HASH_LEN + 1];
+    hm_hex_encode(id, HM_HASH_LEN, hex);
+    snprintf(location, sizeof location, "/epcis/capture/%s", hex);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
     standard_headers(req);
     capture_limit_headers(req);
@@ -319,24 +354,17 @@ static void route_capture(nd_node *n, struct evhttp_request *req, const char *re
         return;
     }
     const char *p = rest[0] == '/' ? rest + 1 : rest;
-    uint64_t seq = 0;
-    bool ok = *p != '\0';
-    for (; ok && *p; p++) {
-        if (*p < '0' || *p > '9' || seq > UINT64_MAX / 10 - 9)
-            ok = false;
-        else
-            seq = seq * 10 + (uint64_t)(*p - '0');
-    }
-    capture_job *j = ok ? job_find(api, seq) : NULL;
-    if (j == NULL) {
+    uint8_t id[HM_HASH_LEN];
+    capture_job j;
+    if (strlen(p) != 2 * HM_HASH_LEN || hm_hex_decode(p, id, HM_HASH_LEN) != HM_OK ||
+        !job_lookup(api, id, &j)) {
         nd_http_reply_error(req, 404, "not_found",
-                            "no such capture job (jobs are kept while the "
-                            "node runs, the last %d)",
-                            CAPTURE_JOBS_MAX);
+                            "no such capture job (a captureID is 64 hex digits; a job still "
+                            "running is known only to the node that took it)");
         return;
     }
     standard_headers(req);
-    nd_http_reply_json(req, 200, job_json(j));
+    nd_http_reply_json(req, 200, job_json(&j));
 }
 
 /* ------------------------------------------------------------- events */

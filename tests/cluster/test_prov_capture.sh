@@ -113,16 +113,16 @@ tr -d '\r' <"$CL_DIR/hdr" | grep -qixF 'GS1-EPCIS-Capture-Limit: 10000' ||
 head -c $((8388608 + 1)) /dev/zero | tr '\0' ' ' >"$CL_DIR/huge.json"
 [ "$(code POST /epcis/capture "${fake[@]}" --data-binary @"$CL_DIR/huge.json")" = 413 ] ||
     cl_fail "a document over 8 MiB not 413"
-[ "$(code GET /epcis/capture/999)" = 404 ] || cl_fail "unknown job not 404"
+[ "$(code GET /epcis/capture/$(printf '%064d' 9))" = 404 ] || cl_fail "unknown job not 404"
 [ "$(code GET /epcis/capture/x1)" = 404 ] || cl_fail "malformed job id not 404"
-[ "$(code DELETE /epcis/capture/1)" = 405 ] || cl_fail "DELETE a job not 405"
+[ "$(code DELETE /epcis/capture/$(printf '%064d' 9))" = 405 ] || cl_fail "DELETE a job not 405"
 [ "$(events_of v1)" = 0 ] || cl_fail "a refused capture wrote events"
 
 cl_log "a signed capture: 202, a job, then success and the events on another validator"
 event_doc S1 S2 >"$CL_DIR/two.json"
 out=$("$HALLMARK" epcis import "$CL_DIR/two.json" --key "$CL_DIR/acme.key" --capture \
     --node "$url" 2>/dev/null) || cl_fail "capture: $out"
-job=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"captureID":"\([0-9]*\)".*/\1/p')
+job=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"captureID":"\([0-9a-f]\{64\}\)".*/\1/p')
 [ -n "$job" ] || cl_fail "no captureID in: $out"
 echo "$out" | tr -d ' \n' | grep -q '"hallmark:events":2' || cl_fail "job events: $out"
 state=
@@ -138,6 +138,17 @@ curl -s "$url/epcis/capture" | tr -d ' \n' | grep -q "\"captureID\":\"$job\"" ||
 h=$(cl_height v1)
 cl_wait_height v3 "$h" 60
 [ "$(events_of v3)" = 2 ] || cl_fail "two events expected on v3: $(events_of v3)"
+# the captureID is the tx id: another validator answers from the ledger,
+# and so does the node that took it after a restart
+other=$(curl -s "$(cl_url v3)/epcis/capture/$job" | tr -d ' \n')
+echo "$other" | grep -q '"running":false,"success":true' || cl_fail "job on v3: $other"
+echo "$other" | grep -q '"finishedAt":"20' || cl_fail "job on v3 without its block time: $other"
+echo "$state" | grep -q "\"hallmark:tx\":\"$job\"" || cl_fail "captureID is not the tx id: $state"
+cl_stop v1
+cl_start v1
+for _ in $(seq 1 100); do curl -s -o /dev/null "$url/v1/status" && break; sleep 0.1; done
+again=$(curl -s "$url/epcis/capture/$job" | tr -d ' \n')
+echo "$again" | grep -q '"running":false,"success":true' || cl_fail "job after a restart: $again"
 
 cl_log "a capture the contract refuses: a failed job with the rule and event, nothing written"
 # a logistics member that is not the items' custodian (rule 207)
@@ -147,7 +158,7 @@ submit member add --key "$admin" --member "$T" --role logistics --name "Truck Co
 event_doc S2 | sed "s/shipping/receiving/" >"$CL_DIR/bad.json"
 out=$("$HALLMARK" epcis import "$CL_DIR/bad.json" --key "$CL_DIR/truck.key" --capture \
     --node "$url" 2>/dev/null) || cl_fail "capture: $out"
-job=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"captureID":"\([0-9]*\)".*/\1/p')
+job=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"captureID":"\([0-9a-f]\{64\}\)".*/\1/p')
 [ -n "$job" ] || cl_fail "no captureID in: $out"
 for _ in $(seq 1 300); do
     state=$(curl -s "$url/epcis/capture/$job" | tr -d ' \n')
@@ -157,6 +168,8 @@ done
 echo "$state" | grep -q '"success":false' || cl_fail "refused events, job: $state"
 echo "$state" | grep -q 'rule207,event0' || cl_fail "job error without rule 207, event 0: $state"
 echo "$state" | grep -q 'ValidationException' || cl_fail "job error type: $state"
+other=$(curl -s "$(cl_url v2)/epcis/capture/$job" | tr -d ' \n')
+echo "$other" | grep -q 'rule207,event0' || cl_fail "failed job on v2: $other"
 sleep 1.5
 [ "$(events_of v1)" = 2 ] || cl_fail "the refused capture wrote events: $(events_of v1)"
 cl_log "ok: capture jobs, limits and refusals"
