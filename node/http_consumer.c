@@ -12,6 +12,10 @@
  * contracts/ct_bundle.h. The lookup counter is node-local memory (not
  * consensus state, not proven, reset when the node restarts): it says how
  * often this node served a code. Caching rules are in docs/proofs.md §6.
+ * The record trees that bundles take their paths from are built in the
+ * commit hook for large batches (node/store_read.c reads the block back), so
+ * that the cost lands beside the commit that executed those records rather
+ * than inside a shopper's lookup.
  *
  * Never: block the loop, trust the path (the GS1 parser validates it first),
  * or answer a stale status: responses are no-cache, and answers and shared
@@ -33,14 +37,25 @@
 #include "ct_bundle.h"
 #include "ct_gs1.h"
 #include "nd.h"
+#include "nd_int.h"
 #include "page.h"
 
-#define LOOKUP_ITEMS_MAX (2u * 1024 * 1024) /* codes counted (64 MB of table at most) */
-#define TX_CACHE_SIZE 256                   /* tx positions (head, block, path) */
-#define BLOCK_CACHE_SIZE 64                 /* headers and certificates */
-#define TREE_CACHE_SIZE 16                  /* record trees of batch txs */
-#define ANSWER_CACHE_SIZE 1024              /* rendered answers (about 25 KB each) */
-#define STATE_CACHE_SLOTS 1024              /* shared state rows (power of two) */
+#define LOOKUP_ITEMS_MAX (2u * 1024 * 1024) /* codes counted */
+/* Slots of the counter table, allocated at once (64 MB of address space;
+ * pages are touched as codes arrive): growing it would rehash up to a
+ * million codes inside one lookup. Half full at most, so probes stay short. */
+#define LOOKUP_SLOTS (2u * LOOKUP_ITEMS_MAX)
+#define TX_CACHE_SIZE 256   /* tx positions (head, block, path) */
+#define BLOCK_CACHE_SIZE 64 /* headers and certificates */
+/* Record trees of batch txs, kept by bytes (about 64 bytes per record:
+ * 64 MB holds a million records' trees), hashed by tx id. */
+#define TREE_CACHE_BYTES_MAX (256u * 1024 * 1024)
+#define TREE_BUCKETS 1024
+/* Batch txs with at least this many records get their tree built when their
+ * block commits; smaller ones cost well under a millisecond on first use. */
+#define TREE_WARM_RECORDS_MIN 1024
+#define ANSWER_CACHE_SIZE 1024 /* rendered answers (about 25 KB each) */
+#define STATE_CACHE_SLOTS 1024 /* shared state rows (power of two) */
 #define STATE_CACHE_KEY_MAX 64
 #define STATE_CACHE_VALUE_MAX 4096
 #define BATCH_CACHE_SIZE 64   /* batch number -> registering tx id */
@@ -91,24 +106,18 @@ typedef struct {
     char *body[ANSWER_KINDS];
     size_t len[ANSWER_KINDS];
     size_t lookups_at[ANSWER_KINDS];
-    uint8_t digest[ANSWER_KINDS][HM_HASH_LEN]; /* SHA-256 of body */
+    uint8_t digest[ANSWER_KINDS][HM_HASH_LEN]; /* stands for body (answer_tag) */
 } answer_slot;
 
 /* The record tree of a batch tx, kept whole so that any record's path costs
  * O(log n) (about 6.4 MB for 100,000 records). */
-typedef struct {
+typedef struct tree_entry {
+    struct tree_entry *next; /* in its bucket */
     uint8_t id[HM_HASH_LEN];
     hm_merkle_tree *tree;
     uint64_t last_use;
-} tree_slot;
-
-/* The inputs of a kept page, each with its length, in one buffer (hashed
- * at once: one digest call per field costs more than the bytes). */
-typedef struct {
-    uint8_t *buf;
-    size_t len, cap;
-    bool failed;
-} tag_input;
+    size_t bytes; /* what it holds, counted against TREE_CACHE_BYTES_MAX */
+} tree_entry;
 
 /* A committed state row that many items share (a GS1 prefix's owner, a
  * product, a lot's recall, a member), or its absence, as read while no block
@@ -146,20 +155,21 @@ typedef struct {
     ct_store cached_state; /* the committed state through state_slots */
     state_slot *state_slots;
     batch_slot batches[BATCH_CACHE_SIZE];
-    product_slot *products; /* PRODUCT_CACHE_SIZE, by GTIN hash */
-    nd_page_item *item;     /* scratch: an item is large (about 35 KB) */
-    tag_input tag;          /* scratch: what a kept page's digest covers */
-    uint8_t tag_salt[HM_HASH_LEN];
+    product_slot *products;        /* PRODUCT_CACHE_SIZE, by GTIN hash */
+    nd_page_item *item;            /* scratch: an item is large (about 35 KB) */
+    uint8_t tag_salt[HM_HASH_LEN]; /* drawn at startup: tags never repeat across runs */
+    uint64_t answer_serial;        /* kept renderings made since startup */
     lookup_slot *lookups;
     size_t lookup_cap; /* power of two */
     size_t lookup_count;
     tx_pos txs[TX_CACHE_SIZE];
-    block_slot *blocks; /* BLOCK_CACHE_SIZE, by height modulo */
-    tree_slot trees[TREE_CACHE_SIZE];
-    uint64_t clock;         /* use counter of the caches above (least recently used out) */
-    answer_slot *answers;   /* ANSWER_CACHE_SIZE, by key hash */
-    uint64_t generation;    /* blocks that wrote state */
-    ct_event_record *event; /* scratch: events are large */
+    block_slot *blocks;              /* BLOCK_CACHE_SIZE, by height modulo */
+    tree_entry *trees[TREE_BUCKETS]; /* by the first bytes of the tx id */
+    size_t tree_bytes;               /* sum of the kept trees' bytes */
+    uint64_t clock;                  /* use counter of the caches above (least recently used out) */
+    answer_slot *answers;            /* ANSWER_CACHE_SIZE, by key hash */
+    uint64_t generation;             /* blocks that wrote state */
+    ct_event_record *event;          /* scratch: events are large */
 } consumer_api;
 
 static uint64_t now_ms(void) {
@@ -276,27 +286,8 @@ static hm_err batch_tx(consumer_api *api, uint64_t batch, uint8_t tx_id[HM_HASH_
     return HM_OK;
 }
 
-static bool lookup_grow(consumer_api *api) {
-    size_t cap = api->lookup_cap ? api->lookup_cap * 2 : 4096;
-    lookup_slot *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) {
-        return false;
-    }
-    for (size_t i = 0; i < api->lookup_cap; i++) {
-        if (api->lookups[i].hash == 0) {
-            continue;
-        }
-        size_t j = api->lookups[i].hash & (cap - 1);
-        while (slots[j].hash != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        slots[j] = api->lookups[i];
-    }
-    free(api->lookups);
-    api->lookups = slots;
-    api->lookup_cap = cap;
-    return true;
-}
+static_assert((LOOKUP_SLOTS & (LOOKUP_SLOTS - 1)) == 0, "the counter table is a power of two");
+static_assert(LOOKUP_SLOTS >= 2u * LOOKUP_ITEMS_MAX, "the counter table stays half empty");
 
 /* Counts one lookup of key; writes the count (this one included) and when
  * the code was first looked up here. Past LOOKUP_ITEMS_MAX codes, new codes
@@ -320,15 +311,7 @@ static void lookup_count(consumer_api *api, const char *key, uint64_t *count, ui
     if (api->lookup_count >= LOOKUP_ITEMS_MAX) {
         return;
     }
-    if ((api->lookup_count + 1) * 2 > api->lookup_cap) {
-        if (!lookup_grow(api)) {
-            return;
-        }
-        j = h & (api->lookup_cap - 1);
-        while (api->lookups[j].hash != 0) {
-            j = (j + 1) & (api->lookup_cap - 1);
-        }
-    }
+    assert((api->lookup_count + 1) * 2 <= api->lookup_cap);
     lookup_slot *slot = &api->lookups[j];
     slot->hash = h;
     slot->count = 1;
@@ -370,21 +353,67 @@ static hm_err get_block(consumer_api *api, uint64_t height, const ct_bundle_bloc
     return HM_OK;
 }
 
-/* Where tx id is: its head and signature, block and path. A committed tx's
- * position never changes, so it is cached (loading a batch of 100,000
- * records to find its head is the expensive part of a bundle). */
-static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_pos **out) {
+/* The tx cache slot for id: the one holding it (*hit true) or the one to
+ * fill (empty, else least recently used). */
+static tx_pos *tx_slot(consumer_api *api, const uint8_t id[HM_HASH_LEN], bool *hit) {
     tx_pos *p = &api->txs[0];
     for (size_t i = 0; i < TX_CACHE_SIZE; i++) {
         tx_pos *c = &api->txs[i];
         if (c->used && memcmp(c->id, id, HM_HASH_LEN) == 0) {
-            c->last_use = ++api->clock;
-            *out = c;
-            return HM_OK;
+            *hit = true;
+            return c;
         }
         if (!c->used || (p->used && c->last_use < p->last_use)) {
             p = c;
         }
+    }
+    *hit = false;
+    return p;
+}
+
+/* Keeps where the decoded tx d (id d->id) is: block height, position index
+ * in a block of tree_size txs, path to the tx root. */
+static hm_err tx_keep(consumer_api *api, const ct_tx *d, uint64_t height, uint32_t index,
+                      uint64_t tree_size, const uint8_t (*path)[HM_HASH_LEN], size_t path_len,
+                      const tx_pos **out) {
+    assert(path_len <= HM_MERKLE_PROOF_MAX);
+    bool hit = false;
+    tx_pos *p = tx_slot(api, d->id, &hit);
+    size_t hs_len = d->head_len + HM_SIG_LEN;
+    uint8_t *hs = malloc(hs_len);
+    if (hs == NULL) {
+        return HM_ERR_NOMEM;
+    }
+    /* The signature follows the head in the encoding (ct_tx_decode). */
+    memcpy(hs, d->head, hs_len);
+    free(p->head_sig);
+    memset(p, 0, sizeof *p);
+    memcpy(p->id, d->id, HM_HASH_LEN);
+    p->used = true;
+    p->last_use = ++api->clock;
+    p->head_sig = hs;
+    p->head_sig_len = hs_len;
+    p->height = height;
+    p->index = index;
+    p->tree_size = tree_size;
+    p->path_len = path_len;
+    memcpy(p->path, path, path_len * HM_HASH_LEN);
+    if (out != NULL) {
+        *out = p;
+    }
+    return HM_OK;
+}
+
+/* Where tx id is: its head and signature, block and path. A committed tx's
+ * position never changes, so it is cached (loading a batch of 100,000
+ * records to find its head is the expensive part of a bundle). */
+static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_pos **out) {
+    bool hit = false;
+    tx_pos *c = tx_slot(api, id, &hit);
+    if (hit) {
+        c->last_use = ++api->clock;
+        *out = c;
+        return HM_OK;
     }
     uint64_t height;
     uint32_t index;
@@ -404,50 +433,136 @@ static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_
         free(tx);
         return HM_ERR_IO;
     }
-    size_t hs_len = d.head_len + HM_SIG_LEN;
-    uint8_t *hs = malloc(hs_len);
-    if (hs == NULL) {
-        free(tx);
+    typedef struct {
+        uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+    } tx_path;
+    tx_path *tp = malloc(sizeof *tp);
+    size_t path_len = 0;
+    uint64_t tree_size = 0;
+    err = tp == NULL ? HM_ERR_NOMEM
+                     : nd_node_tx_inclusion_proof(api->node, height, index, tp->path, &path_len,
+                                                  &tree_size);
+    if (err == HM_OK) {
+        err = tx_keep(api, &d, height, index, tree_size, (const uint8_t(*)[HM_HASH_LEN])tp->path,
+                      path_len, out);
+    }
+    free(tp);
+    free(tx);
+    return err;
+}
+
+/* ------------------------------------------------------- record trees */
+
+static size_t tree_bucket(const uint8_t id[HM_HASH_LEN]) {
+    /* Tx ids are SHA-256 outputs: their first bytes are already uniform. */
+    return ((size_t)id[0] | (size_t)id[1] << 8) % TREE_BUCKETS;
+}
+
+static tree_entry *tree_find(consumer_api *api, const uint8_t id[HM_HASH_LEN]) {
+    for (tree_entry *e = api->trees[tree_bucket(id)]; e != NULL; e = e->next) {
+        if (memcmp(e->id, id, HM_HASH_LEN) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Drops the least recently used tree other than keep. False if none. */
+static bool tree_evict_one(consumer_api *api, const tree_entry *keep) {
+    tree_entry **victim = NULL;
+    for (size_t b = 0; b < TREE_BUCKETS; b++) {
+        for (tree_entry **e = &api->trees[b]; *e != NULL; e = &(*e)->next) {
+            if (*e != keep && (victim == NULL || (*e)->last_use < (*victim)->last_use)) {
+                victim = e;
+            }
+        }
+    }
+    if (victim == NULL) {
+        return false;
+    }
+    tree_entry *gone = *victim;
+    *victim = gone->next;
+    assert(api->tree_bytes >= gone->bytes);
+    api->tree_bytes -= gone->bytes;
+    hm_merkle_tree_free(gone->tree);
+    free(gone);
+    return true;
+}
+
+/* Builds the record tree of the decoded batch tx d and checks it against
+ * the root its signer signed (a mismatch is damage: HM_ERR_IO). */
+static hm_err tree_build(const ct_tx *d, hm_merkle_tree **out) {
+    if (!d->has_records || d->record_count == 0) {
+        return HM_ERR_IO;
+    }
+    uint8_t(*leaves)[HM_HASH_LEN] = malloc((size_t)d->record_count * HM_HASH_LEN);
+    if (leaves == NULL) {
         return HM_ERR_NOMEM;
     }
-    memcpy(hs, d.head, hs_len);
-    free(tx);
-    tx_pos fresh;
-    memset(&fresh, 0, sizeof fresh);
-    err = nd_node_tx_inclusion_proof(api->node, height, index, fresh.path, &fresh.path_len,
-                                     &fresh.tree_size);
+    size_t pos = 0, n = 0;
+    const uint8_t *rec;
+    size_t rec_len;
+    while (n < d->record_count && ct_tx_record_next(d, &pos, &rec, &rec_len)) {
+        hm_merkle_leaf_hash(rec, rec_len, leaves[n++]);
+    }
+    hm_merkle_tree *tree = NULL;
+    hm_err err = n == d->record_count
+                     ? hm_merkle_tree_new((const uint8_t(*)[HM_HASH_LEN])leaves, n, &tree)
+                     : HM_ERR_IO;
+    free(leaves);
     if (err != HM_OK) {
-        free(hs);
         return err;
     }
-    free(p->head_sig);
-    *p = fresh;
-    memcpy(p->id, id, HM_HASH_LEN);
-    p->used = true;
-    p->last_use = ++api->clock;
-    p->head_sig = hs;
-    p->head_sig_len = hs_len;
-    p->height = height;
-    p->index = index;
-    *out = p;
+    uint8_t root[HM_HASH_LEN];
+    hm_merkle_tree_root(tree, root);
+    if (memcmp(root, d->records_root, HM_HASH_LEN) != 0) {
+        hm_merkle_tree_free(tree);
+        return HM_ERR_IO;
+    }
+    *out = tree;
     return HM_OK;
 }
 
-/* The record tree of batch tx id, built once from the tx's records and
- * kept (least recently used out). */
+/* Keeps tree (taking it) for tx id, dropping the least recently used trees
+ * while the kept bytes exceed the budget. */
+static hm_err tree_keep(consumer_api *api, const uint8_t id[HM_HASH_LEN], hm_merkle_tree *tree,
+                        const hm_merkle_tree **out) {
+    tree_entry *e = tree_find(api, id);
+    if (e != NULL) {
+        hm_merkle_tree_free(tree); /* the same tree, built twice */
+    } else {
+        e = calloc(1, sizeof *e);
+        if (e == NULL) {
+            hm_merkle_tree_free(tree);
+            return HM_ERR_NOMEM;
+        }
+        memcpy(e->id, id, HM_HASH_LEN);
+        e->tree = tree;
+        /* Every level: fewer than 2n + 64 nodes (lib/merkle.c). */
+        e->bytes = sizeof *e + (2 * hm_merkle_tree_size(tree) + 64) * HM_HASH_LEN;
+        size_t b = tree_bucket(id);
+        e->next = api->trees[b];
+        api->trees[b] = e;
+        api->tree_bytes += e->bytes;
+    }
+    e->last_use = ++api->clock;
+    while (api->tree_bytes > TREE_CACHE_BYTES_MAX && tree_evict_one(api, e)) {
+    }
+    if (out != NULL) {
+        *out = e->tree;
+    }
+    return HM_OK;
+}
+
+/* The record tree of batch tx id: kept, or built from the tx's records
+ * (once per batch; blocks warm large batches' trees as they commit). */
 static hm_err get_tree(consumer_api *api, const uint8_t id[HM_HASH_LEN],
                        const hm_merkle_tree **out) {
-    tree_slot *victim = &api->trees[0];
-    for (size_t i = 0; i < TREE_CACHE_SIZE; i++) {
-        tree_slot *t = &api->trees[i];
-        if (t->tree != NULL && memcmp(t->id, id, HM_HASH_LEN) == 0) {
-            t->last_use = ++api->clock;
-            *out = t->tree;
-            return HM_OK;
-        }
-        if (t->tree == NULL || (victim->tree != NULL && t->last_use < victim->last_use)) {
-            victim = t;
-        }
+    tree_entry *e = tree_find(api, id);
+    if (e != NULL) {
+        e->last_use = ++api->clock;
+        *out = e->tree;
+        return HM_OK;
     }
     uint8_t *tx = NULL;
     size_t tx_len = 0;
@@ -456,35 +571,77 @@ static hm_err get_tree(consumer_api *api, const uint8_t id[HM_HASH_LEN],
         return err;
     }
     ct_tx d;
-    if (ct_tx_decode(tx, tx_len, &d) != HM_OK || !d.has_records || d.record_count == 0) {
-        free(tx);
-        return HM_ERR_IO;
-    }
-    uint8_t(*leaves)[HM_HASH_LEN] = malloc((size_t)d.record_count * HM_HASH_LEN);
-    if (leaves == NULL) {
-        free(tx);
-        return HM_ERR_NOMEM;
-    }
-    size_t pos = 0, n = 0;
-    const uint8_t *rec;
-    size_t rec_len;
-    while (n < d.record_count && ct_tx_record_next(&d, &pos, &rec, &rec_len)) {
-        hm_merkle_leaf_hash(rec, rec_len, leaves[n++]);
-    }
-    free(tx);
     hm_merkle_tree *tree = NULL;
-    err = n == d.record_count ? hm_merkle_tree_new((const uint8_t(*)[HM_HASH_LEN])leaves, n, &tree)
-                              : HM_ERR_IO;
-    free(leaves);
+    err = ct_tx_decode(tx, tx_len, &d) == HM_OK ? tree_build(&d, &tree) : HM_ERR_IO;
+    free(tx);
     if (err != HM_OK) {
         return err;
     }
-    hm_merkle_tree_free(victim->tree);
-    victim->tree = tree;
-    memcpy(victim->id, id, HM_HASH_LEN);
-    victim->last_use = ++api->clock;
-    *out = tree;
-    return HM_OK;
+    if (d.record_count >= TREE_WARM_RECORDS_MIN) {
+        /* Evicted, or committed before this process started. */
+        hm_log(HM_LOG_INFO, "consumer_tree_built", "records=%u from=lookup", d.record_count);
+    }
+    return tree_keep(api, id, tree, out);
+}
+
+/* Warms the caches with the large batch txs of the block just committed at
+ * height: their record trees and positions, built now from the block in
+ * hand, so that no lookup waits for a batch's tree (tens of milliseconds for
+ * 100,000 records). Costs about as much as hashing the records once more,
+ * on top of a commit that executed them. Best effort: a failure only leaves
+ * the work to the first lookup. */
+static void warm_block(consumer_api *api, uint64_t height) {
+    nd_block blk;
+    if (nd_node_block_read(api->node, height, &blk) != HM_OK) {
+        return;
+    }
+    uint8_t(*leaves)[HM_HASH_LEN] = NULL;
+    typedef struct {
+        uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
+    } tx_path;
+    tx_path *tp = NULL;
+    for (uint32_t i = 0; i < blk.tx_count; i++) {
+        ct_tx d;
+        if (ct_tx_decode(blk.txs[i], blk.tx_lens[i], &d) != HM_OK || !d.has_records ||
+            d.record_count < TREE_WARM_RECORDS_MIN) {
+            continue;
+        }
+        if (leaves == NULL) {
+            /* The block's tx leaves, once, for the txs' own paths. */
+            leaves = malloc((blk.tx_count ? blk.tx_count : 1) * sizeof *leaves);
+            tp = malloc(sizeof *tp);
+            bool ok = leaves != NULL && tp != NULL;
+            for (uint32_t j = 0; ok && j < blk.tx_count; j++) {
+                ct_tx dj;
+                ok = ct_tx_decode(blk.txs[j], blk.tx_lens[j], &dj) == HM_OK;
+                if (ok) {
+                    ct_tx_leaf_hash(&dj, leaves[j]);
+                }
+            }
+            if (!ok) {
+                break;
+            }
+        }
+        size_t path_len = 0;
+        if (hm_merkle_inclusion_proof((const uint8_t(*)[HM_HASH_LEN])leaves, blk.tx_count, i,
+                                      tp->path, &path_len) == HM_OK &&
+            tx_keep(api, &d, height, i, blk.tx_count, (const uint8_t(*)[HM_HASH_LEN])tp->path,
+                    path_len, NULL) != HM_OK) {
+            break;
+        }
+        hm_merkle_tree *tree = NULL;
+        if (tree_find(api, d.id) != NULL) {
+            continue;
+        }
+        if (tree_build(&d, &tree) != HM_OK || tree_keep(api, d.id, tree, NULL) != HM_OK) {
+            break;
+        }
+        hm_log(HM_LOG_INFO, "consumer_tree_built", "height=%llu index=%u records=%u from=commit",
+               (unsigned long long)height, i, d.record_count);
+    }
+    free(tp);
+    free(leaves);
+    nd_block_clear(&blk);
 }
 
 /* Adds the record (tx_id, index) with its proofs to b. */
@@ -775,89 +932,23 @@ static nd_lang request_lang(struct evhttp_request *req) {
 
 /* ------------------------------------------------------------ routes */
 
-static void tag_bytes(tag_input *t, const void *data, size_t len) {
-    if (t->failed) {
-        return;
-    }
-    if (t->len + 8 + len > t->cap) {
-        size_t cap = t->cap ? t->cap : 8192;
-        while (cap < t->len + 8 + len) {
-            cap *= 2;
-        }
-        uint8_t *grown = realloc(t->buf, cap);
-        if (grown == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->buf = grown;
-        t->cap = cap;
-    }
+/* A digest that stands for the rendering just kept in a slot: SHA-256 of
+ * (startup salt || serial number of the rendering || kind). A kept
+ * rendering never changes and serial numbers are never reused while the
+ * node runs, so the same digest always stands for the same bytes; hashing
+ * the 3 to 11 KB of the answer itself would buy nothing, because every
+ * answer served also carries the lookup counter, which moves with every
+ * lookup. */
+static void answer_tag(consumer_api *api, int kind, uint8_t out[HM_HASH_LEN]) {
+    uint8_t in[HM_HASH_LEN + 8 + 1];
+    uint64_t serial = ++api->answer_serial;
+    assert(serial != 0); /* 2^64 renderings */
+    memcpy(in, api->tag_salt, HM_HASH_LEN);
     for (int i = 0; i < 8; i++) {
-        t->buf[t->len++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+        in[HM_HASH_LEN + i] = (uint8_t)(serial >> (56 - 8 * i));
     }
-    if (len > 0) {
-        memcpy(t->buf + t->len, data, len);
-        t->len += len;
-    }
-}
-
-/* NULL and "" differ: NULL is length 2^64 - 1 with no bytes. */
-static void tag_str(tag_input *t, const char *text) {
-    if (text == NULL) {
-        uint8_t none[8];
-        memset(none, 0xff, sizeof none);
-        tag_bytes(t, none, sizeof none);
-        return;
-    }
-    tag_bytes(t, text, strlen(text));
-}
-
-static void tag_u64(tag_input *t, uint64_t v) {
-    tag_bytes(t, &v, sizeof v);
-}
-
-/* A digest that stands for the kept page of it in lang without hashing the
- * page (11 KB, most of it the fixed style and script): the renderer is a
- * pure function of (item, lang) (node/page.h) apart from the counter, so the
- * same inputs give the same bytes, and every input is taken here with its
- * length, so different bytes come from different inputs. The salt, drawn at
- * startup, keeps tags of another build of the renderer from ever matching.
- * HM_ERR_NOMEM only. */
-static hm_err page_digest(consumer_api *api, const nd_page_item *it, nd_lang lang,
-                          uint8_t out[HM_HASH_LEN]) {
-    tag_input *t = &api->tag;
-    t->len = 0;
-    t->failed = false;
-    tag_bytes(t, api->tag_salt, sizeof api->tag_salt);
-    tag_u64(t, (uint64_t)lang);
-    tag_u64(t, (uint64_t)it->state);
-    tag_str(t, it->gtin);
-    tag_str(t, it->serial);
-    tag_str(t, it->lot);
-    tag_str(t, it->brand);
-    tag_str(t, it->product);
-    tag_str(t, it->description);
-    tag_str(t, it->image_url);
-    tag_str(t, it->recall_reason);
-    tag_u64(t, it->registered_ms);
-    tag_u64(t, it->claimed_ms);
-    tag_u64(t, it->claimable);
-    tag_u64(t, it->event_count);
-    for (uint32_t i = 0; i < it->event_count && i < ND_PAGE_EVENTS_MAX; i++) {
-        tag_u64(t, it->events[i].time_ms);
-        tag_str(t, it->events[i].biz_step);
-        tag_str(t, it->events[i].location);
-    }
-    tag_u64(t, it->lookups);
-    tag_u64(t, it->first_lookup_ms);
-    tag_str(t, it->self_path);
-    tag_str(t, it->chain_id);
-    tag_str(t, it->bundle_json);
-    if (t->failed) {
-        return HM_ERR_NOMEM;
-    }
-    hm_sha256(t->buf, t->len, out);
-    return HM_OK;
+    in[HM_HASH_LEN + 8] = (uint8_t)kind;
+    hm_sha256(in, sizeof in, out);
 }
 
 /* Renders the answer of kind for dl into slot (which is for dl's key and
@@ -951,11 +1042,8 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
     }
     if (err != HM_OK) {
         nd_http_reply_error(req, 500, "internal", "out of memory");
-    } else if (kind == ANSWER_JSON) {
-        hm_sha256((const uint8_t *)slot->body[kind], slot->len[kind], slot->digest[kind]);
-    } else if (page_digest(api, it, (nd_lang)kind, slot->digest[kind]) != HM_OK) {
-        err = HM_ERR_NOMEM;
-        nd_http_reply_error(req, 500, "internal", "out of memory");
+    } else {
+        answer_tag(api, kind, slot->digest[kind]);
     }
     free(bundle_text);
     if (have_bundle) {
@@ -1004,9 +1092,9 @@ static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_g
     const uint8_t *kept = (const uint8_t *)slot->body[kind];
     body_part parts[BODY_PARTS] = {
         {kept, at}, {(const uint8_t *)counter, n}, {kept + at, len - at}};
-    /* Strong ETag without hashing the whole body per lookup: SHA-256 of
-     * (SHA-256 of the kept part || offset || counter text) differs whenever
-     * the bytes served differ. */
+    /* Strong ETag without hashing the body per lookup: SHA-256 of (the kept
+     * rendering's tag || offset || counter text) differs whenever the bytes
+     * served differ. */
     uint8_t tag_in[HM_HASH_LEN + 8 + ND_PAGE_LOOKUPS_MAX];
     memcpy(tag_in, slot->digest[kind], HM_HASH_LEN);
     for (int i = 0; i < 8; i++) {
@@ -1348,14 +1436,15 @@ static bool any_write(void *arg, const uint8_t *key, size_t key_len, const uint8
 
 /* After each commit: a block that wrote state may have changed an item's
  * status, so every kept answer is dropped (lazily, by generation). Empty
- * blocks keep them. */
+ * blocks keep them. A block that wrote state may hold batch txs: their
+ * trees are built now rather than by the first lookup. */
 static void on_commit(nd_node *n, const hm_block_header *header, const ct_exec *exec, void *arg) {
     (void)n;
-    (void)header;
     consumer_api *api = arg;
     bool wrote = false;
     if (ct_exec_foreach_write(exec, any_write, &wrote) != HM_OK || wrote) {
         api->generation++;
+        warm_block(api, header->height);
     }
 }
 
@@ -1379,10 +1468,14 @@ static void consumer_api_free(void *arg) {
     for (size_t i = 0; i < TX_CACHE_SIZE; i++) {
         free(api->txs[i].head_sig);
     }
-    for (size_t i = 0; i < TREE_CACHE_SIZE; i++) {
-        hm_merkle_tree_free(api->trees[i].tree);
+    for (size_t b = 0; b < TREE_BUCKETS; b++) {
+        while (api->trees[b] != NULL) {
+            tree_entry *e = api->trees[b];
+            api->trees[b] = e->next;
+            hm_merkle_tree_free(e->tree);
+            free(e);
+        }
     }
-    free(api->tag.buf);
     free(api->item);
     free(api->products);
     free(api->state_slots);
@@ -1406,9 +1499,11 @@ hm_err nd_http_consumer_register(nd_node *n) {
     api->item = calloc(1, sizeof *api->item);
     api->products = calloc(PRODUCT_CACHE_SIZE, sizeof *api->products);
     api->cached_state = (ct_store){.ctx = api, .get = cached_get, .scan = cached_scan};
+    api->lookups = calloc(LOOKUP_SLOTS, sizeof *api->lookups);
+    api->lookup_cap = LOOKUP_SLOTS;
     if (api->blocks == NULL || api->event == NULL || api->answers == NULL ||
         api->state_slots == NULL || api->item == NULL || api->products == NULL ||
-        hm_random_bytes(api->tag_salt, sizeof api->tag_salt) != HM_OK || !lookup_grow(api)) {
+        hm_random_bytes(api->tag_salt, sizeof api->tag_salt) != HM_OK || api->lookups == NULL) {
         consumer_api_free(api);
         return HM_ERR_NOMEM;
     }

@@ -345,6 +345,11 @@ void nd_node_free(nd_node *n);
 HM_MUST_USE hm_err nd_http_start(nd_node *n, char *err, size_t err_cap);
 void nd_http_stop(nd_node *n);
 
+/* The committed block at height, decoded (node/store_read.c); free with
+ * nd_block_clear(). HM_ERR_NOT_FOUND above the tip, HM_ERR_IO if the stored
+ * bytes do not decode. */
+HM_MUST_USE hm_err nd_node_block_read(nd_node *n, uint64_t height, nd_block *out);
+
 /* -------------------------------------------------------------- helpers */
 
 /* Wall clock in Unix milliseconds (node/ only). */

@@ -155,6 +155,7 @@ measure() {
         END { printf "%.0f %.2f %.2f\n", med(r), med(a), med(b) }'
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 read -r page_rps page_p50 page_p99 < <(measure "$url" "text/html" "$serial_lua")
 read -r json_rps json_p50 json_p99 < <(measure "$url" "application/json" "$serial_lua")
 read -r hot_rps hot_p50 hot_p99 < <(measure "$url" "text/html" "$hot_lua")
@@ -178,3 +179,5 @@ printf '  %-28s %9s %9s %9s %9s\n' "JSON + proof, 100 hot items" "$hotj_rps" "$h
 printf '  %-28s %9s %9s %9s %9s\n' "nginx static ($json_bytes B)" "$ngxj_rps" "$ngxj_p50" \
     "$ngxj_p99" "1.00"
 echo "  targets: >= 0.50 of nginx, p99 < 10 ms"
+# Other work on the machine moves every figure: say how busy it was.
+echo "  load average before / after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,7 +9,8 @@
 # consumer.test.js at a phone viewport, stops the node, and prints
 # "N passed, N failed". Screenshots go to tests/artifacts/. Exits non-zero on
 # any failure. Before the browser, the same node's bundles are checked with
-# `hallmark verify` and labels made with `hallmark qr`. DEMO_CFLAGS adds
+# `hallmark verify` (among them a batch of 3,000 bulk items, before and after
+# a restart of the node) and labels made with `hallmark qr`. DEMO_CFLAGS adds
 # flags to the demo tool's build (e.g. -fsanitize=address,undefined when
 # BUILD_DIR holds sanitizer archives).
 set -uo pipefail
@@ -60,8 +61,10 @@ curl -s --max-time 1 "$url/v1/status" | grep -q '"height":[1-9]' || fail "node d
 
 chain=$(sed -n 's/.*"chain_id": *"\([^"]*\)".*/\1/p' "$net/genesis.json" | head -1)
 mkdir -p "$net/txs"
+# 3,000 bulk items (serials B0000000...) in one batch: large enough that the
+# node builds its record tree when the block commits (node/http_consumer.c).
 "$demo" --keys "$net" --chain-id "$chain" --out "$net/txs" --now-ms "$(date +%s%3N)" \
-    >"$net/txs/list" || fail "demo_data failed"
+    --bulk 3000 >"$net/txs/list" || fail "demo_data failed"
 tests/browser/submit.sh "$url" "$net/txs" || fail "demo data did not commit"
 
 # The command-line side of the same data: offline verification of what the
@@ -85,6 +88,70 @@ mkdir -p "$out"
 curl -s -H 'Accept: application/json' "$url/01/09520123456788/21/GEN1" -o "$out/gen1.json"
 cli_check "hallmark verify accepts the page's JSON proof" \
     "$hm" verify "$out/gen1.json" --genesis "$net/genesis.json"
+# Items of the bulk batch, whose proofs come from the tree kept at commit:
+# first, middle and last record, each checked offline, and a path taken from
+# another record's position must fail.
+bulk_ok() {
+    curl -s -H 'Accept: application/json' "$url/01/09520123456788/21/$1" -o "$out/$1.json" &&
+        grep -q '"proof":' "$out/$1.json" &&
+        "$hm" verify "$out/$1.json" --genesis "$net/genesis.json"
+}
+for s in B0000000 B0001499 B0002999; do
+    cli_check "hallmark verify accepts the proof of bulk item $s" bulk_ok "$s"
+done
+bulk_tx=$(tail -n 1 "$net/txs/list" | cut -d' ' -f2)
+curl -s -H 'Accept: application/octet-stream' "$url/v1/proofs/$bulk_tx/2999" -o "$out/bulk-last.bin"
+cli_check "hallmark verify accepts the binary bundle of the last bulk record" \
+    "$hm" verify "$out/bulk-last.bin" --genesis "$net/genesis.json"
+swapped() {
+    # B0001499's proof with B0000000's record path: must not verify.
+    python3 - "$out/B0000000.json" "$out/B0001499.json" "$out/swapped.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+def first_record(j):
+    return next(e for e in j["proof"]["entries"] if "record_path" in e)
+first_record(b)["record_path"] = first_record(a)["record_path"]
+json.dump(b, open(sys.argv[3], "w"))
+PY
+    ! "$hm" verify "$out/swapped.json" --genesis "$net/genesis.json"
+}
+cli_check "a bulk proof with another record's path fails verification" swapped
+cli_check "the bulk batch's record tree was built when its block committed" \
+    bash -c "grep -q 'event=consumer_tree_built.*records=3000 from=commit' '$net/v1/node.log' &&
+             ! grep -q 'event=consumer_tree_built.*from=lookup' '$net/v1/node.log'"
+# The page's ETag stands for its exact bytes: the counter moves with every
+# lookup, so the tag of the previous answer must not earn a 304.
+etag_moves() {
+    local page="$url/01/09520123456788/21/B0000007" e1 e2 code
+    e1=$(curl -s -D - -o /dev/null "$page" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+    e2=$(curl -s -D - -o /dev/null "$page" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $e1" "$page")
+    [ -n "$e1" ] && [ -n "$e2" ] && [ "$e1" != "$e2" ] && [ "$code" = 200 ]
+}
+cli_check "the page's ETag changes with its counter and an old one gets no 304" etag_moves
+# After a restart nothing is kept: the first lookup builds the batch's tree
+# again, and the proof it serves is the same one.
+restart_node() {
+    stop
+    (cd "$net/v1" && exec "$root/$build/hallmarkd" --config node.json 2>>node.log) &
+    node_pid=$!
+    for _ in $(seq 1 100); do
+        curl -s --max-time 1 "$url/v1/status" | grep -q '"height":[1-9]' && return 0
+        sleep 0.1
+    done
+    return 1
+}
+rebuilt_same() {
+    restart_node &&
+        curl -s -H 'Accept: application/json' "$url/01/09520123456788/21/B0001499" |
+        python3 -c 'import json, sys
+a = json.load(sys.stdin)["proof"]
+b = json.load(open(sys.argv[1]))["proof"]
+sys.exit(0 if a == b else 1)' "$out/B0001499.json" &&
+        grep -q 'event=consumer_tree_built.*records=3000 from=lookup' "$net/v1/node.log"
+}
+cli_check "after a restart the first lookup rebuilds the tree and serves the same proof" \
+    rebuilt_same
 reg_tx=$(sed -n '4p' "$net/txs/list" | cut -d' ' -f2)
 curl -s -H 'Accept: application/octet-stream' "$url/v1/proofs/$reg_tx/0" -o "$out/rec0.bin"
 cli_check "hallmark verify accepts a binary record bundle" \
