@@ -39,7 +39,11 @@ void nd_http_reply_bytes(struct evhttp_request *req, int status, const char *con
 }
 
 void nd_http_reply_json(struct evhttp_request *req, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    /* Reals with 15 significant digits: the decimals of EPCIS events
+     * (quantities, sensor values) have at most 15 (contracts/epcis_out.c), so
+     * they come out as written ("26.1", not jansson's shortest-exact default
+     * "26.100000000000001"). Every other answer is integers and text. */
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     if (!text) {
         static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";

@@ -63,26 +63,6 @@ typedef struct {
 
 /* ------------------------------------------------------------ helpers */
 
-/* Replies like nd_http_reply_json, but prints reals with 15 significant
- * digits: the decimals of EPCIS events (quantities, sensor values) have at
- * most 15 (contracts/epcis_out.c), so they come out as written ("26.1", not
- * jansson's shortest-exact default "26.100000000000001"). */
-static void reply_json_decimals(struct evhttp_request *req, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
-    json_decref(body);
-    size_t len = text ? strlen(text) : 0;
-    char *line = text ? realloc(text, len + 2) : NULL;
-    if (line == NULL) {
-        free(text);
-        nd_http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    line[len] = '\n';
-    line[len + 1] = '\0';
-    nd_http_reply_bytes(req, status, "application/json", (const uint8_t *)line, len + 1);
-    free(line);
-}
-
 static uint64_t wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -597,7 +577,7 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
         }
         json_object_set_new(doc, "hallmark:nextPageToken", json_string(token));
     }
-    reply_json_decimals(req, 200, doc);
+    nd_http_reply_json(req, 200, doc);
 }
 
 static void route_events(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
@@ -638,7 +618,7 @@ static void route_events(nd_node *n, struct evhttp_request *req, const char *res
     else
         json_object_set_new(o, "@context", json_string(EPCIS_CONTEXT));
     standard_headers(req);
-    reply_json_decimals(req, 200, o);
+    nd_http_reply_json(req, 200, o);
 }
 
 hm_err nd_http_epcis_register(nd_node *n) {

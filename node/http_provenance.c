@@ -31,26 +31,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Replies like nd_http_reply_json, but prints reals with 15 significant
- * digits: the decimals of EPCIS events (quantities, sensor values) have at
- * most 15 (contracts/epcis_out.c), so they come out as written ("26.1", not
- * jansson's shortest-exact default "26.100000000000001"). */
-static void reply_json_decimals(struct evhttp_request *req, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
-    json_decref(body);
-    size_t len = text ? strlen(text) : 0;
-    char *line = text ? realloc(text, len + 2) : NULL;
-    if (line == NULL) {
-        free(text);
-        nd_http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    line[len] = '\n';
-    line[len + 1] = '\0';
-    nd_http_reply_bytes(req, status, "application/json", (const uint8_t *)line, len + 1);
-    free(line);
-}
-
 static json_t *hex_json(const uint8_t *data, size_t len) {
     char buf[2 * CT_KEY_MAX + 1];
     if (len > CT_KEY_MAX)
@@ -411,7 +391,7 @@ static void reply_item(nd_node *n, struct evhttp_request *req, const char *gtin,
     if (next_len > 0)
         json_object_set_new(o, "history_next", hex_json(next, next_len));
     free(st);
-    reply_json_decimals(req, 200, o);
+    nd_http_reply_json(req, 200, o);
 }
 
 static void reply_history(nd_node *n, struct evhttp_request *req, const char *gtin,
@@ -642,7 +622,7 @@ static void route_events(nd_node *n, struct evhttp_request *req, const char *res
         if (o == NULL)
             reply_store_error(req, err, "event");
         else
-            reply_json_decimals(req, 200, o);
+            nd_http_reply_json(req, 200, o);
         return;
     }
     ct_event_filter f;
