@@ -621,7 +621,11 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     size_t best_len = 0;
     for (uint32_t r = 0; r < n->route_count; r++) {
         size_t plen = strlen(n->routes[r].prefix);
-        if (plen > best_len && !strncmp(path, n->routes[r].prefix, plen)) {
+        /* a prefix that does not end in '/' ends a path segment: "/v1/txs"
+         * serves /v1/txs and /v1/txs/..., never /v1/txsX */
+        bool whole_segment =
+            n->routes[r].prefix[plen - 1] == '/' || path[plen] == '\0' || path[plen] == '/';
+        if (plen > best_len && !strncmp(path, n->routes[r].prefix, plen) && whole_segment) {
             best = &n->routes[r];
             best_len = plen;
         }

@@ -42,6 +42,11 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CL_DIR/bi
 rm -f "$CL_DIR/big.bin"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$(cl_url v1)/v1/blocks/999999")
 [ "$code" = 404 ] || cl_fail "missing block: status $code"
+# a route's prefix is a whole path segment
+for p in /v1/txsX /v1/statusX /metricsX /epcis/captureX; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$(cl_url v1)$p")
+    [ "$code" = 404 ] || cl_fail "$p: status $code, not 404"
+done
 curl -s "$(cl_url v1)/metrics" | grep -q '^hallmark_txs_committed_total 400' ||
     cl_fail "metrics do not count 400 committed txs"
 
