@@ -24,6 +24,29 @@
 
 /* ------------------------------------------------------------ helpers */
 
+void nd_http_send(struct evhttp_request *req, int status, const char *reason,
+                  struct evbuffer *body) {
+    /* libevent 2.1 writes the body in answer to HEAD too, and without its
+     * length, which a keep-alive client reads as the start of the next
+     * answer: HEAD gets the headers GET would, Content-Length included, and
+     * no body. */
+    if (body != NULL && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        char len[24];
+        snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+        evbuffer_drain(body, evbuffer_get_length(body));
+    }
+    evhttp_send_reply(req, status, reason, body);
+}
+
+bool nd_http_require_read(struct evhttp_request *req) {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
+        return true;
+    nd_http_reply_error(req, 405, "method_not_allowed", "use GET (or HEAD)");
+    return false;
+}
+
 void nd_http_reply_bytes(struct evhttp_request *req, int status, const char *content_type,
                          const uint8_t *data, size_t data_len) {
     struct evbuffer *b = evbuffer_new();
@@ -34,7 +57,7 @@ void nd_http_reply_bytes(struct evhttp_request *req, int status, const char *con
     evbuffer_add(b, data, data_len);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", content_type);
-    evhttp_send_reply(req, status, NULL, b);
+    nd_http_send(req, status, NULL, b);
     evbuffer_free(b);
 }
 
@@ -58,7 +81,7 @@ void nd_http_reply_json(struct evhttp_request *req, int status, json_t *body) {
         evbuffer_add(b, "\n", 1);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "application/json");
-        evhttp_send_reply(req, status, NULL, b);
+        nd_http_send(req, status, NULL, b);
         evbuffer_free(b);
     } else {
         evhttp_send_error(req, 500, NULL);
@@ -277,10 +300,8 @@ static void route_txs(nd_node *n, struct evhttp_request *req, const char *rest, 
         nd_http_reply_json(req, 202, json_pack("{s:o}", "tx", hex_json(id, HM_HASH_LEN)));
         return;
     }
-    if (!is_method(req, EVHTTP_REQ_GET)) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "use GET");
+    if (!nd_http_require_read(req))
         return;
-    }
     uint8_t id[HM_HASH_LEN];
     if (rest[0] != '/' || hm_hex_decode(rest + 1, id, HM_HASH_LEN) != HM_OK) {
         nd_http_reply_error(req, 400, "bad_hash", "tx id must be 64 hex digits");
@@ -321,10 +342,8 @@ static void route_txs(nd_node *n, struct evhttp_request *req, const char *rest, 
 
 static void route_blocks(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_method(req, EVHTTP_REQ_GET) && !is_method(req, EVHTTP_REQ_HEAD)) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "use GET");
+    if (!nd_http_require_read(req))
         return;
-    }
     uint64_t height = 0;
     if (!strcmp(rest, "latest")) {
         height = n->tip.height;
@@ -397,10 +416,8 @@ static void route_blocks(nd_node *n, struct evhttp_request *req, const char *res
 /* The checks of a read-only resource with no sub-paths: GET or HEAD, and
  * nothing after the prefix. False after replying 405 or 404. */
 static bool is_plain_get(struct evhttp_request *req, const char *rest) {
-    if (!is_method(req, EVHTTP_REQ_GET) && !is_method(req, EVHTTP_REQ_HEAD)) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "use GET");
+    if (!nd_http_require_read(req))
         return false;
-    }
     if (rest[0]) {
         nd_http_reply_error(req, 404, "not_found", "no such resource");
         return false;
@@ -516,7 +533,7 @@ static void route_metrics(nd_node *n, struct evhttp_request *req, const char *re
                                 hm_err_name((hm_err)e), (unsigned long long)n->txs_rejected[e]);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, NULL, b);
+    nd_http_send(req, 200, NULL, b);
     evbuffer_free(b);
 }
 

@@ -887,7 +887,7 @@ static void reply_parts(struct evhttp_request *req, int status, const char *cont
         return;
     }
     add_header(req, "Content-Type", content_type);
-    evhttp_send_reply(req, status, NULL, b);
+    nd_http_send(req, status, NULL, b);
     evbuffer_free(b);
 }
 
@@ -1324,17 +1324,9 @@ void nd_consumer_serve_qr(nd_node *n, struct evhttp_request *req, const char *re
 
 /* The read-only routes answer GET and HEAD; anything else is a 405, as
  * docs/api.md promises for every route. */
-static bool method_is_read(struct evhttp_request *req) {
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
-        return true;
-    nd_http_reply_error(req, 405, "method_not_allowed", "GET or HEAD");
-    return false;
-}
-
 static void route_items(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!method_is_read(req))
+    if (!nd_http_require_read(req))
         return;
     nd_consumer_serve_qr(n, req, rest);
 }
@@ -1345,7 +1337,7 @@ static void route_items(nd_node *n, struct evhttp_request *req, const char *rest
 static void route_proofs(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
     consumer_api *api = arg;
-    if (!method_is_read(req))
+    if (!nd_http_require_read(req))
         return;
     char hex[2 * HM_HASH_LEN + 1];
     const char *slash = strchr(rest, '/');

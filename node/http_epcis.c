@@ -314,7 +314,7 @@ static void route_capture(nd_node *n, struct evhttp_request *req, const char *re
             evhttp_send_reply(req, 204, "No Content", NULL);
         } else if (cmd == EVHTTP_REQ_POST) {
             capture_post(api, req);
-        } else if (cmd == EVHTTP_REQ_GET) {
+        } else if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
             json_t *list = json_array();
             for (uint64_t s = api->next_seq; s > 0 && json_array_size(list) < PER_PAGE_MAX; s--) {
                 capture_job *j = job_find(api, s);
@@ -329,10 +329,8 @@ static void route_capture(nd_node *n, struct evhttp_request *req, const char *re
         }
         return;
     }
-    if (cmd != EVHTTP_REQ_GET) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "only GET");
+    if (!nd_http_require_read(req))
         return;
-    }
     const char *p = rest[0] == '/' ? rest + 1 : rest;
     uint8_t id[HM_HASH_LEN];
     capture_job j;
@@ -582,10 +580,8 @@ static void events_query(nd_node *n, struct evhttp_request *req) {
 
 static void route_events(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "only GET");
+    if (!nd_http_require_read(req))
         return;
-    }
     if (rest[0] == '/')
         rest++;
     if (rest[0] == '\0') {

@@ -66,13 +66,6 @@ static bool page_params(struct evhttp_request *req, uint32_t *limit, uint8_t *af
     return true;
 }
 
-static bool is_get(struct evhttp_request *req) {
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
-        return true;
-    nd_http_reply_error(req, 405, "method_not_allowed", "only GET");
-    return false;
-}
-
 static void time_iso(uint64_t ms, char out[40]) {
     int64_t days = (int64_t)(ms / 86400000);
     uint64_t rem = ms % 86400000;
@@ -444,7 +437,7 @@ static int split_path(const char *rest, char seg[3][CT_URI_MAX + 1]) {
 
 static void route_items(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_get(req))
+    if (!nd_http_require_read(req))
         return;
     char seg[3][CT_URI_MAX + 1];
     int count = split_path(rest, seg);
@@ -466,7 +459,7 @@ static void route_items(nd_node *n, struct evhttp_request *req, const char *rest
 
 static void route_products(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_get(req))
+    if (!nd_http_require_read(req))
         return;
     char gtin[CT_GTIN_LEN + 1];
     if (ct_gtin_normalize(rest, gtin, NULL) != HM_OK) {
@@ -503,7 +496,7 @@ static void route_products(nd_node *n, struct evhttp_request *req, const char *r
 
 static void route_brands(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_get(req))
+    if (!nd_http_require_read(req))
         return;
     ct_member_id brand;
     if (strlen(rest) != 64 + 6 || strcmp(rest + 64, "/items") != 0) {
@@ -598,7 +591,7 @@ static bool event_filter(struct evhttp_request *req, ct_event_filter *f) {
 
 static void route_events(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_get(req))
+    if (!nd_http_require_read(req))
         return;
     if (rest[0] == '/')
         rest++;
@@ -647,7 +640,7 @@ static void route_events(nd_node *n, struct evhttp_request *req, const char *res
 
 static void route_members(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)arg;
-    if (!is_get(req))
+    if (!nd_http_require_read(req))
         return;
     hm_pubkey key;
     if (strlen(rest) != 64 || hm_hex_decode(rest, key.bytes, 32) != HM_OK) {

@@ -132,16 +132,9 @@ static void forbidden(struct evhttp_request *req) {
     nd_http_reply_error(req, 403, "forbidden", "the signer may not read this");
 }
 
-static bool is_get(struct evhttp_request *req) {
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
-        return true;
-    nd_http_reply_error(req, 405, "method_not_allowed", "only GET");
-    return false;
-}
-
 /* Authenticates; true with signer set, or false after a reply. */
 static bool authenticate(settle_api *api, struct evhttp_request *req, hm_pubkey *signer) {
-    if (!is_get(req))
+    if (!nd_http_require_read(req))
         return false;
     return nd_auth_check(api->auth, api->node, req, nd_auth_now_ms(), signer) == 0;
 }
@@ -262,7 +255,7 @@ static void reply_statement(settle_api *api, struct evhttp_request *req, const c
         evhttp_add_header(h, "Content-Type", "text/csv");
         if (o.truncated)
             evhttp_add_header(h, "X-Hallmark-Truncated", "true");
-        evhttp_send_reply(req, 200, "OK", o.csv);
+        nd_http_send(req, 200, "OK", o.csv);
         evbuffer_free(o.csv);
         return;
     }
@@ -666,6 +659,11 @@ static bool replay_visit(void *arg, const ct_posting *p) {
 static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     settle_api *api = arg;
     hm_pubkey signer;
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* a stream has no length to announce */
+        nd_http_reply_error(req, 405, "method_not_allowed", "the feed is read with GET");
+        return;
+    }
     if (!authenticate(api, req, &signer))
         return;
     if (strcmp(rest, "") != 0) {

@@ -32,6 +32,7 @@
 #include "hm.h"
 
 struct evhttp_request;
+struct evbuffer;
 struct event_base;
 typedef struct json_t json_t;
 
@@ -196,6 +197,12 @@ void nd_http_reply_json(struct evhttp_request *req, int status, json_t *body);
 /* Replies {"error": code, "message": ...} with status. */
 void nd_http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
                          ...) __attribute__((format(printf, 4, 5)));
+/* evhttp_send_reply, right for HEAD: the headers GET would get (with
+ * Content-Length) and no body. Every reply of the node goes through it. */
+void nd_http_send(struct evhttp_request *req, int status, const char *reason,
+                  struct evbuffer *body);
+/* True for GET and HEAD (a read); otherwise replies 405 and returns false. */
+bool nd_http_require_read(struct evhttp_request *req);
 /* Replies with raw bytes and a content type. */
 void nd_http_reply_bytes(struct evhttp_request *req, int status, const char *content_type,
                          const uint8_t *data, size_t data_len);

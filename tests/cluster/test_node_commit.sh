@@ -42,6 +42,36 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CL_DIR/bi
 rm -f "$CL_DIR/big.bin"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$(cl_url v1)/v1/blocks/999999")
 [ "$code" = 404 ] || cl_fail "missing block: status $code"
+# HEAD: the headers GET gets, with the body's length, and no body (so a
+# keep-alive connection stays in step), on every kind of read route
+for p in /v1/status "/v1/blocks/1" /metrics "/v1/txs/$(printf '%064d' 0)" /v1/prov/products/x; do
+    python3 - "$(cl_port v1)" "$p" <<'PY' || cl_fail "HEAD $p"
+import socket, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"HEAD %s HTTP/1.1\r\nHost: x\r\n\r\nGET %s HTTP/1.1\r\nHost: x\r\n"
+          b"Connection: close\r\n\r\n" % (path.encode(), path.encode()))
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+head, rest = data.split(b"\r\n\r\n", 1)
+def length(h):
+    for line in h.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return None
+if not rest.startswith(b"HTTP/1.1 "):
+    sys.exit("HEAD answer carried a body: %r" % rest[:80])
+ghead, gbody = rest.split(b"\r\n\r\n", 1)
+if head.split(b" ")[1] != ghead.split(b" ")[1]:
+    sys.exit("HEAD status %r, GET %r" % (head[:20], ghead[:20]))
+if length(head) != len(gbody) or length(ghead) != len(gbody):
+    sys.exit("HEAD length %r, GET length %r, GET body %d bytes" % (length(head), length(ghead), len(gbody)))
+PY
+done
 # a route's prefix is a whole path segment
 for p in /v1/txsX /v1/statusX /metricsX /epcis/captureX; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "$(cl_url v1)$p")
