@@ -115,8 +115,7 @@ typedef struct {
     void *ctx;
     /* HM_OK with *val malloc'd (caller frees; may be NULL when *val_len is 0),
      * or HM_ERR_NOT_FOUND, or HM_ERR_IO. */
-    hm_err (*get)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
-                  size_t *val_len);
+    hm_err (*get)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val, size_t *val_len);
     /* Visits start <= key < end in order until visit returns false. end NULL
      * means no upper bound. */
     hm_err (*scan)(void *ctx, const uint8_t *start, size_t start_len, const uint8_t *end,
@@ -167,6 +166,13 @@ const ct_block_ctx *ct_exec_ctx(const ct_exec *x);
  * block cannot be executed here. sig_checked as in ct_tx_check. */
 HM_MUST_USE hm_err ct_exec_tx(ct_exec *x, const uint8_t *tx, size_t tx_len, bool sig_checked,
                               ct_result *res);
+/* The same for a tx the caller already decoded with ct_tx_decode (so that a
+ * node that decoded and hashed each tx of a block once, for its ids and tx
+ * root, does not do it again here). tx's views must stay valid for the call.
+ * A tx that did not decode cannot be passed: the caller records it with
+ * ct_exec_tx, which refuses it as malformed. */
+HM_MUST_USE hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *tx, bool sig_checked,
+                                      ct_result *res);
 /* Work driven by block time with no tx (maturing settlements); call once,
  * after the last tx. */
 HM_MUST_USE hm_err ct_exec_end_block(ct_exec *x);
@@ -183,13 +189,12 @@ HM_MUST_USE hm_err ct_exec_apply_to_memstore(const ct_exec *x, ct_memstore *m);
 #define CT_KEY_MAX 512
 HM_MUST_USE hm_err ct_state_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **val,
                                 size_t *val_len);
-HM_MUST_USE hm_err ct_state_put(ct_exec *x, const uint8_t *key, size_t key_len,
-                                const uint8_t *val, size_t val_len);
+HM_MUST_USE hm_err ct_state_put(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_t *val,
+                                size_t val_len);
 HM_MUST_USE hm_err ct_state_del(ct_exec *x, const uint8_t *key, size_t key_len);
 /* Visits overlay-merged state in key order, start <= key < end. */
 HM_MUST_USE hm_err ct_state_scan(ct_exec *x, const uint8_t *start, size_t start_len,
-                                 const uint8_t *end, size_t end_len, ct_visit_fn visit,
-                                 void *arg);
+                                 const uint8_t *end, size_t end_len, ct_visit_fn visit, void *arg);
 
 /* Key of a spent tx id: "t/" || id; value: encoded result. Queries use it to
  * answer "committed" for a tx. */

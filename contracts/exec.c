@@ -379,12 +379,22 @@ hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_che
                   ct_result *res) {
     if (x == NULL || data == NULL || res == NULL)
         return HM_ERR_ARG;
-    assert(!x->in_tx && !x->ended);
-    memset(res, 0, sizeof *res);
     ct_tx tx;
     hm_err err = ct_tx_decode(data, data_len, &tx);
-    if (err != HM_OK)
+    if (err != HM_OK) {
+        memset(res, 0, sizeof *res);
         return ct_refuse(res, err, 0, 0, "malformed transaction: %s", hm_err_message(err));
+    }
+    return ct_exec_tx_decoded(x, &tx, sig_checked, res);
+}
+
+hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *txp, bool sig_checked, ct_result *res) {
+    if (x == NULL || txp == NULL || res == NULL || txp->head == NULL)
+        return HM_ERR_ARG;
+    assert(!x->in_tx && !x->ended);
+    memset(res, 0, sizeof *res);
+    const ct_tx tx = *txp;
+    hm_err err;
 
     uint8_t key[2 + HM_HASH_LEN];
     tx_result_key(tx.id, key);

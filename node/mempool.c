@@ -11,12 +11,13 @@
 
 #include "nd_int.h"
 
+/* One allocation per pooled tx: the entry and its bytes together. */
 typedef struct mp_entry {
     uint8_t id[HM_HASH_LEN];
-    uint8_t *tx;
     size_t tx_len;
     struct mp_entry *older, *newer; /* arrival order */
     struct mp_entry *chain;         /* hash bucket */
+    uint8_t tx[];
 } mp_entry;
 
 struct nd_mempool {
@@ -63,7 +64,6 @@ void nd_mempool_free(nd_mempool *m) {
     mp_entry *e = m->oldest;
     while (e) {
         mp_entry *next = e->newer;
-        free(e->tx);
         free(e);
         e = next;
     }
@@ -89,14 +89,11 @@ hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_
         return HM_ERR_EXISTS;
     if (m->count >= m->txs_max || tx_len > m->bytes_max || m->bytes > m->bytes_max - tx_len)
         return HM_ERR_FULL;
-    mp_entry *e = calloc(1, sizeof *e);
+    mp_entry *e = malloc(sizeof *e + tx_len);
     if (!e)
         return HM_ERR_NOMEM;
-    e->tx = malloc(tx_len ? tx_len : 1);
-    if (!e->tx) {
-        free(e);
-        return HM_ERR_NOMEM;
-    }
+    e->chain = NULL;
+    e->newer = NULL;
     memcpy(e->tx, tx, tx_len);
     memcpy(e->id, id, HM_HASH_LEN);
     e->tx_len = tx_len;
@@ -130,7 +127,6 @@ void nd_mempool_remove(nd_mempool *m, const uint8_t id[HM_HASH_LEN]) {
     assert(m->count > 0 && m->bytes >= e->tx_len);
     m->count--;
     m->bytes -= e->tx_len;
-    free(e->tx);
     free(e);
 }
 

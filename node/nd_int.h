@@ -61,10 +61,13 @@ HM_MUST_USE hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_
                                    nd_block *b);
 void nd_block_clear(nd_block *b);
 /* Decodes every tx of b once: fills b->ids and computes the tx root (RFC
- * 9162 over ct_tx_leaf_hash). An error if a tx does not decode. Each tx is
- * hashed here once for the node's own use (ids, tx root); ct_exec_tx still
- * decodes it again when it executes. */
+ * 9162 over ct_tx_leaf_hash). An error if a tx does not decode. */
 HM_MUST_USE hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]);
+/* The same, also keeping each decoded tx in decoded[0..tx_count) (views into
+ * b->txs' bytes) for ct_exec_tx_decoded, so that execution neither decodes
+ * nor hashes a tx again. */
+HM_MUST_USE hm_err nd_block_index_decoded(nd_block *b, uint8_t tx_root[HM_HASH_LEN],
+                                          ct_tx *decoded);
 
 /* --------------------------------------------------------------- store */
 
@@ -295,6 +298,7 @@ struct nd_node {
     /* deferred empty-block proposal */
     struct event *build_timer;
     bool build_deferred;
+    bool build_gathering; /* build_timer set to gather more txs first */
     uint64_t build_height;
     uint32_t build_round;
     /* catch-up */

@@ -11,7 +11,8 @@
  * clock); a validator refuses (prevotes nil on) a proposal whose time is not
  * above the previous block's or is more than time_drift_max_ms ahead of its
  * own clock. When the mempool is empty the proposer waits until
- * prev_time_ms + block_interval_ms before proposing an empty block.
+ * prev_time_ms + block_interval_ms before proposing an empty block; when it
+ * holds only a few txs, until ND_BUILD_GATHER_MS after the last commit.
  *
  * Restart: the replica is rebuilt from the synced sign-state; the votes this
  * validator signed at the current height (recorded with the sign-state),
@@ -44,6 +45,9 @@
 
 #define TICK_MS 1000
 #define FETCH_TIMEOUT_MS 2000
+/* see build_when_ready */
+#define ND_BUILD_GATHER_MS 10
+#define ND_BUILD_GATHER_TXS 1000
 
 const uint32_t nd_latency_bounds_ms[ND_LATENCY_BUCKETS] = {50,   100,  200,  300,  500,  750,
                                                            1000, 1500, 2000, 3000, 5000, 10000};
@@ -308,10 +312,10 @@ static ct_block_ctx block_ctx(const nd_node *n, const hm_block_header *h) {
     return ctx;
 }
 
-/* Executes txs over the committed state. HM_OK with *x and the state root,
- * or an operating error. */
-static hm_err execute(nd_node *n, const hm_block_header *h, const uint8_t *const *txs,
-                      const size_t *tx_lens, const uint8_t (*ids)[HM_HASH_LEN], uint32_t tx_count,
+/* Executes the txs of a block, decoded once by nd_block_index_decoded, over
+ * the committed state. HM_OK with *x and the state root, or an operating
+ * error. */
+static hm_err execute(nd_node *n, const hm_block_header *h, const ct_tx *txs, uint32_t tx_count,
                       ct_exec **x_out, uint8_t state_root[HM_HASH_LEN]) {
     ct_block_ctx ctx = block_ctx(n, h);
     ct_exec *x = NULL;
@@ -319,10 +323,11 @@ static hm_err execute(nd_node *n, const hm_block_header *h, const uint8_t *const
     if (err != HM_OK)
         return err;
     for (uint32_t i = 0; i < tx_count; i++) {
-        /* ids come from nd_block_index: the tx was decoded and hashed once */
-        bool checked = nd_mempool_contains(n->mempool, ids[i]);
+        /* the verify cache: a pooled tx had its signature checked when this
+         * node admitted it; any other is checked here, once */
+        bool checked = nd_mempool_contains(n->mempool, txs[i].id);
         ct_result res;
-        if ((err = ct_exec_tx(x, txs[i], tx_lens[i], checked, &res)) != HM_OK) {
+        if ((err = ct_exec_tx_decoded(x, &txs[i], checked, &res)) != HM_OK) {
             ct_exec_free(x);
             return err;
         }
@@ -362,18 +367,22 @@ static bool validate_block(nd_node *n, nd_pending_block *pb, bool check_clock) {
         why = "time_ahead";
     else if (pb->block.tx_count > n->g.block_txs_max || pb->block.raw_len > n->g.block_bytes_max)
         why = "too_big";
-    else if (nd_block_index(&pb->block, root) != HM_OK ||
-             memcmp(root, h->tx_root, HM_HASH_LEN) != 0)
+    /* each tx decoded and hashed once, for ids, tx root and execution */
+    ct_tx *decoded = NULL;
+    if (!why &&
+        !(decoded = malloc((pb->block.tx_count ? pb->block.tx_count : 1) * sizeof *decoded)))
+        why = "execution_failed"; /* out of memory, as when execution runs out */
+    else if (!why && (nd_block_index_decoded(&pb->block, root, decoded) != HM_OK ||
+                      memcmp(root, h->tx_root, HM_HASH_LEN) != 0))
         why = "tx_root";
     if (!why) {
-        hm_err err = execute(n, h, pb->block.txs, pb->block.tx_lens,
-                             (const uint8_t(*)[HM_HASH_LEN])pb->block.ids, pb->block.tx_count,
-                             &pb->exec, root);
+        hm_err err = execute(n, h, decoded, pb->block.tx_count, &pb->exec, root);
         if (err != HM_OK)
             why = "execution_failed";
         else if (memcmp(root, h->state_root, HM_HASH_LEN) != 0)
             why = "state_root";
     }
+    free(decoded);
     if (why) {
         hm_log(HM_LOG_WARN, "block_invalid", "height=%llu reason=%s", (unsigned long long)h->height,
                why);
@@ -419,10 +428,11 @@ static void build_block(nd_node *n, uint64_t height, uint32_t round) {
     view.txs = txs;
     view.tx_lens = lens;
     view.tx_count = count;
-    hm_err err = nd_block_index(&view, h.tx_root);
+    ct_tx *decoded = malloc((count ? count : 1) * sizeof *decoded);
+    hm_err err = decoded ? nd_block_index_decoded(&view, h.tx_root, decoded) : HM_ERR_NOMEM;
     if (err == HM_OK)
-        err = execute(n, &h, txs, lens, (const uint8_t(*)[HM_HASH_LEN])view.ids, count, &x,
-                      h.state_root);
+        err = execute(n, &h, decoded, count, &x, h.state_root);
+    free(decoded);
     if (err == HM_OK)
         err = nd_block_encode(&h, txs, lens, count, &raw, &raw_len);
     free(txs);
@@ -472,6 +482,7 @@ static void build_timer_cb(evutil_socket_t fd, short what, void *arg) {
     if (!n->build_deferred)
         return;
     n->build_deferred = false;
+    n->build_gathering = false;
     build_block(n, n->build_height, n->build_round);
 }
 
@@ -484,18 +495,48 @@ static void build_soon(nd_node *n) {
     evtimer_add(n->build_timer, &now);
 }
 
+/* With txs waiting, builds now, or, when they are few and the last commit
+ * was under ND_BUILD_GATHER_MS ago, once that time has passed. A height
+ * costs each validator a few synced writes and signature checks whatever it
+ * holds, so a block of a handful of txs every few milliseconds would spend
+ * most of the cores on them under a moderate load; gathering for a few
+ * milliseconds trades that for a little latency. Never for a later round,
+ * which must make progress, nor once ND_BUILD_GATHER_TXS are waiting. */
+static void build_when_ready(nd_node *n) {
+    assert(n->build_deferred && nd_mempool_count(n->mempool) > 0);
+    uint64_t now = nd_now_ms();
+    uint64_t until = n->last_commit_ms + ND_BUILD_GATHER_MS;
+    if (n->build_round > 0 || nd_mempool_count(n->mempool) >= ND_BUILD_GATHER_TXS || now >= until ||
+        n->tip.height == 0) {
+        n->build_gathering = false;
+        build_soon(n);
+        return;
+    }
+    if (n->build_gathering)
+        return; /* the timer is already set for until */
+    n->build_gathering = true;
+    uint64_t wait = until - now;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+    evtimer_add(n->build_timer, &tv);
+}
+
 static void maybe_build_deferred(nd_node *n) {
     if (n->build_deferred && nd_mempool_count(n->mempool) > 0)
-        build_soon(n);
+        build_when_ready(n);
 }
 
 static void on_build_request(nd_node *n, uint64_t height, uint32_t round) {
     uint64_t now = nd_now_ms();
     uint64_t due = n->tip.time_ms + n->g.block_interval_ms;
     n->build_deferred = true;
+    n->build_gathering = false;
     n->build_height = height;
     n->build_round = round;
-    if (round > 0 || nd_mempool_count(n->mempool) > 0 || now >= due || n->tip.height == 0) {
+    if (nd_mempool_count(n->mempool) > 0) {
+        build_when_ready(n);
+        return;
+    }
+    if (round > 0 || now >= due || n->tip.height == 0) {
         build_soon(n);
         return;
     }

@@ -116,6 +116,10 @@ fail:
 }
 
 hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]) {
+    return nd_block_index_decoded(b, tx_root, NULL);
+}
+
+hm_err nd_block_index_decoded(nd_block *b, uint8_t tx_root[HM_HASH_LEN], ct_tx *decoded) {
     free(b->ids);
     b->ids = malloc((b->tx_count ? b->tx_count : 1) * sizeof *b->ids);
     if (!b->ids)
@@ -123,16 +127,17 @@ hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]) {
     hm_merkle_builder mb;
     hm_merkle_builder_init(&mb);
     for (uint32_t i = 0; i < b->tx_count; i++) {
-        ct_tx tx;
-        hm_err err = ct_tx_decode(b->txs[i], b->tx_lens[i], &tx);
+        ct_tx local;
+        ct_tx *tx = decoded ? &decoded[i] : &local;
+        hm_err err = ct_tx_decode(b->txs[i], b->tx_lens[i], tx);
         if (err != HM_OK) {
             free(b->ids);
             b->ids = NULL;
             return err;
         }
-        memcpy(b->ids[i], tx.id, HM_HASH_LEN);
+        memcpy(b->ids[i], tx->id, HM_HASH_LEN);
         uint8_t leaf[HM_HASH_LEN];
-        ct_tx_leaf_hash(&tx, leaf);
+        ct_tx_leaf_hash(tx, leaf);
         hm_merkle_builder_add(&mb, leaf);
     }
     hm_merkle_builder_root(&mb, tx_root);
