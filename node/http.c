@@ -297,7 +297,14 @@ static void route_txs(nd_node *n, struct evhttp_request *req, const char *rest, 
             nd_http_reply_json(req, status, j);
             return;
         }
-        nd_http_reply_json(req, 202, json_pack("{s:o}", "tx", hex_json(id, HM_HASH_LEN)));
+        /* the answer every accepted tx gets: written directly, not built
+         * with jansson (a sizeable share of a small tx's cost on the node) */
+        char text[sizeof "{\"tx\":\"\"}\n" + 2 * HM_HASH_LEN];
+        memcpy(text, "{\"tx\":\"", 7);
+        hm_hex_encode(id, HM_HASH_LEN, text + 7);
+        memcpy(text + 7 + 2 * HM_HASH_LEN, "\"}\n", 3);
+        nd_http_reply_bytes(req, 202, "application/json", (const uint8_t *)text,
+                            10 + 2 * HM_HASH_LEN);
         return;
     }
     if (!nd_http_require_read(req))
