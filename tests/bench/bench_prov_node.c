@@ -34,26 +34,6 @@
 static nd_store *g_store;
 static ct_store g_state;
 
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char p[2048];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 /* Executes tx (signature already checked or not) in the next block and
  * commits it; the phase times go to exec_ns and commit_ns when given. */
 static void run_block(ledger *l, const uint8_t *tx, size_t len, bool checked, uint64_t *exec_ns,

@@ -9,11 +9,14 @@
 #ifndef HM_BENCH_PROV_SETUP_H
 #define HM_BENCH_PROV_SETUP_H
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ct.h"
 
@@ -35,6 +38,29 @@ static inline uint64_t now_ns(void) {
 static inline void die(const char *what) {
     fprintf(stderr, BENCH_NAME ": %s\n", what);
     exit(1);
+}
+
+/* Removes a benchmark's database folder (and everything below it). */
+static inline void rm_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char p[2048];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int n = snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof p)
+            continue; /* deeper than a benchmark's own folder goes */
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
 }
 
 static inline int cmp_u64(const void *a, const void *b) {

@@ -95,26 +95,6 @@ static bool collect(void *arg, const uint8_t *key, size_t key_len, const uint8_t
     return true;
 }
 
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char p[2048];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void bench(uint32_t n, const char *dir) {
     hm_keypair admin, brand;
     key_of(1, &admin);

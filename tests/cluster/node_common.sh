@@ -121,3 +121,26 @@ cl_same_chain() { # cl_same_chain H NODE...
         done
     done
 }
+
+# cl_wait_tx ID: until v1 reports tx ID committed; it must have applied.
+cl_wait_tx() {
+    local j
+    for _ in $(seq 1 600); do
+        j=$(curl -s --max-time 2 "$(cl_url v1)/v1/txs/$1" || true)
+        if [ "$(echo "$j" | cl_field status)" = committed ]; then
+            [ "$(echo "$j" | cl_field result)" = ok ] || cl_fail "tx $1 refused: $j"
+            return 0
+        fi
+        sleep 0.1
+    done
+    cl_fail "tx $1 not committed: $j"
+}
+
+# cl_submit ARGS...: `hallmark ARGS --node v1`, then cl_wait_tx on its tx.
+cl_submit() {
+    local out id
+    out=$("$HALLMARK" "$@" --node "$(cl_url v1)" 2>&1) || cl_fail "hallmark $*: $out"
+    id=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"tx":"\([0-9a-f]\{64\}\)".*/\1/p')
+    [ -n "$id" ] || cl_fail "no tx id in: $out"
+    cl_wait_tx "$id"
+}

@@ -19,24 +19,14 @@ admin="$CL_DIR/admin.key"
 B=$("$HALLMARK" key show --key "$CL_DIR/acme.key")
 url=$(cl_url v1)
 
-wait_tx() {
-    local j
-    for _ in $(seq 1 600); do
-        j=$(curl -s --max-time 2 "$url/v1/txs/$1" || true)
-        if [ "$(echo "$j" | cl_field status)" = committed ]; then
-            [ "$(echo "$j" | cl_field result)" = ok ] || cl_fail "tx $1 refused: $j"
-            return 0
-        fi
+job_done() { # job_done ID -> the job (spaces dropped) once it is no longer running
+    local st
+    for _ in $(seq 1 300); do
+        st=$(curl -s "$url/epcis/capture/$1" | tr -d ' \n')
+        case "$st" in *'"running":false'*) break ;; esac
         sleep 0.1
     done
-    cl_fail "tx $1 not committed: $j"
-}
-submit() {
-    local out id
-    out=$("$HALLMARK" "$@" --node "$url" 2>&1) || cl_fail "hallmark $*: $out"
-    id=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"tx":"\([0-9a-f]\{64\}\)".*/\1/p')
-    [ -n "$id" ] || cl_fail "no tx id in: $out"
-    wait_tx "$id"
+    echo "$st"
 }
 # code METHOD PATH [curl args...] -> HTTP status; body in $CL_DIR/out, headers in $CL_DIR/hdr
 code() {
@@ -67,12 +57,12 @@ events_of() { # events_of NODE -> how many events of the GTIN it serves
 }
 
 cl_log "a brand, its prefix, product and two items"
-submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
-submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
-submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
+cl_submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
+cl_submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
+cl_submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
 printf 'gtin,serial,lot,expiry,code\n%s,S1,L1,301231,\n%s,S2,L1,301231,\n' "$GTIN" "$GTIN" \
     >"$CL_DIR/items.csv"
-submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
+cl_submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
 
 cl_log "OPTIONS advertises the capture limits"
 [ "$(code OPTIONS /epcis/capture)" = 204 ] || cl_fail "OPTIONS not 204"
@@ -125,12 +115,7 @@ out=$("$HALLMARK" epcis import "$CL_DIR/two.json" --key "$CL_DIR/acme.key" --cap
 job=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"captureID":"\([0-9a-f]\{64\}\)".*/\1/p')
 [ -n "$job" ] || cl_fail "no captureID in: $out"
 echo "$out" | tr -d ' \n' | grep -q '"hallmark:events":2' || cl_fail "job events: $out"
-state=
-for _ in $(seq 1 300); do
-    state=$(curl -s "$url/epcis/capture/$job" | tr -d ' \n')
-    case "$state" in *'"running":false'*) break ;; esac
-    sleep 0.1
-done
+state=$(job_done "$job")
 echo "$state" | grep -q '"success":true' || cl_fail "job did not succeed: $state"
 echo "$state" | grep -q '"errors":\[\]' || cl_fail "successful job with errors: $state"
 curl -s "$url/epcis/capture" | tr -d ' \n' | grep -q "\"captureID\":\"$job\"" ||
@@ -154,17 +139,13 @@ cl_log "a capture the contract refuses: a failed job with the rule and event, no
 # a logistics member that is not the items' custodian (rule 207)
 "$HALLMARK" keygen --out "$CL_DIR/truck.key" >/dev/null
 T=$("$HALLMARK" key show --key "$CL_DIR/truck.key")
-submit member add --key "$admin" --member "$T" --role logistics --name "Truck Co"
+cl_submit member add --key "$admin" --member "$T" --role logistics --name "Truck Co"
 event_doc S2 | sed "s/shipping/receiving/" >"$CL_DIR/bad.json"
 out=$("$HALLMARK" epcis import "$CL_DIR/bad.json" --key "$CL_DIR/truck.key" --capture \
     --node "$url" 2>/dev/null) || cl_fail "capture: $out"
 job=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"captureID":"\([0-9a-f]\{64\}\)".*/\1/p')
 [ -n "$job" ] || cl_fail "no captureID in: $out"
-for _ in $(seq 1 300); do
-    state=$(curl -s "$url/epcis/capture/$job" | tr -d ' \n')
-    case "$state" in *'"running":false'*) break ;; esac
-    sleep 0.1
-done
+state=$(job_done "$job")
 echo "$state" | grep -q '"success":false' || cl_fail "refused events, job: $state"
 echo "$state" | grep -q 'rule207,event0' || cl_fail "job error without rule 207, event 0: $state"
 echo "$state" | grep -q 'ValidationException' || cl_fail "job error type: $state"

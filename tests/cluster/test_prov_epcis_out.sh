@@ -21,33 +21,14 @@ admin="$CL_DIR/admin.key"
 "$HALLMARK" keygen --out "$CL_DIR/acme.key" >/dev/null
 B=$("$HALLMARK" key show --key "$CL_DIR/acme.key")
 
-wait_tx() {
-    local i j
-    for i in $(seq 1 600); do
-        j=$(curl -s --max-time 2 "$(cl_url v1)/v1/txs/$1" || true)
-        if [ "$(echo "$j" | cl_field status)" = committed ]; then
-            [ "$(echo "$j" | cl_field result)" = ok ] || cl_fail "tx $1 refused: $j"
-            return 0
-        fi
-        sleep 0.1
-    done
-    cl_fail "tx $1 not committed: $j"
-}
-submit() {
-    local out id
-    out=$("$HALLMARK" "$@" --node "$(cl_url v1)" 2>&1) || cl_fail "hallmark $*: $out"
-    id=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"tx":"\([0-9a-f]\{64\}\)".*/\1/p')
-    [ -n "$id" ] || cl_fail "no tx id in: $out"
-    wait_tx "$id"
-}
 
 cl_log "a brand, its prefix, product and three items"
-submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
-submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
-submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
+cl_submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
+cl_submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
+cl_submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
 printf 'gtin,serial,lot,expiry,code\n%s,S1,L1,301231,\n%s,S2,L1,301231,\n%s,S3,L1,301231,\n' \
     "$GTIN" "$GTIN" "$GTIN" >"$CL_DIR/items.csv"
-submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
+cl_submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
 
 cl_log "events with quantities, sensor data, ILMD and extensions"
 big=$(printf 'y%.0s' $(seq 1 900))
@@ -77,7 +58,7 @@ cat >"$doc" <<DOC
   "quantityList":[{"epcClass":"urn:epc:class:lgtin:0614141.107346.L1","quantity":3,"uom":"KGM"}],
   "example:a":"$big","example:b":"$big","example:c":"$big","example:d":"$big"}]}}
 DOC
-submit epcis import "$doc" --key "$CL_DIR/acme.key"
+cl_submit epcis import "$doc" --key "$CL_DIR/acme.key"
 ids=$("$HALLMARK" epcis import "$doc" --dry-run) || cl_fail "dry run: $ids"
 [ "$(echo "$ids" | wc -l)" = 3 ] || cl_fail "three event IDs expected: $ids"
 big_id=$(echo "$ids" | tail -n 1)
