@@ -101,22 +101,28 @@ hm_err cs_proposal_body_encode(const cs_proposal_body *p, hm_writer *w) {
     return hm_writer_error(w);
 }
 
+/* the type-specific body shared by the signed bytes and the wire form;
+ * writer overflow is left for the caller's hm_writer_error */
+static hm_err body_encode(const cs_msg *m, hm_writer *w) {
+    if (m->type == CS_MSG_PROPOSAL) {
+        return cs_proposal_body_encode(&m->proposal, w);
+    }
+    if (m->type == CS_MSG_VOTE) {
+        hm_vote_body_encode(&m->vote, w);
+        return HM_OK;
+    }
+    return HM_ERR_UNKNOWN_TYPE;
+}
+
 static hm_err signed_bytes(const cs_msg *m, uint8_t *buf, size_t cap, size_t *len,
                            const char **purpose) {
     hm_writer w;
     hm_writer_init(&w, buf, cap);
-    if (m->type == CS_MSG_PROPOSAL) {
-        *purpose = HM_PURPOSE_PROPOSAL;
-        hm_err err = cs_proposal_body_encode(&m->proposal, &w);
-        if (err != HM_OK) {
-            return err;
-        }
-    } else if (m->type == CS_MSG_VOTE) {
-        *purpose = HM_PURPOSE_VOTE;
-        hm_vote_body_encode(&m->vote, &w);
-    } else {
-        return HM_ERR_UNKNOWN_TYPE;
+    hm_err err = body_encode(m, &w);
+    if (err != HM_OK) {
+        return err;
     }
+    *purpose = m->type == CS_MSG_PROPOSAL ? HM_PURPOSE_PROPOSAL : HM_PURPOSE_VOTE;
     *len = w.len;
     return hm_writer_error(&w);
 }
@@ -130,18 +136,12 @@ hm_err cs_msg_encode(const cs_msg *m, uint8_t out[CS_MSG_MAX], size_t *out_len) 
     hm_put_u8(&w, m->type);
     hm_put_str(&w, m->chain_id, HM_CHAIN_ID_MAX);
     hm_put_varint(&w, m->validator_index);
-    if (m->type == CS_MSG_PROPOSAL) {
-        hm_err err = cs_proposal_body_encode(&m->proposal, &w);
-        if (err != HM_OK) {
-            return err;
-        }
-    } else if (m->type == CS_MSG_VOTE) {
-        hm_vote_body_encode(&m->vote, &w);
-    } else {
-        return HM_ERR_UNKNOWN_TYPE;
+    hm_err err = body_encode(m, &w);
+    if (err != HM_OK) {
+        return err;
     }
     hm_put_raw(&w, m->sig.bytes, HM_SIG_LEN);
-    hm_err err = hm_writer_error(&w);
+    err = hm_writer_error(&w);
     if (err != HM_OK) {
         return err;
     }

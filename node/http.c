@@ -647,9 +647,9 @@ static void dispatch(struct evhttp_request *req, void *arg) {
         size_t plen = strlen(n->routes[r].prefix);
         /* a prefix that does not end in '/' ends a path segment: "/v1/txs"
          * serves /v1/txs and /v1/txs/..., never /v1/txsX */
-        bool whole_segment =
-            n->routes[r].prefix[plen - 1] == '/' || path[plen] == '\0' || path[plen] == '/';
-        if (plen > best_len && !strncmp(path, n->routes[r].prefix, plen) && whole_segment) {
+        if (plen <= best_len || strncmp(path, n->routes[r].prefix, plen) != 0)
+            continue; /* path[plen] is read only once path holds the prefix */
+        if (n->routes[r].prefix[plen - 1] == '/' || path[plen] == '\0' || path[plen] == '/') {
             best = &n->routes[r];
             best_len = plen;
         }

@@ -585,63 +585,62 @@ static hm_err get_tree(consumer_api *api, const uint8_t id[HM_HASH_LEN],
 }
 
 /* Warms the caches with the large batch txs of the block just committed at
- * height: their record trees and positions, built now from the block in
- * hand, so that no lookup waits for a batch's tree (tens of milliseconds for
- * 100,000 records). Costs about as much as hashing the records once more,
+ * height: their record trees and positions, built now from the block's txs
+ * as the node holds them (not read back from the store), so that no lookup waits for a batch's tree
+ * (tens of milliseconds for 100,000 records). Costs about as much as hashing the records once more,
  * on top of a commit that executed them. Best effort: a failure only leaves
  * the work to the first lookup. */
-static void warm_block(consumer_api *api, uint64_t height) {
-    nd_block blk;
-    if (nd_node_block_read(api->node, height, &blk) != HM_OK) {
-        return;
+static void warm_block(consumer_api *api, uint64_t height, const nd_block_txs *blk) {
+    /* Each tx decoded once: the large batches are warmed below, and all
+     * txs' leaves are needed for the batches' own paths. */
+    ct_tx *ds = malloc((blk->count ? blk->count : 1) * sizeof *ds);
+    bool any = false;
+    for (uint32_t i = 0; ds != NULL && i < blk->count; i++) {
+        if (ct_tx_decode(blk->txs[i], blk->lens[i], &ds[i]) != HM_OK) {
+            any = false; /* no leaves, no paths: leave it all to lookups */
+            break;
+        }
+        any = any || (ds[i].has_records && ds[i].record_count >= TREE_WARM_RECORDS_MIN);
     }
     uint8_t(*leaves)[HM_HASH_LEN] = NULL;
     typedef struct {
         uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
     } tx_path;
     tx_path *tp = NULL;
-    for (uint32_t i = 0; i < blk.tx_count; i++) {
-        ct_tx d;
-        if (ct_tx_decode(blk.txs[i], blk.tx_lens[i], &d) != HM_OK || !d.has_records ||
-            d.record_count < TREE_WARM_RECORDS_MIN) {
+    if (any) {
+        leaves = malloc(blk->count * sizeof *leaves);
+        tp = malloc(sizeof *tp);
+    }
+    if (leaves != NULL && tp != NULL) {
+        for (uint32_t j = 0; j < blk->count; j++) {
+            ct_tx_leaf_hash(&ds[j], leaves[j]);
+        }
+    }
+    for (uint32_t i = 0; leaves != NULL && tp != NULL && i < blk->count; i++) {
+        const ct_tx *d = &ds[i];
+        if (!d->has_records || d->record_count < TREE_WARM_RECORDS_MIN) {
             continue;
         }
-        if (leaves == NULL) {
-            /* The block's tx leaves, once, for the txs' own paths. */
-            leaves = malloc((blk.tx_count ? blk.tx_count : 1) * sizeof *leaves);
-            tp = malloc(sizeof *tp);
-            bool ok = leaves != NULL && tp != NULL;
-            for (uint32_t j = 0; ok && j < blk.tx_count; j++) {
-                ct_tx dj;
-                ok = ct_tx_decode(blk.txs[j], blk.tx_lens[j], &dj) == HM_OK;
-                if (ok) {
-                    ct_tx_leaf_hash(&dj, leaves[j]);
-                }
-            }
-            if (!ok) {
-                break;
-            }
-        }
         size_t path_len = 0;
-        if (hm_merkle_inclusion_proof((const uint8_t(*)[HM_HASH_LEN])leaves, blk.tx_count, i,
+        if (hm_merkle_inclusion_proof((const uint8_t(*)[HM_HASH_LEN])leaves, blk->count, i,
                                       tp->path, &path_len) == HM_OK &&
-            tx_keep(api, &d, height, i, blk.tx_count, (const uint8_t(*)[HM_HASH_LEN])tp->path,
+            tx_keep(api, d, height, i, blk->count, (const uint8_t(*)[HM_HASH_LEN])tp->path,
                     path_len, NULL) != HM_OK) {
             break;
         }
         hm_merkle_tree *tree = NULL;
-        if (tree_find(api, d.id) != NULL) {
+        if (tree_find(api, d->id) != NULL) {
             continue;
         }
-        if (tree_build(&d, &tree) != HM_OK || tree_keep(api, d.id, tree, NULL) != HM_OK) {
+        if (tree_build(d, &tree) != HM_OK || tree_keep(api, d->id, tree, NULL) != HM_OK) {
             break;
         }
         hm_log(HM_LOG_INFO, "consumer_tree_built", "height=%llu index=%u records=%u from=commit",
-               (unsigned long long)height, i, d.record_count);
+               (unsigned long long)height, i, d->record_count);
     }
     free(tp);
     free(leaves);
-    nd_block_clear(&blk);
+    free(ds);
 }
 
 /* Adds the record (tx_id, index) with its proofs to b. */
@@ -1430,13 +1429,14 @@ static bool any_write(void *arg, const uint8_t *key, size_t key_len, const uint8
  * status, so every kept answer is dropped (lazily, by generation). Empty
  * blocks keep them. A block that wrote state may hold batch txs: their
  * trees are built now rather than by the first lookup. */
-static void on_commit(nd_node *n, const hm_block_header *header, const ct_exec *exec, void *arg) {
+static void on_commit(nd_node *n, const hm_block_header *header, const nd_block_txs *txs,
+                      const ct_exec *exec, void *arg) {
     (void)n;
     consumer_api *api = arg;
     bool wrote = false;
     if (ct_exec_foreach_write(exec, any_write, &wrote) != HM_OK || wrote) {
         api->generation++;
-        warm_block(api, header->height);
+        warm_block(api, header->height, txs);
     }
 }
 

@@ -163,7 +163,9 @@ static capture_job *job_find(epcis_api *api, uint64_t seq) {
 }
 
 /* Finishes running jobs whose tx has a result in the committed state. */
-static void on_commit(nd_node *n, const hm_block_header *header, const ct_exec *exec, void *arg) {
+static void on_commit(nd_node *n, const hm_block_header *header, const nd_block_txs *txs,
+                      const ct_exec *exec, void *arg) {
+    (void)txs;
     (void)header;
     (void)exec;
     epcis_api *api = arg;

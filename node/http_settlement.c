@@ -621,7 +621,9 @@ static bool visit_commit_write(void *arg, const uint8_t *key, size_t key_len, co
     return true;
 }
 
-static void on_commit(nd_node *n, const hm_block_header *header, const ct_exec *exec, void *arg) {
+static void on_commit(nd_node *n, const hm_block_header *header, const nd_block_txs *txs,
+                      const ct_exec *exec, void *arg) {
+    (void)txs;
     (void)n;
     (void)header;
     settle_api *api = arg;

@@ -137,11 +137,19 @@ const ct_store *nd_node_state_store(nd_node *n);
 HM_MUST_USE hm_err nd_node_submit_tx(nd_node *n, const uint8_t *tx, size_t tx_len,
                                      uint8_t id_out[HM_HASH_LEN]);
 
-/* Called after each block is durably committed, with the block's header and
- * its execution (every write, in key order: ct_exec_foreach_write). Both are
- * valid only during the call. */
-typedef void (*nd_commit_fn)(nd_node *n, const hm_block_header *header, const ct_exec *exec,
-                             void *arg);
+/* The txs of a committed block, in block order: views into the block the
+ * node holds (no copy, no read back from the store). */
+typedef struct {
+    uint32_t count;
+    const uint8_t *const *txs;
+    const size_t *lens;
+} nd_block_txs;
+
+/* Called after each block is durably committed, with the block's header,
+ * its txs and its execution (every write, in key order:
+ * ct_exec_foreach_write). All are valid only during the call. */
+typedef void (*nd_commit_fn)(nd_node *n, const hm_block_header *header, const nd_block_txs *txs,
+                             const ct_exec *exec, void *arg);
 HM_MUST_USE hm_err nd_node_on_commit(nd_node *n, nd_commit_fn fn, void *arg);
 
 /* Header / certificate of committed block height. HM_ERR_NOT_FOUND above the

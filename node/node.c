@@ -117,21 +117,10 @@ hm_err nd_node_tx_locate(nd_node *n, const uint8_t id[HM_HASH_LEN], uint64_t *he
     return nd_store_tx_locate(n->store, id, height, index);
 }
 
-static hm_err load_block(nd_node *n, uint64_t height, nd_block *b) {
-    uint8_t *raw = NULL;
-    size_t len = 0;
-    hm_err err = nd_store_get_block(n->store, height, &raw, &len);
-    if (err != HM_OK)
-        return err;
-    err = nd_block_decode(raw, len, n->g.block_txs_max, b);
-    free(raw);
-    return err == HM_OK ? HM_OK : HM_ERR_IO;
-}
-
 hm_err nd_node_block_leaves(nd_node *n, uint64_t height, uint8_t (**leaves)[HM_HASH_LEN],
                             size_t *count) {
     nd_block b;
-    hm_err err = load_block(n, height, &b);
+    hm_err err = nd_node_block_read(n, height, &b);
     if (err != HM_OK)
         return err;
     uint8_t(*out)[HM_HASH_LEN] = malloc((b.tx_count ? b.tx_count : 1) * sizeof *out);
@@ -177,7 +166,7 @@ hm_err nd_node_tx_bytes(nd_node *n, const uint8_t id[HM_HASH_LEN], uint8_t **tx,
     if (err != HM_OK)
         return err;
     nd_block b;
-    if ((err = load_block(n, height, &b)) != HM_OK)
+    if ((err = nd_node_block_read(n, height, &b)) != HM_OK)
         return err;
     if (index >= b.tx_count) {
         nd_block_clear(&b);
@@ -595,8 +584,9 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
     hm_log(count ? HM_LOG_INFO : HM_LOG_DEBUG, "block_committed",
            "height=%llu txs=%u hash=%s latency_ms=%llu", (unsigned long long)h->height, count,
            hash_hex, (unsigned long long)lat);
+    const nd_block_txs txs = {count, pb->block.txs, pb->block.tx_lens};
     for (uint32_t i = 0; i < n->hook_count; i++)
-        n->hooks[i].fn(n, h, pb->exec, n->hooks[i].arg);
+        n->hooks[i].fn(n, h, &txs, pb->exec, n->hooks[i].arg);
     pending_drop_upto(n, h->height);
     if (n->has_orphan_cert && n->orphan_cert.height <= n->tip.height)
         n->has_orphan_cert = false;

@@ -31,6 +31,7 @@ struct nd_store {
     rocksdb_column_family_handle_t *cf[CF__COUNT];
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts_sync;
+    rocksdb_writeoptions_t *wopts_nosync;
 };
 
 static const uint8_t KEY_TIP[] = "tip";
@@ -96,6 +97,7 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
     s->ropts = rocksdb_readoptions_create();
     s->wopts_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(s->wopts_sync, 1);
+    s->wopts_nosync = rocksdb_writeoptions_create();
     *out = s;
     return HM_OK;
 }
@@ -122,7 +124,16 @@ void nd_store_close(nd_store *s) {
         rocksdb_readoptions_destroy(s->ropts);
     if (s->wopts_sync)
         rocksdb_writeoptions_destroy(s->wopts_sync);
+    if (s->wopts_nosync)
+        rocksdb_writeoptions_destroy(s->wopts_nosync);
     free(s);
+}
+
+/* Logs a RocksDB error as event, frees it: HM_ERR_IO. */
+static hm_err rocks_failed(const char *event, char *rerr) {
+    hm_log(HM_LOG_ERROR, event, "error=\"%s\"", rerr);
+    rocksdb_free(rerr);
+    return HM_ERR_IO;
 }
 
 static hm_err get_cf(nd_store *s, int cf, const uint8_t *key, size_t key_len, uint8_t **val,
@@ -130,11 +141,8 @@ static hm_err get_cf(nd_store *s, int cf, const uint8_t *key, size_t key_len, ui
     char *rerr = NULL;
     size_t len = 0;
     char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], (const char *)key, key_len, &len, &rerr);
-    if (rerr) {
-        hm_log(HM_LOG_ERROR, "store_read_failed", "error=\"%s\"", rerr);
-        rocksdb_free(rerr);
-        return HM_ERR_IO;
-    }
+    if (rerr)
+        return rocks_failed("store_read_failed", rerr);
     if (!v)
         return HM_ERR_NOT_FOUND;
     /* hand out a malloc'd copy: callers free() it */
@@ -150,16 +158,18 @@ static hm_err get_cf(nd_store *s, int cf, const uint8_t *key, size_t key_len, ui
     return HM_OK;
 }
 
-static hm_err write_batch(nd_store *s, rocksdb_writebatch_t *b) {
+/* writes and destroys b */
+static hm_err write_batch_with(nd_store *s, rocksdb_writeoptions_t *wo, rocksdb_writebatch_t *b) {
     char *rerr = NULL;
-    rocksdb_write(s->db, s->wopts_sync, b, &rerr);
+    rocksdb_write(s->db, wo, b, &rerr);
     rocksdb_writebatch_destroy(b);
-    if (rerr) {
-        hm_log(HM_LOG_ERROR, "store_write_failed", "error=\"%s\"", rerr);
-        rocksdb_free(rerr);
-        return HM_ERR_IO;
-    }
+    if (rerr)
+        return rocks_failed("store_write_failed", rerr);
     return HM_OK;
+}
+
+static hm_err write_batch(nd_store *s, rocksdb_writebatch_t *b) {
+    return write_batch_with(s, s->wopts_sync, b);
 }
 
 hm_err nd_store_tip(nd_store *s, nd_chain_tip *tip) {
@@ -278,17 +288,7 @@ hm_err nd_store_put_proposed(nd_store *s, uint64_t height, const uint8_t id[HM_H
                               (const char *)block, len);
     /* not synced by itself: the synced sign-state write of the vote that
      * follows makes it durable (one WAL, written in order) */
-    char *rerr = NULL;
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_write(s->db, wo, b, &rerr);
-    rocksdb_writeoptions_destroy(wo);
-    rocksdb_writebatch_destroy(b);
-    if (rerr) {
-        hm_log(HM_LOG_ERROR, "store_write_failed", "error=\"%s\"", rerr);
-        rocksdb_free(rerr);
-        return HM_ERR_IO;
-    }
-    return HM_OK;
+    return write_batch_with(s, s->wopts_nosync, b);
 }
 
 hm_err nd_store_get_proposed(nd_store *s, uint64_t height, const uint8_t id[HM_HASH_LEN],
@@ -397,11 +397,8 @@ static hm_err scan_cf(nd_store *s, int cf, const uint8_t *start, size_t start_le
     char *rerr = NULL;
     rocksdb_iter_get_error(it, &rerr);
     rocksdb_iter_destroy(it);
-    if (rerr) {
-        hm_log(HM_LOG_ERROR, "store_scan_failed", "error=\"%s\"", rerr);
-        rocksdb_free(rerr);
-        return HM_ERR_IO;
-    }
+    if (rerr)
+        return rocks_failed("store_scan_failed", rerr);
     return HM_OK;
 }
 

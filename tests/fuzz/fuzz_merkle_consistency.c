@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "fuzz_merkle_claim.h"
 #include "hm.h"
 #include "merkle_ref.h"
 
@@ -49,21 +50,11 @@ static bool ref_accepts(const claim *c) {
 }
 
 static void raw_mode(const uint8_t *data, size_t size) {
-    if (size < 1 + 16 + 64)
-        return;
     claim c;
     memset(&c, 0, sizeof c);
-    const uint8_t *p = data + 1;
-    c.size1 = fuzz_read_u64_be(p);
-    c.size2 = fuzz_read_u64_be(p + 8);
-    p += 16;
-    memcpy(c.root1, p, HM_HASH_LEN);
-    memcpy(c.root2, p + HM_HASH_LEN, HM_HASH_LEN);
-    p += 2 * HM_HASH_LEN;
-    c.proof_len = (size - (size_t)(p - data)) / HM_HASH_LEN;
-    if (c.proof_len > HM_MERKLE_PROOF_MAX)
-        c.proof_len = HM_MERKLE_PROOF_MAX;
-    memcpy(c.proof, p, c.proof_len * HM_HASH_LEN);
+    if (!fuzz_read_raw_claim(data, size, &c.size1, &c.size2, c.root1, c.root2, c.proof,
+                             &c.proof_len))
+        return;
     check(hm_accepts(&c) == ref_accepts(&c));
 }
 
@@ -107,36 +98,17 @@ static void tree_mode(const uint8_t *data, size_t size) {
     claim c = orig;
     bool moved = false;
     for (size_t at = 3; at + 3 <= size; at += 3) {
-        uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
-        switch (kind) {
-        case 1:
-            fuzz_flip_hash_bit(c.root1, a, b);
-            break;
-        case 2:
-            fuzz_flip_hash_bit(c.root2, a, b);
-            break;
-        case 5:
-            c.size1 = fuzz_move_u64(c.size1, a, b, n + 2);
-            moved = true;
-            break;
-        case 6:
-            c.size2 = fuzz_move_u64(c.size2, a, b, 2 * n + 2);
-            moved = true;
-            break;
-        default:
-            (void)fuzz_mutate_proof(kind, a, b, c.proof, &c.proof_len, cleaves, n);
-            break;
-        }
+        moved |= fuzz_mutate_claim(data[at], data[at + 1], data[at + 2], c.root1, c.root2, &c.size1,
+                                   &c.size2, c.proof, &c.proof_len, cleaves, n);
         bool hm_ok = hm_accepts(&c);
         check(hm_ok == ref_accepts(&c));
         /* With size1 == size2 any equal pair of roots is a true claim, so
          * there only the agreement with the reference counts. */
         if (orig.size1 != orig.size2 &&
             (!moved || (c.size1 == orig.size1 && c.size2 == orig.size2))) {
-            bool same = memcmp(c.root1, orig.root1, HM_HASH_LEN) == 0 &&
-                        memcmp(c.root2, orig.root2, HM_HASH_LEN) == 0 &&
-                        c.proof_len == orig.proof_len &&
-                        memcmp(c.proof, orig.proof, c.proof_len * HM_HASH_LEN) == 0;
+            bool same = fuzz_claim_same_bytes(
+                c.root1, c.root2, (const uint8_t(*)[HM_HASH_LEN])c.proof, c.proof_len, orig.root1,
+                orig.root2, (const uint8_t(*)[HM_HASH_LEN])orig.proof, orig.proof_len);
             check(hm_ok == same);
         }
     }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "fuzz_merkle_claim.h"
 #include "hm.h"
 #include "merkle_ref.h"
 
@@ -52,22 +53,10 @@ static bool ref_accepts(const claim *c) {
 }
 
 static void raw_mode(const uint8_t *data, size_t size) {
-    if (size < 1 + 16 + 64)
-        return;
     claim c;
     memset(&c, 0, sizeof c);
-    const uint8_t *p = data + 1;
-    c.index = fuzz_read_u64_be(p);
-    c.size = fuzz_read_u64_be(p + 8);
-    p += 16;
-    memcpy(c.leaf, p, HM_HASH_LEN);
-    memcpy(c.root, p + HM_HASH_LEN, HM_HASH_LEN);
-    p += 2 * HM_HASH_LEN;
-    size_t rest = size - (size_t)(p - data);
-    c.proof_len = rest / HM_HASH_LEN;
-    if (c.proof_len > HM_MERKLE_PROOF_MAX)
-        c.proof_len = HM_MERKLE_PROOF_MAX;
-    memcpy(c.proof, p, c.proof_len * HM_HASH_LEN);
+    if (!fuzz_read_raw_claim(data, size, &c.index, &c.size, c.leaf, c.root, c.proof, &c.proof_len))
+        return;
     check(hm_accepts(&c) == ref_accepts(&c));
 }
 
@@ -137,32 +126,13 @@ static void tree_mode(const uint8_t *data, size_t size) {
     claim c = orig;
     bool moved = false; /* index or size changed at some point */
     for (size_t at = 3; at + 3 <= size; at += 3) {
-        uint8_t kind = data[at] % 8, a = data[at + 1], b = data[at + 2];
-        switch (kind) {
-        case 1:
-            fuzz_flip_hash_bit(c.leaf, a, b);
-            break;
-        case 2:
-            fuzz_flip_hash_bit(c.root, a, b);
-            break;
-        case 5:
-            c.index = fuzz_move_u64(c.index, a, b, n + 2);
-            moved = true;
-            break;
-        case 6:
-            c.size = fuzz_move_u64(c.size, a, b, 2 * n + 2);
-            moved = true;
-            break;
-        default:
-            (void)fuzz_mutate_proof(kind, a, b, c.proof, &c.proof_len, cleaves, n);
-            break;
-        }
+        moved |= fuzz_mutate_claim(data[at], data[at + 1], data[at + 2], c.leaf, c.root, &c.index,
+                                   &c.size, c.proof, &c.proof_len, cleaves, n);
         bool hm_ok = hm_accepts(&c);
         check(hm_ok == ref_accepts(&c));
-        bool same_bytes = memcmp(c.leaf, orig.leaf, HM_HASH_LEN) == 0 &&
-                          memcmp(c.root, orig.root, HM_HASH_LEN) == 0 &&
-                          c.proof_len == orig.proof_len &&
-                          memcmp(c.proof, orig.proof, c.proof_len * HM_HASH_LEN) == 0;
+        bool same_bytes = fuzz_claim_same_bytes(
+            c.leaf, c.root, (const uint8_t(*)[HM_HASH_LEN])c.proof, c.proof_len, orig.leaf,
+            orig.root, (const uint8_t(*)[HM_HASH_LEN])orig.proof, orig.proof_len);
         /* In a one-leaf tree the root is the leaf hash, so changing both
          * alike is another true claim; there only agreement counts. */
         if (n > 1 && (!moved || (c.index == orig.index && c.size == orig.size))) {

@@ -11,21 +11,14 @@
 #include <string.h>
 
 #include "ct.h"
+#include "fuzz_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_same(hm_writer *w, const uint8_t *data, size_t size) {
-    if (hm_writer_error(w) != HM_OK || w->len != size || memcmp(w->buf, data, size) != 0)
-        __builtin_trap();
-    hm_writer_free(w);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 1)
+    uint8_t which;
+    if (!fuzz_take_selector(&data, &size, &which))
         return 0;
-    uint8_t which = data[0];
-    data++;
-    size--;
     hm_writer w;
     hm_writer_init_growable(&w, 1u << 20);
     switch (which % 11) {
@@ -33,18 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static ct_split_create_body b;
         if (ct_split_create_decode(data, size, &b) == HM_OK) {
             (void)ct_split_terms_are_valid(&b.terms, NULL);
-            if (ct_split_create_encode(&b, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_split_create_encode(&b, &w), data, size);
         }
         break;
     }
     case 1: {
         static ct_split_amend_body b;
         if (ct_split_amend_decode(data, size, &b) == HM_OK) {
-            if (ct_split_amend_encode(&b, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_split_amend_encode(&b, &w), data, size);
         }
         break;
     }
@@ -53,45 +42,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ct_sale_body b;
         bool with_version = which % 11 == 2;
         if (ct_sale_decode(data, size, with_version, &b) == HM_OK) {
-            if (ct_sale_encode(&b, with_version, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_sale_encode(&b, with_version, &w), data, size);
         }
         break;
     }
     case 4: {
         ct_refund_body b;
         if (ct_refund_decode(data, size, &b) == HM_OK) {
-            if (ct_refund_encode(&b, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_refund_encode(&b, &w), data, size);
         }
         break;
     }
     case 5: {
         ct_payout_body b;
         if (ct_payout_decode(data, size, &b) == HM_OK) {
-            if (ct_payout_encode(&b, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_payout_encode(&b, &w), data, size);
         }
         break;
     }
     case 6: {
         ct_posting p;
         if (ct_posting_decode(data, size, &p) == HM_OK) {
-            if (ct_posting_encode(&p, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_posting_encode(&p, &w), data, size);
         }
         break;
     }
     case 7: {
         static ct_sale s;
         if (ct_sale_record_decode(data, size, &s) == HM_OK) {
-            if (ct_sale_record_encode(&s, &w) != HM_OK)
-                __builtin_trap();
-            check_same(&w, data, size);
+            fuzz_require_same(&w, ct_sale_record_encode(&s, &w), data, size);
             /* a stored tree may be anything that decodes: voiding must
              * refuse or succeed, never overflow */
             static uint64_t voided[CT_SALE_NODES_MAX];
@@ -123,8 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             char back[CT_ACCOUNT_TEXT_LEN + 1];
             ct_account_format(&a, back);
             back[CT_ACCOUNT_TEXT_LEN] = '\0';
-            if (ct_account_parse(back, &a) != HM_OK)
-                __builtin_trap();
+            fuzz_require(ct_account_parse(back, &a) == HM_OK);
         }
         break;
     }
