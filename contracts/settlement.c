@@ -46,12 +46,8 @@ static hm_err state_load(ct_exec *x, const ct_key_buf *k, decode_fn dec, void *o
 }
 
 static hm_err state_exists(ct_exec *x, const ct_key_buf *k, bool *found) {
-    uint8_t *val = NULL;
-    size_t val_len = 0;
-    hm_err err = ct_state_get(x, k->bytes, k->len, &val, &val_len);
-    free(val);
-    *found = err == HM_OK;
-    return err == HM_ERR_NOT_FOUND ? HM_OK : err;
+    ct_src from = {.x = x, .s = NULL};
+    return ct_src_exists(&from, k->bytes, k->len, found);
 }
 
 static hm_err state_put_writer(ct_exec *x, const ct_key_buf *k, hm_writer *w) {
@@ -82,10 +78,7 @@ hm_err ct_split_head_decode(const uint8_t *data, size_t len, ct_split_head *out)
     hm_get_str(&r, h.name, sizeof h.name, CT_SPLIT_NAME_MAX);
     hm_get_raw(&r, (uint8_t *)h.currency, CT_CURRENCY_LEN);
     h.version_count = (uint32_t)hm_get_varint(&r, CT_SPLIT_VERSIONS_MAX);
-    hm_err err = hm_reader_finish(&r);
-    if (err == HM_OK)
-        memcpy(out, &h, sizeof h);
-    return err;
+    return ct_reader_finish_into(&r, out, &h, sizeof h);
 }
 
 static hm_err split_version_encode(const ct_split_version *v, hm_writer *w) {
@@ -190,6 +183,11 @@ static hm_err resolve_from_state(void *arg, const uint8_t id[32], uint64_t heigh
     return HM_ERR_NOT_FOUND;
 }
 
+/* Recipient i of terms: the fees first, then the shares. */
+static const ct_party *terms_party(const ct_split_terms *t, uint32_t i) {
+    return i < t->fee_count ? &t->fees[i].to : &t->shares[i - t->fee_count].to;
+}
+
 /* The graph check for a new version of `self`: every nested contract must
  * exist with the same currency, no path may lead back to self, and no path
  * may nest deeper than CT_SPLIT_DEPTH_MAX. It walks every version of every
@@ -220,29 +218,29 @@ static hm_err graph_walk_contract(graph_check *g, const uint8_t id[32], uint32_t
         return err;
     if (!found)
         return graph_refuse(g, CT_SRULE_SPLIT_UNKNOWN, "a nested split contract does not exist");
-    for (uint32_t v = 1; v <= h.version_count && !g->refused; v++) {
-        if (++g->visits > CT_SPLIT_CHECK_VISITS_MAX)
-            return graph_refuse(g, CT_SRULE_GRAPH_LIMIT,
-                                "the nested contracts are too many to check");
-        ct_split_version *ver = malloc(sizeof *ver);
-        if (ver == NULL)
-            return HM_ERR_NOMEM;
+    ct_split_version *ver = malloc(sizeof *ver);
+    if (ver == NULL)
+        return HM_ERR_NOMEM;
+    for (uint32_t v = 1; v <= h.version_count && !g->refused && err == HM_OK; v++) {
+        if (++g->visits > CT_SPLIT_CHECK_VISITS_MAX) {
+            err =
+                graph_refuse(g, CT_SRULE_GRAPH_LIMIT, "the nested contracts are too many to check");
+            break;
+        }
         err = load_version(g->x, id, v, ver, &found);
         if (err == HM_OK && !found)
             err = HM_ERR_IO;
         if (err == HM_OK)
             err = graph_walk_terms(g, &ver->terms, level);
-        free(ver);
-        if (err != HM_OK)
-            return err;
     }
-    return HM_OK;
+    free(ver);
+    return err;
 }
 
 /* Walks the nested contracts of terms that sit at level (self is level 1). */
 static hm_err graph_walk_terms(graph_check *g, const ct_split_terms *t, uint32_t level) {
     for (uint32_t i = 0; i < t->fee_count + t->share_count && !g->refused; i++) {
-        const ct_party *p = i < t->fee_count ? &t->fees[i].to : &t->shares[i - t->fee_count].to;
+        const ct_party *p = terms_party(t, i);
         if (p->kind != CT_PARTY_SPLIT)
             continue;
         if (memcmp(p->id, g->self, 32) == 0)
@@ -259,7 +257,7 @@ static hm_err check_nested_currency(ct_exec *x, const ct_split_terms *t, ct_resu
                                     bool *refused) {
     *refused = false;
     for (uint32_t i = 0; i < t->fee_count + t->share_count; i++) {
-        const ct_party *p = i < t->fee_count ? &t->fees[i].to : &t->shares[i - t->fee_count].to;
+        const ct_party *p = terms_party(t, i);
         if (p->kind != CT_PARTY_SPLIT)
             continue;
         ct_split_head h;
@@ -610,6 +608,18 @@ static ct_account member_account(const uint8_t id[32]) {
 
 /* ------------------------------------------------------------ sales */
 
+/* A platform's sales clearing account: the source of every gross. */
+static ct_account clearing_account(const hm_pubkey *platform) {
+    ct_account a = {.kind = CT_ACCOUNT_SALES, .owner = *platform};
+    return a;
+}
+
+static void item_key(ct_key_buf *k, const char *gtin, const char *serial) {
+    ct_key_start(k, CT_SKEY_ITEM);
+    ct_key_add(k, gtin, CT_GTIN_LEN);
+    ct_key_add_str(k, serial);
+}
+
 static void sale_key(ct_key_buf *k, const hm_pubkey *platform, const char *order_id) {
     ct_key_start(k, CT_SKEY_SALE);
     ct_key_add(k, platform->bytes, HM_PUBKEY_LEN);
@@ -643,10 +653,7 @@ hm_err ct_sale_totals_decode(const uint8_t *data, size_t len, ct_sale_totals *ou
     t.sales = hm_get_varint(&r, UINT64_MAX);
     t.gross = hm_get_varint(&r, UINT64_MAX);
     t.refunded = hm_get_varint(&r, UINT64_MAX);
-    hm_err err = hm_reader_finish(&r);
-    if (err == HM_OK)
-        *out = t;
-    return err;
+    return ct_reader_finish_into(&r, out, &t, sizeof t);
 }
 
 static hm_err totals_decode_any(const uint8_t *data, size_t len, void *out) {
@@ -696,6 +703,29 @@ static hm_err sale_totals_add(ct_exec *x, const ct_sale *s, uint64_t sales, uint
     return err;
 }
 
+/* resolve_from_state that keeps what a sale needs of its root contract's
+ * version, so that the expansion's own resolution of it is not repeated.
+ * Every resolution is at the same height, so any of the root gives it. */
+typedef struct {
+    ct_exec *x;
+    const uint8_t *root_id;
+    bool have_root;
+    uint32_t root_version;
+    uint64_t root_window_ms;
+} sale_resolve;
+
+static hm_err resolve_for_sale(void *arg, const uint8_t id[32], uint64_t height,
+                               ct_split_version *out) {
+    sale_resolve *r = arg;
+    hm_err err = resolve_from_state(r->x, id, height, out);
+    if (err == HM_OK && !r->have_root && memcmp(id, r->root_id, 32) == 0) {
+        r->have_root = true;
+        r->root_version = out->version;
+        r->root_window_ms = out->terms.return_window_ms;
+    }
+    return err;
+}
+
 /* Records one sale; refusals carry record index `index`. */
 static hm_err apply_one_sale(ct_exec *x, const uint8_t tx_id[32], const ct_member *signer,
                              const ct_sale_body *b, uint32_t index, ct_result *res) {
@@ -732,25 +762,27 @@ static hm_err apply_one_sale(ct_exec *x, const uint8_t tx_id[32], const ct_membe
     s->time_ms = ctx->time_ms;
     memcpy(s->tx_id, tx_id, HM_HASH_LEN);
     ct_expand_error why;
-    err = ct_split_expand(resolve_from_state, x, b->contract_id, b->currency, ctx->height, b->gross,
+    sale_resolve sr = {x, b->contract_id, false, 0, 0};
+    err = ct_split_expand(resolve_for_sale, &sr, b->contract_id, b->currency, ctx->height, b->gross,
                           s->nodes, CT_SALE_NODES_MAX, &s->node_count, &why);
     if (err == HM_ERR_CONFLICT) {
         free(s);
         return ct_refuse(res, HM_ERR_CONFLICT, why.rule, index, "%s", why.message);
     }
-    ct_split_version root;
-    if (err == HM_OK)
-        err = resolve_from_state(x, b->contract_id, ctx->height, &root);
+    if (err == HM_OK && !sr.have_root) {
+        ct_split_version root; /* not reached: the expansion resolves the root first */
+        err = resolve_for_sale(&sr, b->contract_id, ctx->height, &root);
+    }
     if (err != HM_OK) {
         free(s);
         return err;
     }
-    s->version = root.version;
-    if (__builtin_add_overflow(ctx->time_ms, root.terms.return_window_ms, &s->window_end_ms))
+    s->version = sr.root_version;
+    if (__builtin_add_overflow(ctx->time_ms, sr.root_window_ms, &s->window_end_ms))
         s->window_end_ms = UINT64_MAX;
 
     op o = {x, tx_id, &s->platform, b->order_id, b->currency, 0};
-    ct_account clearing = {.kind = CT_ACCOUNT_SALES, .owner = s->platform};
+    ct_account clearing = clearing_account(&s->platform);
     err = post(&o, CT_ENTRY_SALE, &clearing, CT_BUCKET_AVAILABLE, -(int64_t)b->gross);
     for (uint32_t i = 0; i < s->node_count && err == HM_OK; i++) {
         if (s->nodes[i].party.kind != CT_PARTY_ACCOUNT)
@@ -767,9 +799,7 @@ static hm_err apply_one_sale(ct_exec *x, const uint8_t tx_id[32], const ct_membe
         err = ct_state_put(x, k.bytes, k.len, NULL, 0);
     }
     if (err == HM_OK && b->has_item) {
-        ct_key_start(&k, CT_SKEY_ITEM);
-        ct_key_add(&k, b->gtin, CT_GTIN_LEN);
-        ct_key_add_str(&k, b->serial);
+        item_key(&k, b->gtin, b->serial);
         uint8_t link[HM_PUBKEY_LEN + CT_ORDER_ID_MAX];
         size_t order_len = strlen(b->order_id);
         memcpy(link, s->platform.bytes, HM_PUBKEY_LEN);
@@ -843,7 +873,7 @@ static hm_err refund_fits(ct_exec *x, const ct_sale *s, const uint64_t *voided, 
         *fits = total <= INT64_MAX && !__builtin_sub_overflow(target, (int64_t)total, &after);
     }
     if (*fits) {
-        ct_account clearing = {.kind = CT_ACCOUNT_SALES, .owner = s->platform};
+        ct_account clearing = clearing_account(&s->platform);
         hm_err err = load_balance(x, &clearing, s->body.currency, &pending, &available);
         if (err != HM_OK)
             return err;
@@ -879,7 +909,7 @@ static hm_err refund_sale(ct_exec *x, const uint8_t tx_id[32], ct_sale *s, uint6
         ct_account a = member_account(s->nodes[i].party.id);
         err = post(&o, CT_ENTRY_REFUND, &a, bucket, -(int64_t)voided[i]);
     }
-    ct_account clearing = {.kind = CT_ACCOUNT_SALES, .owner = s->platform};
+    ct_account clearing = clearing_account(&s->platform);
     if (err == HM_OK)
         err = post(&o, CT_ENTRY_REFUND, &clearing, CT_BUCKET_AVAILABLE, (int64_t)amount);
     if (err != HM_OK)
@@ -947,9 +977,7 @@ hm_err ct_settle_item_returned(ct_exec *x, const char *gtin, const char *serial,
         strnlen(serial, CT_SERIAL_MAX + 1) > CT_SERIAL_MAX)
         return HM_OK; /* not an item a sale can link */
     ct_key_buf k;
-    ct_key_start(&k, CT_SKEY_ITEM);
-    ct_key_add(&k, gtin, CT_GTIN_LEN);
-    ct_key_add_str(&k, serial);
+    item_key(&k, gtin, serial);
     uint8_t *link = NULL;
     size_t link_len = 0;
     hm_err err = ct_state_get(x, k.bytes, k.len, &link, &link_len);

@@ -22,26 +22,29 @@ bool ct_currency_is_valid(const char *code) {
     return code[CT_CURRENCY_LEN] == '\0';
 }
 
-/* Identifiers (order ids, serials, session ids): printable ASCII, no space. */
-static bool token_is_valid(const char *text, size_t len_min, size_t len_max) {
+/* Between len_min and len_max bytes of printable ASCII from `lowest` up. */
+static bool ascii_is_valid(const char *text, size_t len_min, size_t len_max, unsigned char lowest) {
     size_t n = strnlen(text, len_max + 1);
     if (n < len_min || n > len_max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)text[i] < 0x21 || (unsigned char)text[i] > 0x7e)
+        if ((unsigned char)text[i] < lowest || (unsigned char)text[i] > 0x7e)
             return false;
     return true;
 }
 
+/* Identifiers (order ids, serials, session ids): printable ASCII, no space. */
+static bool token_is_valid(const char *text, size_t len_min, size_t len_max) {
+    return ascii_is_valid(text, len_min, len_max, 0x21);
+}
+
 /* Names and references: printable ASCII, spaces allowed inside. */
 static bool label_is_valid(const char *text, size_t len_min, size_t len_max) {
-    size_t n = strnlen(text, len_max + 1);
-    if (n < len_min || n > len_max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
-            return false;
-    return true;
+    return ascii_is_valid(text, len_min, len_max, 0x20);
+}
+
+static bool party_kind_is_valid(uint8_t kind) {
+    return kind == CT_PARTY_ACCOUNT || kind == CT_PARTY_SPLIT;
 }
 
 static bool gtin_is_valid(const char *text) {
@@ -70,9 +73,8 @@ bool ct_split_terms_are_valid(const ct_split_terms *t, uint32_t *rule) {
         return false;
     }
     for (uint32_t i = 0; i < t->fee_count; i++) {
-        const ct_party *p = &t->fees[i].to;
         if (t->fees[i].amount == 0 || t->fees[i].amount > CT_AMOUNT_MAX ||
-            (p->kind != CT_PARTY_ACCOUNT && p->kind != CT_PARTY_SPLIT)) {
+            !party_kind_is_valid(t->fees[i].to.kind)) {
             *rule = CT_SRULE_FEES;
             return false;
         }
@@ -83,9 +85,7 @@ bool ct_split_terms_are_valid(const ct_split_terms *t, uint32_t *rule) {
     }
     uint64_t sum = 0;
     for (uint32_t i = 0; i < t->share_count; i++) {
-        const ct_party *p = &t->shares[i].to;
-        if (t->shares[i].share_bps == 0 ||
-            (p->kind != CT_PARTY_ACCOUNT && p->kind != CT_PARTY_SPLIT)) {
+        if (t->shares[i].share_bps == 0 || !party_kind_is_valid(t->shares[i].to.kind)) {
             *rule = CT_SRULE_RECIPIENTS;
             return false;
         }
@@ -108,7 +108,7 @@ static void put_party(hm_writer *w, const ct_party *p) {
 
 static void get_party(hm_reader *r, ct_party *p) {
     p->kind = hm_get_u8(r);
-    if (hm_reader_error(r) == HM_OK && p->kind != CT_PARTY_ACCOUNT && p->kind != CT_PARTY_SPLIT)
+    if (hm_reader_error(r) == HM_OK && !party_kind_is_valid(p->kind))
         hm_reader_fail(r, HM_ERR_BAD_VALUE);
     hm_get_raw(r, p->id, 32);
 }
@@ -173,6 +173,18 @@ static void get_version_byte(hm_reader *r) {
         hm_reader_fail(r, HM_ERR_UNKNOWN_TYPE);
 }
 
+/* Starts a decoder: HM_ERR_ARG for bad arguments, else r reads data, past
+ * the body version byte when with_version. */
+static hm_err decode_start(hm_reader *r, const uint8_t *data, size_t len, const void *out,
+                           bool with_version) {
+    if ((data == NULL && len > 0) || out == NULL)
+        return HM_ERR_ARG;
+    hm_reader_init(r, data, len);
+    if (with_version)
+        get_version_byte(r);
+    return HM_OK;
+}
+
 /* ------------------------------------------------------------ bodies */
 
 hm_err ct_split_create_encode(const ct_split_create_body *b, hm_writer *w) {
@@ -187,19 +199,18 @@ hm_err ct_split_create_encode(const ct_split_create_body *b, hm_writer *w) {
 }
 
 hm_err ct_split_create_decode(const uint8_t *data, size_t len, ct_split_create_body *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, true);
+    if (err != HM_OK)
+        return err;
     ct_split_create_body *b = calloc(1, sizeof *b);
     if (b == NULL)
         return HM_ERR_NOMEM;
-    hm_reader r;
-    hm_reader_init(&r, data, len);
-    get_version_byte(&r);
     hm_get_str(&r, b->name, sizeof b->name, CT_SPLIT_NAME_MAX);
     if (hm_reader_error(&r) == HM_OK && !label_is_valid(b->name, 1, CT_SPLIT_NAME_MAX))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
     get_terms(&r, &b->terms);
-    hm_err err = ct_reader_finish_into(&r, out, b, sizeof *b);
+    err = ct_reader_finish_into(&r, out, b, sizeof *b);
     free(b);
     return err;
 }
@@ -215,18 +226,17 @@ hm_err ct_split_amend_encode(const ct_split_amend_body *b, hm_writer *w) {
 }
 
 hm_err ct_split_amend_decode(const uint8_t *data, size_t len, ct_split_amend_body *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, true);
+    if (err != HM_OK)
+        return err;
     ct_split_amend_body *b = calloc(1, sizeof *b);
     if (b == NULL)
         return HM_ERR_NOMEM;
-    hm_reader r;
-    hm_reader_init(&r, data, len);
-    get_version_byte(&r);
     hm_get_raw(&r, b->contract_id, 32);
     b->from_height = hm_get_varint(&r, UINT64_MAX);
     get_terms(&r, &b->terms);
-    hm_err err = ct_reader_finish_into(&r, out, b, sizeof *b);
+    err = ct_reader_finish_into(&r, out, b, sizeof *b);
     free(b);
     return err;
 }
@@ -282,14 +292,12 @@ static void get_sale_fields(hm_reader *r, ct_sale_body *b) {
 }
 
 hm_err ct_sale_decode(const uint8_t *data, size_t len, bool with_version, ct_sale_body *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, with_version);
+    if (err != HM_OK)
+        return err;
     ct_sale_body b;
     memset(&b, 0, sizeof b);
-    hm_reader r;
-    hm_reader_init(&r, data, len);
-    if (with_version)
-        get_version_byte(&r);
     get_sale_fields(&r, &b);
     return ct_reader_finish_into(&r, out, &b, sizeof b);
 }
@@ -307,13 +315,12 @@ hm_err ct_refund_encode(const ct_refund_body *b, hm_writer *w) {
 }
 
 hm_err ct_refund_decode(const uint8_t *data, size_t len, ct_refund_body *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, true);
+    if (err != HM_OK)
+        return err;
     ct_refund_body b;
     memset(&b, 0, sizeof b);
-    hm_reader r;
-    hm_reader_init(&r, data, len);
-    get_version_byte(&r);
     hm_get_str(&r, b.order_id, sizeof b.order_id, CT_ORDER_ID_MAX);
     b.amount = hm_get_varint(&r, UINT64_MAX);
     get_currency(&r, b.currency);
@@ -336,13 +343,12 @@ hm_err ct_payout_encode(const ct_payout_body *b, hm_writer *w) {
 }
 
 hm_err ct_payout_decode(const uint8_t *data, size_t len, ct_payout_body *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, true);
+    if (err != HM_OK)
+        return err;
     ct_payout_body b;
     memset(&b, 0, sizeof b);
-    hm_reader r;
-    hm_reader_init(&r, data, len);
-    get_version_byte(&r);
     hm_get_raw(&r, b.account.bytes, HM_PUBKEY_LEN);
     get_currency(&r, b.currency);
     b.amount = hm_get_varint(&r, UINT64_MAX);
@@ -373,12 +379,12 @@ hm_err ct_posting_encode(const ct_posting *p, hm_writer *w) {
 }
 
 hm_err ct_posting_decode(const uint8_t *data, size_t len, ct_posting *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, false);
+    if (err != HM_OK)
+        return err;
     ct_posting p;
     memset(&p, 0, sizeof p);
-    hm_reader r;
-    hm_reader_init(&r, data, len);
     p.seq = hm_get_u64(&r);
     p.height = hm_get_u64(&r);
     p.time_ms = hm_get_u64(&r);
@@ -429,13 +435,13 @@ hm_err ct_sale_record_encode(const ct_sale *s, hm_writer *w) {
 }
 
 hm_err ct_sale_record_decode(const uint8_t *data, size_t len, ct_sale *out) {
-    if ((data == NULL && len > 0) || out == NULL)
-        return HM_ERR_ARG;
+    hm_reader r;
+    hm_err err = decode_start(&r, data, len, out, false);
+    if (err != HM_OK)
+        return err;
     ct_sale *s = calloc(1, sizeof *s);
     if (s == NULL)
         return HM_ERR_NOMEM;
-    hm_reader r;
-    hm_reader_init(&r, data, len);
     hm_get_raw(&r, s->platform.bytes, HM_PUBKEY_LEN);
     get_sale_fields(&r, &s->body);
     s->version = (uint32_t)hm_get_varint(&r, UINT32_MAX);
@@ -462,7 +468,7 @@ hm_err ct_sale_record_decode(const uint8_t *data, size_t len, ct_sale *out) {
     }
     if (hm_reader_error(&r) == HM_OK && (s->refunded > s->body.gross || s->node_count == 0))
         hm_reader_fail(&r, HM_ERR_BAD_VALUE);
-    hm_err err = ct_reader_finish_into(&r, out, s, sizeof *s);
+    err = ct_reader_finish_into(&r, out, s, sizeof *s);
     free(s);
     return err;
 }
@@ -514,20 +520,30 @@ hm_err ct_request_message(const char *method, const char *path, const char *quer
 
 #define REQUEST_MSG_MAX (CT_REQUEST_METHOD_MAX + CT_REQUEST_PATH_MAX + CT_REQUEST_QUERY_MAX + 64)
 
+/* Builds the signed-request message of one request into buf. */
+static hm_err request_message_build(const char *method, const char *path, const char *query,
+                                    uint64_t time_ms, const uint8_t *body, size_t body_len,
+                                    uint8_t buf[REQUEST_MSG_MAX], size_t *len) {
+    uint8_t body_hash[HM_HASH_LEN];
+    hm_sha256(body, body_len, body_hash);
+    hm_writer w;
+    hm_writer_init(&w, buf, REQUEST_MSG_MAX);
+    hm_err err = ct_request_message(method, path, query, time_ms, body_hash, &w);
+    *len = w.len;
+    return err;
+}
+
 hm_err ct_request_sign(const hm_keypair *kp, const char *chain_id, const char *method,
                        const char *path, const char *query, uint64_t time_ms, const uint8_t *body,
                        size_t body_len, hm_sig *sig) {
     if (kp == NULL || sig == NULL || (body == NULL && body_len > 0))
         return HM_ERR_ARG;
-    uint8_t body_hash[HM_HASH_LEN];
-    hm_sha256(body, body_len, body_hash);
     uint8_t buf[REQUEST_MSG_MAX];
-    hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
-    hm_err err = ct_request_message(method, path, query, time_ms, body_hash, &w);
+    size_t len;
+    hm_err err = request_message_build(method, path, query, time_ms, body, body_len, buf, &len);
     if (err != HM_OK)
         return err;
-    return hm_sign(kp, HM_PURPOSE_REQUEST, chain_id, buf, w.len, sig);
+    return hm_sign(kp, HM_PURPOSE_REQUEST, chain_id, buf, len, sig);
 }
 
 hm_err ct_request_verify(const hm_pubkey *key, const char *chain_id, const char *method,
@@ -535,13 +551,10 @@ hm_err ct_request_verify(const hm_pubkey *key, const char *chain_id, const char 
                          size_t body_len, const hm_sig *sig) {
     if (key == NULL || sig == NULL || (body == NULL && body_len > 0))
         return HM_ERR_ARG;
-    uint8_t body_hash[HM_HASH_LEN];
-    hm_sha256(body, body_len, body_hash);
     uint8_t buf[REQUEST_MSG_MAX];
-    hm_writer w;
-    hm_writer_init(&w, buf, sizeof buf);
-    hm_err err = ct_request_message(method, path, query, time_ms, body_hash, &w);
+    size_t len;
+    hm_err err = request_message_build(method, path, query, time_ms, body, body_len, buf, &len);
     if (err != HM_OK)
         return err;
-    return hm_verify(key, HM_PURPOSE_REQUEST, chain_id, buf, w.len, sig);
+    return hm_verify(key, HM_PURPOSE_REQUEST, chain_id, buf, len, sig);
 }

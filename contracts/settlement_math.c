@@ -104,6 +104,19 @@ static hm_err expand_add(expansion *e, const ct_party *party, uint32_t parent, u
     return HM_OK;
 }
 
+static hm_err expand_contract(expansion *e, uint32_t self, uint8_t depth);
+
+/* Adds a recipient of contract node `self` (at depth) and, for a nested
+ * contract, splits its part under it. */
+static hm_err expand_child(expansion *e, const ct_party *to, uint32_t self, uint8_t depth,
+                           bool is_fee, uint32_t share_bps, uint64_t amount) {
+    uint32_t child;
+    hm_err err = expand_add(e, to, self, (uint8_t)(depth + 1), is_fee, share_bps, amount, &child);
+    if (err == HM_OK && to->kind == CT_PARTY_SPLIT)
+        err = expand_contract(e, child, (uint8_t)(depth + 1));
+    return err;
+}
+
 /* Splits amount under contract node `self` (already added) at depth. */
 static hm_err expand_contract(expansion *e, uint32_t self, uint8_t depth) {
     if (depth > CT_SPLIT_DEPTH_MAX)
@@ -126,15 +139,9 @@ static hm_err expand_contract(expansion *e, uint32_t self, uint8_t depth) {
     for (uint32_t i = 0; i < v.terms.fee_count; i++) {
         uint64_t fee = v.terms.fees[i].amount < left ? v.terms.fees[i].amount : left;
         left -= fee;
-        uint32_t child;
-        err = expand_add(e, &v.terms.fees[i].to, self, (uint8_t)(depth + 1), true, 0, fee, &child);
+        err = expand_child(e, &v.terms.fees[i].to, self, depth, true, 0, fee);
         if (err != HM_OK)
             return err;
-        if (v.terms.fees[i].to.kind == CT_PARTY_SPLIT) {
-            err = expand_contract(e, child, (uint8_t)(depth + 1));
-            if (err != HM_OK)
-                return err;
-        }
     }
 
     uint64_t weights[CT_SPLIT_SHARES_MAX];
@@ -145,16 +152,10 @@ static hm_err expand_contract(expansion *e, uint32_t self, uint8_t depth) {
     if (err != HM_OK)
         return expand_refuse(e, CT_SRULE_SHARES_SUM, "a stored split contract has no shares");
     for (uint32_t i = 0; i < v.terms.share_count; i++) {
-        uint32_t child;
-        err = expand_add(e, &v.terms.shares[i].to, self, (uint8_t)(depth + 1), false,
-                         v.terms.shares[i].share_bps, parts[i], &child);
+        err = expand_child(e, &v.terms.shares[i].to, self, depth, false,
+                           v.terms.shares[i].share_bps, parts[i]);
         if (err != HM_OK)
             return err;
-        if (v.terms.shares[i].to.kind == CT_PARTY_SPLIT) {
-            err = expand_contract(e, child, (uint8_t)(depth + 1));
-            if (err != HM_OK)
-                return err;
-        }
     }
     return HM_OK;
 }

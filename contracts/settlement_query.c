@@ -25,6 +25,12 @@ static hm_err store_get(const ct_store *s, const ct_key_buf *k, uint8_t **val, s
     return s->get(s->ctx, k->bytes, k->len, val, val_len);
 }
 
+/* A decoder's verdict on a stored value: one that does not decode means a
+ * damaged store (HM_ERR_IO); running out of memory stays what it is. */
+static hm_err stored_decode_err(hm_err err) {
+    return err == HM_OK || err == HM_ERR_NOMEM ? err : HM_ERR_IO;
+}
+
 static bool account_is_valid(const ct_account *a) {
     return a->kind >= CT_ACCOUNT_MEMBER && a->kind <= CT_ACCOUNT_PAID;
 }
@@ -122,7 +128,7 @@ static hm_err load_posting(const ct_store *s, uint64_t seq, ct_posting *p) {
         return err;
     err = ct_posting_decode(val, val_len, p);
     free(val);
-    return err == HM_OK ? HM_OK : HM_ERR_IO;
+    return stored_decode_err(err);
 }
 
 typedef struct {
@@ -232,7 +238,7 @@ hm_err ct_query_sale(const ct_store *s, const hm_pubkey *platform, const char *o
         return err;
     err = ct_sale_record_decode(val, val_len, out);
     free(val);
-    return err == HM_OK ? HM_OK : (err == HM_ERR_NOMEM ? err : HM_ERR_IO);
+    return stored_decode_err(err);
 }
 
 hm_err ct_query_split_version(const ct_store *s, const uint8_t id[32], uint32_t version,
@@ -250,7 +256,7 @@ hm_err ct_query_split_version(const ct_store *s, const uint8_t id[32], uint32_t 
         return err;
     err = ct_split_version_decode(val, val_len, out);
     free(val);
-    return err == HM_OK ? HM_OK : (err == HM_ERR_NOMEM ? err : HM_ERR_IO);
+    return stored_decode_err(err);
 }
 
 hm_err ct_query_split(const ct_store *s, const uint8_t id[32], ct_split_head *head,
@@ -265,10 +271,10 @@ hm_err ct_query_split(const ct_store *s, const uint8_t id[32], ct_split_head *he
     hm_err err = store_get(s, &k, &val, &val_len);
     if (err != HM_OK)
         return err;
-    err = ct_split_head_decode(val, val_len, head);
+    err = stored_decode_err(ct_split_head_decode(val, val_len, head));
     free(val);
     if (err != HM_OK)
-        return HM_ERR_IO;
+        return err;
     if (latest == NULL)
         return HM_OK;
     err = ct_query_split_version(s, id, head->version_count, latest);
@@ -283,7 +289,7 @@ static hm_err query_totals(const ct_store *s, const ct_key_buf *k, ct_sale_total
         return err;
     err = ct_sale_totals_decode(val, val_len, out);
     free(val);
-    return err == HM_OK ? HM_OK : HM_ERR_IO;
+    return stored_decode_err(err);
 }
 
 hm_err ct_query_session_totals(const ct_store *s, const hm_pubkey *platform, const char *session_id,

@@ -132,11 +132,22 @@ static void forbidden(struct evhttp_request *req) {
     nd_http_reply_error(req, 403, "forbidden", "the signer may not read this");
 }
 
-/* Authenticates; true with signer set, or false after a reply. */
-static bool authenticate(settle_api *api, struct evhttp_request *req, hm_pubkey *signer) {
-    if (!nd_http_require_read(req))
-        return false;
-    return nd_auth_check(api->auth, api->node, req, nd_auth_now_ms(), signer) == 0;
+static void reply_nomem(struct evhttp_request *req) {
+    nd_http_reply_error(req, 500, "internal", "out of memory");
+}
+
+static void reply_read_failed(struct evhttp_request *req, hm_err err) {
+    nd_http_reply_error(req, 500, "internal", "state read failed: %s", hm_err_name(err));
+}
+
+/* Authenticates a route's request: its api (the route's arg) with signer
+ * set, or NULL after a reply. */
+static settle_api *authenticate(void *arg, struct evhttp_request *req, hm_pubkey *signer) {
+    settle_api *api = arg;
+    if (!nd_http_require_read(req) ||
+        nd_auth_check(api->auth, api->node, req, nd_auth_now_ms(), signer) != 0)
+        return NULL;
+    return api;
 }
 
 static bool same_key(const hm_pubkey *a, const hm_pubkey *b) {
@@ -159,7 +170,7 @@ static void reply_balance(settle_api *api, struct evhttp_request *req, const ct_
     hm_err err = ct_query_balances(nd_node_state_store(api->node), a, collect_balance, list);
     if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
         json_decref(list);
-        nd_http_reply_error(req, 500, "internal", "state read failed: %s", hm_err_name(err));
+        reply_read_failed(req, err);
         return;
     }
     /* An account with no postings has no balances: the same answer as an
@@ -233,7 +244,7 @@ static void reply_statement(settle_api *api, struct evhttp_request *req, const c
     if (csv) {
         o.csv = evbuffer_new();
         if (o.csv == NULL) {
-            nd_http_reply_error(req, 500, "internal", "out of memory");
+            reply_nomem(req);
             return;
         }
         evbuffer_add_printf(o.csv,
@@ -247,7 +258,7 @@ static void reply_statement(settle_api *api, struct evhttp_request *req, const c
         json_decref(o.list);
         if (o.csv)
             evbuffer_free(o.csv);
-        nd_http_reply_error(req, 500, "internal", "state read failed: %s", hm_err_name(err));
+        reply_read_failed(req, err);
         return;
     }
     if (csv) {
@@ -272,11 +283,20 @@ static bool owner_or_overseer(settle_api *api, const hm_pubkey *signer, const hm
     return same_key(owner, signer) || nd_auth_is_overseer(api->node, signer);
 }
 
+/* owner_or_overseer, or false after replying 403. */
+static bool may_read(settle_api *api, struct evhttp_request *req, const hm_pubkey *signer,
+                     const hm_pubkey *owner) {
+    if (owner_or_overseer(api, signer, owner))
+        return true;
+    forbidden(req);
+    return false;
+}
+
 static void route_accounts(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
-    settle_api *api = arg;
     hm_pubkey signer;
-    if (!authenticate(api, req, &signer))
+    settle_api *api = authenticate(arg, req, &signer);
+    if (api == NULL)
         return;
     char id[CT_ACCOUNT_TEXT_LEN + 2];
     const char *tail;
@@ -286,10 +306,8 @@ static void route_accounts(nd_node *n, struct evhttp_request *req, const char *r
         return;
     }
     /* Decided from the request alone: no lookup before this point. */
-    if (!owner_or_overseer(api, &signer, &a.owner)) {
-        forbidden(req);
+    if (!may_read(api, req, &signer, &a.owner))
         return;
-    }
     if (tail == NULL || strcmp(tail, "") == 0 || strcmp(tail, "balance") == 0)
         reply_balance(api, req, &a);
     else if (strcmp(tail, "statement") == 0)
@@ -365,9 +383,9 @@ static bool sale_has_party(const ct_sale *s, const hm_pubkey *key) {
 
 static void route_sales(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
-    settle_api *api = arg;
     hm_pubkey signer;
-    if (!authenticate(api, req, &signer))
+    settle_api *api = authenticate(arg, req, &signer);
+    if (api == NULL)
         return;
     char order[CT_ORDER_ID_MAX + 1];
     hm_pubkey platform;
@@ -377,7 +395,7 @@ static void route_sales(nd_node *n, struct evhttp_request *req, const char *rest
     bool allowed = owner_or_overseer(api, &signer, &platform);
     ct_sale *s = malloc(sizeof *s);
     if (s == NULL) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
+        reply_nomem(req);
         return;
     }
     hm_err err = ct_query_sale(nd_node_state_store(api->node), &platform, order, s);
@@ -391,7 +409,7 @@ static void route_sales(nd_node *n, struct evhttp_request *req, const char *rest
     if (err == HM_ERR_NOT_FOUND)
         nd_http_reply_error(req, 404, "not_found", "no such sale");
     else if (err != HM_OK)
-        nd_http_reply_error(req, 500, "internal", "state read failed: %s", hm_err_name(err));
+        reply_read_failed(req, err);
     else
         nd_http_reply_json(req, 200, sale_json(s));
     free(s);
@@ -422,26 +440,24 @@ static void reply_totals(struct evhttp_request *req, hm_err err, const ct_sale_t
     if (err == HM_ERR_NOT_FOUND)
         nd_http_reply_json(req, 200, totals_json(&zero, currency));
     else if (err != HM_OK)
-        nd_http_reply_error(req, 500, "internal", "state read failed: %s", hm_err_name(err));
+        reply_read_failed(req, err);
     else
         nd_http_reply_json(req, 200, totals_json(t, currency));
 }
 
 static void route_sessions(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
-    settle_api *api = arg;
     hm_pubkey signer;
-    if (!authenticate(api, req, &signer))
+    settle_api *api = authenticate(arg, req, &signer);
+    if (api == NULL)
         return;
     char session[CT_SESSION_ID_MAX + 1];
     hm_pubkey platform;
     if (!platform_and_name(req, rest, &platform, session, sizeof session,
                            "/v1/sessions/{platform key}/{session}"))
         return;
-    if (!owner_or_overseer(api, &signer, &platform)) {
-        forbidden(req);
+    if (!may_read(api, req, &signer, &platform))
         return;
-    }
     char currency[CT_CURRENCY_LEN + 1];
     if (!currency_param(req, currency))
         return;
@@ -453,9 +469,9 @@ static void route_sessions(nd_node *n, struct evhttp_request *req, const char *r
 
 static void route_streamers(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
-    settle_api *api = arg;
     hm_pubkey signer;
-    if (!authenticate(api, req, &signer))
+    settle_api *api = authenticate(arg, req, &signer);
+    if (api == NULL)
         return;
     hm_pubkey streamer;
     char hex[2 * HM_PUBKEY_LEN + 2];
@@ -468,10 +484,8 @@ static void route_streamers(nd_node *n, struct evhttp_request *req, const char *
         nd_http_reply_error(req, 404, "not_found", "no such resource");
         return;
     }
-    if (!owner_or_overseer(api, &signer, &streamer)) {
-        forbidden(req);
+    if (!may_read(api, req, &signer, &streamer))
         return;
-    }
     char currency[CT_CURRENCY_LEN + 1];
     if (!currency_param(req, currency))
         return;
@@ -488,9 +502,9 @@ static json_t *party_json(const ct_party *p) {
 
 static void route_splits(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
     (void)n;
-    settle_api *api = arg;
     hm_pubkey signer;
-    if (!authenticate(api, req, &signer))
+    settle_api *api = authenticate(arg, req, &signer);
+    if (api == NULL)
         return;
     uint8_t id[32];
     if (hm_hex_decode(rest, id, 32) != HM_OK) {
@@ -500,7 +514,7 @@ static void route_splits(nd_node *n, struct evhttp_request *req, const char *res
     ct_split_head head;
     ct_split_version *v = malloc(sizeof *v);
     if (v == NULL) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
+        reply_nomem(req);
         return;
     }
     hm_err err = ct_query_split(nd_node_state_store(api->node), id, &head, v);
@@ -659,14 +673,14 @@ static bool replay_visit(void *arg, const ct_posting *p) {
 }
 
 static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
-    settle_api *api = arg;
     hm_pubkey signer;
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
         /* a stream has no length to announce */
         nd_http_reply_error(req, 405, "method_not_allowed", "the feed is read with GET");
         return;
     }
-    if (!authenticate(api, req, &signer))
+    settle_api *api = authenticate(arg, req, &signer);
+    if (api == NULL)
         return;
     if (strcmp(rest, "") != 0) {
         nd_http_reply_error(req, 404, "not_found", "no such feed");
@@ -677,7 +691,8 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
         return;
     }
     const ct_store *store = nd_node_state_store(n);
-    uint64_t after;
+    uint64_t after = 0;
+    bool have_after = true;
     const char *last_id =
         evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
     char text[32];
@@ -694,9 +709,8 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
             nd_http_reply_error(req, 400, "bad_request", "after must be a sequence number");
             return;
         }
-    } else if (ct_query_journal_last_seq(store, &after) != HM_OK) {
-        nd_http_reply_error(req, 500, "internal", "state read failed");
-        return;
+    } else {
+        have_after = false; /* no id: from the journal's end */
     }
     /* Catching up runs on the loop: bound it. A client further behind reads
      * its statement first, then resumes from a recent id. */
@@ -705,6 +719,8 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
         nd_http_reply_error(req, 500, "internal", "state read failed");
         return;
     }
+    if (!have_after)
+        after = last_seq;
     if (after < last_seq && last_seq - after > FEED_REPLAY_MAX) {
         nd_http_reply_error(req, 400, "too_far_behind",
                             "more than %d postings to catch up: read the statement, then resume "
@@ -717,7 +733,7 @@ static void route_feed(nd_node *n, struct evhttp_request *req, const char *rest,
     if (c == NULL || ref == NULL || (c->out = evbuffer_new()) == NULL) {
         free(c);
         free(ref);
-        nd_http_reply_error(req, 500, "internal", "out of memory");
+        reply_nomem(req);
         return;
     }
     c->req = req;
