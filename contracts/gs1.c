@@ -126,6 +126,11 @@ static bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
+/* ASCII letter or digit (locale-independent, unlike isalnum). */
+static bool is_alnum(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c);
+}
+
 static bool all_digits(const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         if (!is_digit(s[i])) {
@@ -161,10 +166,7 @@ static const ai_def *ai_lookup(const char *ai, size_t len) {
 
 /* GS1 character set 82 (AI values of type X). */
 static bool is_cset82(char c) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c)) {
-        return true;
-    }
-    return c != '\0' && strchr("!\"%&'()*+,-./:;<=>?_", c) != NULL;
+    return is_alnum(c) || (c != '\0' && strchr("!\"%&'()*+,-./:;<=>?_", c) != NULL);
 }
 
 /* GS1 character set 39 (type Y). */
@@ -364,28 +366,11 @@ static bool qualifiers_allowed(const ai_def *key, const char (*quals)[CT_GS1_AI_
 /* ----------------------------------------------------------- URI parsing */
 
 static bool is_uri_char(char c) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c)) {
-        return true;
-    }
-    return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+    return is_alnum(c) || (c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL);
 }
 
 static bool is_domain_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' ||
-           c == '.' || c == ':' || c == '[' || c == ']';
-}
-
-static int hex_value(char c) {
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
+    return is_alnum(c) || c == '-' || c == '.' || c == ':' || c == '[' || c == ']';
 }
 
 /* Percent-decodes src[0..len) into out (capacity out_cap, NUL added).
@@ -396,13 +381,16 @@ static bool unescape(const char *src, size_t len, bool plus_is_space, char *out,
     for (size_t i = 0; i < len; i++) {
         char c = src[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hex_value(src[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(src[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
+            char pair[3] = {0};
+            uint8_t byte = 0;
+            if (i + 2 < len) {
+                memcpy(pair, src + i + 1, 2);
+            }
+            if (hm_hex_decode(pair, &byte, 1) != HM_OK) {
                 *reason = "malformed percent-encoding";
                 return false;
             }
-            c = (char)(hi * 16 + lo);
+            c = (char)byte;
             if (c == '\0') {
                 *reason = "percent-encoded NUL (%00) is refused";
                 return false;
@@ -732,8 +720,7 @@ static bool append_escaped(char *out, size_t out_cap, size_t *pos, const char *v
     static const char hex[] = "0123456789ABCDEF";
     for (const char *p = value; *p != '\0'; p++) {
         char c = *p;
-        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' ||
-                     c == '.' || c == '_' || c == '~';
+        bool plain = is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
         if (plain) {
             if (!append(out, out_cap, pos, &c, 1)) {
                 return false;

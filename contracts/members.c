@@ -32,6 +32,21 @@ static void member_key(const ct_member_id *id, uint8_t out[4 + HM_PUBKEY_LEN]) {
     memcpy(out + 4, id->bytes, HM_PUBKEY_LEN);
 }
 
+/* The head shared by a member record and a member-add body: key, roles,
+ * name. */
+static void put_member_head(hm_writer *w, const hm_pubkey *key, uint32_t roles, const char *name) {
+    hm_put_raw(w, key->bytes, HM_PUBKEY_LEN);
+    hm_put_varint(w, roles);
+    hm_put_str(w, name, CT_MEMBER_NAME_MAX);
+}
+
+static void get_member_head(hm_reader *r, hm_pubkey *key, uint32_t *roles,
+                            char name[CT_MEMBER_NAME_MAX + 1]) {
+    hm_get_raw(r, key->bytes, HM_PUBKEY_LEN);
+    *roles = (uint32_t)hm_get_varint(r, UINT32_MAX);
+    hm_get_str(r, name, CT_MEMBER_NAME_MAX + 1, CT_MEMBER_NAME_MAX);
+}
+
 static bool is_genesis_admin(const ct_block_ctx *ctx, const hm_pubkey *key) {
     for (uint32_t i = 0; i < ctx->admin_count; i++)
         if (memcmp(ctx->admins[i].bytes, key->bytes, HM_PUBKEY_LEN) == 0)
@@ -73,9 +88,7 @@ static hm_err read_member(const ct_src *from, const ct_member_id *id, ct_member 
     memset(&m, 0, sizeof m);
     hm_reader r;
     hm_reader_init(&r, val, val_len);
-    hm_get_raw(&r, m.key.bytes, HM_PUBKEY_LEN);
-    m.roles = (uint32_t)hm_get_varint(&r, UINT32_MAX);
-    hm_get_str(&r, m.name, sizeof m.name, CT_MEMBER_NAME_MAX);
+    get_member_head(&r, &m.key, &m.roles, m.name);
     m.since_height = hm_get_varint(&r, UINT64_MAX);
     err = hm_reader_finish(&r);
     free(val);
@@ -101,9 +114,7 @@ static hm_err write_member(ct_exec *x, const ct_member_id *id, const ct_member *
     uint8_t buf[HM_PUBKEY_LEN + 10 + 2 + CT_MEMBER_NAME_MAX + 10];
     hm_writer w;
     hm_writer_init(&w, buf, sizeof buf);
-    hm_put_raw(&w, m->key.bytes, HM_PUBKEY_LEN);
-    hm_put_varint(&w, m->roles);
-    hm_put_str(&w, m->name, CT_MEMBER_NAME_MAX);
+    put_member_head(&w, &m->key, m->roles, m->name);
     hm_put_varint(&w, m->since_height);
     hm_err err = hm_writer_error(&w);
     assert(err == HM_OK); /* sized for the maximum */
@@ -221,9 +232,7 @@ const char *ct_role_name(uint32_t role) {
 hm_err ct_member_add_encode(const ct_member_add_body *b, hm_writer *w) {
     if (b == NULL || w == NULL)
         return HM_ERR_ARG;
-    hm_put_raw(w, b->key.bytes, HM_PUBKEY_LEN);
-    hm_put_varint(w, b->roles);
-    hm_put_str(w, b->name, CT_MEMBER_NAME_MAX);
+    put_member_head(w, &b->key, b->roles, b->name);
     return hm_writer_error(w);
 }
 
@@ -234,9 +243,7 @@ hm_err ct_member_add_decode(const uint8_t *data, size_t len, ct_member_add_body 
     memset(&out, 0, sizeof out);
     hm_reader r;
     hm_reader_init(&r, data, len);
-    hm_get_raw(&r, out.key.bytes, HM_PUBKEY_LEN);
-    out.roles = (uint32_t)hm_get_varint(&r, UINT32_MAX);
-    hm_get_str(&r, out.name, sizeof out.name, CT_MEMBER_NAME_MAX);
+    get_member_head(&r, &out.key, &out.roles, out.name);
     hm_err err = hm_reader_finish(&r);
     if (err != HM_OK)
         return err;

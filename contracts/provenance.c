@@ -70,6 +70,21 @@ static void kb_past_prefix(key_buf *k) {
     kb_raw(k, &ff, 1);
 }
 
+/* Scans the keys that start with prefix. */
+static hm_err scan_prefix(const ct_src *from, const key_buf *prefix, ct_visit_fn visit, void *arg) {
+    key_buf end = *prefix;
+    kb_past_prefix(&end);
+    return ct_src_scan(from, prefix->b, prefix->n, end.b, end.n, visit, arg);
+}
+
+/* Sets k to the least key after key[0..n): key followed by a zero byte. */
+static void kb_after(key_buf *k, const uint8_t *key, size_t n) {
+    static const uint8_t zero = 0;
+    k->n = 0;
+    kb_raw(k, key, n);
+    kb_raw(k, &zero, 1);
+}
+
 static void kb_u64(key_buf *k, uint64_t v) {
     uint8_t be[8];
     for (int i = 7; i >= 0; i--, v >>= 8)
@@ -464,13 +479,11 @@ static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer,
                              "prefix %.*s, which covers %s, is already assigned", (int)n, b.prefix,
                              b.prefix);
     }
-    key_buf start, end;
+    key_buf start;
     kb_init(&start, "p/px/");
     kb_raw(&start, b.prefix, len);
-    end = start;
-    kb_past_prefix(&end);
     bool found = false;
-    err = ct_src_scan(&from, start.b, start.n, end.b, end.n, visit_found, &found);
+    err = scan_prefix(&from, &start, visit_found, &found);
     if (err != HM_OK)
         return err;
     if (found)
@@ -752,9 +765,7 @@ static hm_err propagate(ct_exec *x, const ct_member_id *signer, const char *cont
         key_buf start;
         kb_init(&start, "p/ct/");
         kb_lenstr(&start, epc);
-        key_buf end = start;
-        kb_past_prefix(&end);
-        err = ct_src_scan(&from, start.b, start.n, end.b, end.n, visit_content, &p);
+        err = scan_prefix(&from, &start, visit_content, &p);
         if (err == HM_OK)
             err = p.err;
     }
@@ -1736,29 +1747,21 @@ static hm_err page_run(page *p, const uint8_t *start, size_t start_len, const ui
         if (after_len + 1 > CT_KEY_MAX || after_len < start_len ||
             memcmp(after, start, p->prefix_len) != 0 || memcmp(after, start, start_len) < 0)
             return HM_ERR_ARG;
-        from_key.n = 0;
-        kb_raw(&from_key, after, after_len);
-        uint8_t zero = 0;
-        kb_raw(&from_key, &zero, 1); /* the least key after the cursor */
+        kb_after(&from_key, after, after_len);
     } else {
         from_key.n = 0;
         kb_raw(&from_key, start, start_len);
     }
     *p->next_len = 0;
-    size_t last_len = 0;
     hm_err err = ct_src_scan(p->from, from_key.b, from_key.n, end, end_len, page_visit, p);
     if (err == HM_OK)
         err = p->err;
     if (err != HM_OK)
         return err;
-    last_len = *p->next_len;
     /* Whether anything follows the last visited row decides the cursor. */
-    if (last_len > 0) {
+    if (*p->next_len > 0) {
         key_buf probe;
-        probe.n = 0;
-        kb_raw(&probe, p->next, last_len);
-        uint8_t zero = 0;
-        kb_raw(&probe, &zero, 1);
+        kb_after(&probe, p->next, *p->next_len);
         bool more = false;
         err = ct_src_scan(p->from, probe.b, probe.n, end, end_len, visit_found, &more);
         if (err != HM_OK)
@@ -1767,6 +1770,15 @@ static hm_err page_run(page *p, const uint8_t *start, size_t start_len, const ui
             *p->next_len = 0;
     }
     return HM_OK;
+}
+
+/* Runs a paginated scan over the keys that start with prefix. */
+static hm_err page_run_prefix(page *p, const key_buf *prefix, const uint8_t *after,
+                              size_t after_len) {
+    key_buf end = *prefix;
+    kb_past_prefix(&end);
+    p->prefix_len = prefix->n;
+    return page_run(p, prefix->b, prefix->n, end.b, end.n, after, after_len);
 }
 
 static bool row_history(page *p, const uint8_t *key, size_t key_len, const uint8_t *val,
@@ -1793,18 +1805,15 @@ hm_err ct_query_item_history(const ct_store *s, const char *gtin14, const char *
     key_buf start;
     kb_init(&start, "p/h/");
     kb_item(&start, gtin14, serial);
-    key_buf end = start;
-    kb_past_prefix(&end);
     page p = {.from = &from,
               .limit = limit,
               .visit_max = UINT32_MAX,
               .row = row_history,
               .arg = arg,
               .hash_visit = visit,
-              .prefix_len = start.n,
               .next = next,
               .next_len = next_len};
-    return page_run(&p, start.b, start.n, end.b, end.n, after, after_len);
+    return page_run_prefix(&p, &start, after, after_len);
 }
 
 static bool row_brand_item(page *p, const uint8_t *key, size_t key_len, const uint8_t *val,
@@ -1836,18 +1845,15 @@ hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const 
     key_buf start;
     kb_init(&start, "p/bi/");
     kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
-    key_buf end = start;
-    kb_past_prefix(&end);
     page p = {.from = &from,
               .limit = limit,
               .visit_max = UINT32_MAX,
               .row = row_brand_item,
               .arg = arg,
               .item_visit = visit,
-              .prefix_len = start.n,
               .next = next,
               .next_len = next_len};
-    return page_run(&p, start.b, start.n, end.b, end.n, after, after_len);
+    return page_run_prefix(&p, &start, after, after_len);
 }
 
 /* Rows of the time indexes end with <u64 time><hash>. A filter not served by

@@ -79,6 +79,21 @@ static void get_item_ref(hm_reader *r, ct_item_ref *ref) {
     get_ai82(r, ref->serial, sizeof ref->serial, CT_SERIAL_MAX, false);
 }
 
+/* The item list of custody and recall bodies (never empty when decoded). */
+static void put_item_refs(hm_writer *w, const ct_item_ref *items, uint32_t n) {
+    hm_put_varint(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        put_item_ref(w, &items[i]);
+}
+
+static uint32_t get_item_refs(hm_reader *r, ct_item_ref *items) {
+    uint32_t n = (uint32_t)hm_get_varint(r, CT_ITEMS_PER_TX_MAX);
+    fail_if(r, hm_reader_error(r) == HM_OK && n == 0);
+    for (uint32_t i = 0; i < n && hm_reader_error(r) == HM_OK; i++)
+        get_item_ref(r, &items[i]);
+    return n;
+}
+
 /* ------------------------------------------------------------- prefix */
 
 hm_err ct_prefix_assign_encode(const ct_prefix_assign_body *b, hm_writer *w) {
@@ -331,9 +346,7 @@ hm_err ct_custody_encode(const ct_custody_body *b, hm_writer *w) {
     if (b == NULL || w == NULL || b->item_count > CT_ITEMS_PER_TX_MAX)
         return HM_ERR_ARG;
     hm_put_raw(w, b->to.bytes, HM_PUBKEY_LEN);
-    hm_put_varint(w, b->item_count);
-    for (uint32_t i = 0; i < b->item_count; i++)
-        put_item_ref(w, &b->items[i]);
+    put_item_refs(w, b->items, b->item_count);
     return hm_writer_error(w);
 }
 
@@ -346,10 +359,7 @@ hm_err ct_custody_decode(const uint8_t *data, size_t len, ct_custody_body *b) {
     hm_reader r;
     hm_reader_init(&r, data, len);
     hm_get_raw(&r, out->to.bytes, HM_PUBKEY_LEN);
-    out->item_count = (uint32_t)hm_get_varint(&r, CT_ITEMS_PER_TX_MAX);
-    fail_if(&r, hm_reader_error(&r) == HM_OK && out->item_count == 0);
-    for (uint32_t i = 0; i < out->item_count && hm_reader_error(&r) == HM_OK; i++)
-        get_item_ref(&r, &out->items[i]);
+    out->item_count = get_item_refs(&r, out->items);
     hm_err err = ct_reader_finish_into(&r, b, out, sizeof *out);
     free(out);
     return err;
@@ -366,9 +376,7 @@ hm_err ct_recall_encode(const ct_recall_body *b, hm_writer *w) {
         hm_put_str(w, b->gtin, CT_GTIN_LEN);
         hm_put_str(w, b->lot, CT_LOT_MAX);
     } else {
-        hm_put_varint(w, b->item_count);
-        for (uint32_t i = 0; i < b->item_count; i++)
-            put_item_ref(w, &b->items[i]);
+        put_item_refs(w, b->items, b->item_count);
     }
     return hm_writer_error(w);
 }
@@ -389,10 +397,7 @@ hm_err ct_recall_decode(const uint8_t *data, size_t len, ct_recall_body *b) {
         get_gtin(&r, out->gtin);
         get_ai82(&r, out->lot, sizeof out->lot, CT_LOT_MAX, false);
     } else {
-        out->item_count = (uint32_t)hm_get_varint(&r, CT_ITEMS_PER_TX_MAX);
-        fail_if(&r, hm_reader_error(&r) == HM_OK && out->item_count == 0);
-        for (uint32_t i = 0; i < out->item_count && hm_reader_error(&r) == HM_OK; i++)
-            get_item_ref(&r, &out->items[i]);
+        out->item_count = get_item_refs(&r, out->items);
     }
     hm_err err = ct_reader_finish_into(&r, b, out, sizeof *out);
     free(out);
