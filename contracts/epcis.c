@@ -1047,66 +1047,93 @@ static void field(const context *c, json_t *ev, const char *key, vkind kind, sbu
     value_canonical(c, key, v, kind, b);
 }
 
-static void epc_list(const context *c, json_t *ev, const char *key, sbuf *b) {
-    json_t *list = json_object_get(ev, key);
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        return;
+/* One entry of a list, written into e; arg is what the caller passed. */
+typedef void (*entry_fn)(const context *c, json_t *item, const void *arg, sbuf *e);
+
+/* The entries of list (none if it is not an array), each written by put into
+ * a buffer of its own, sorted and appended to b. With objects_only, an entry
+ * that is not an object fails the list. */
+static void sorted_entries(const context *c, json_t *list, bool objects_only, entry_fn put,
+                           const void *arg, sbuf *b) {
     slist l = {0};
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item) {
+        if (objects_only && !json_is_object(item)) {
+            l.failed = true;
+            continue;
+        }
         sbuf e = {0};
-        sb_put(&e, "epc=");
-        value_canonical(c, "epc", item, V_PLAIN, &e);
+        put(c, item, arg, &e);
         sl_take(&l, &e);
     }
-    sb_put(b, key);
     sl_flush(&l, b);
 }
 
-/* One member of each entry of an object list, and how its value is written. */
+/* A key, and how its value is written. */
 typedef struct {
     const char *key;
     vkind kind;
 } member_spec;
 
-/* A list of objects (quantities, typed business entries): each entry is its
- * label, if any, then the members named, in this order. An entry that is not
- * an object fails the list. */
-static void object_list(const context *c, json_t *ev, const char *key, const char *label,
-                        const member_spec *members, size_t member_count, sbuf *b) {
+/* "key=value" of one entry of a list of values; arg is the member_spec of
+ * those values. */
+static void put_value(const context *c, json_t *item, const void *arg, sbuf *e) {
+    const member_spec *value = arg;
+    sb_put(e, value->key);
+    sb_put(e, "=");
+    value_canonical(c, value->key, item, value->kind, e);
+}
+
+static void epc_list(const context *c, json_t *ev, const char *key, sbuf *b) {
     json_t *list = json_object_get(ev, key);
     if (!json_is_array(list) || json_array_size(list) == 0)
         return;
-    slist l = {0};
-    size_t i;
-    json_t *item;
-    json_array_foreach(list, i, item) {
-        if (!json_is_object(item)) {
-            l.failed = true;
-            continue;
-        }
-        sbuf e = {0};
-        if (label != NULL)
-            sb_put(&e, label);
-        for (size_t m = 0; m < member_count; m++)
-            field(c, item, members[m].key, members[m].kind, &e);
-        sl_take(&l, &e);
-    }
+    static const member_spec epc = {"epc", V_PLAIN};
     sb_put(b, key);
-    sl_flush(&l, b);
+    sorted_entries(c, list, false, put_value, &epc, b);
+}
+
+/* How the entries of an object list are written: their label, if any, then
+ * the members named, in this order. */
+typedef struct {
+    const char *label;
+    const member_spec *members;
+    size_t member_count;
+} object_spec;
+
+static void put_object(const context *c, json_t *item, const void *arg, sbuf *e) {
+    const object_spec *spec = arg;
+    if (spec->label != NULL)
+        sb_put(e, spec->label);
+    for (size_t m = 0; m < spec->member_count; m++)
+        field(c, item, spec->members[m].key, spec->members[m].kind, e);
+}
+
+/* A list of objects (quantities, typed business entries). An entry that is
+ * not an object fails the list. */
+static void object_list(const context *c, json_t *ev, const char *key, const object_spec *spec,
+                        sbuf *b) {
+    json_t *list = json_object_get(ev, key);
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return;
+    sb_put(b, key);
+    sorted_entries(c, list, true, put_object, spec, b);
 }
 
 static void quantity_list(const context *c, json_t *ev, const char *key, sbuf *b) {
     static const member_spec members[] = {
         {"epcClass", V_PLAIN}, {"quantity", V_PLAIN}, {"uom", V_PLAIN}};
-    object_list(c, ev, key, "quantityElement", members, sizeof members / sizeof members[0], b);
+    static const object_spec spec = {"quantityElement", members,
+                                     sizeof members / sizeof members[0]};
+    object_list(c, ev, key, &spec, b);
 }
 
 static void typed_list(const context *c, json_t *ev, const char *list_key, const char *value_key,
                        vkind type_kind, sbuf *b) {
     const member_spec members[] = {{"type", type_kind}, {value_key, V_PLAIN}};
-    object_list(c, ev, list_key, NULL, members, sizeof members / sizeof members[0], b);
+    const object_spec spec = {NULL, members, sizeof members / sizeof members[0]};
+    object_list(c, ev, list_key, &spec, b);
 }
 
 static void location(const context *c, json_t *ev, const char *key, sbuf *b) {
@@ -1126,6 +1153,7 @@ static const char *const SENSOR_META[] = {"time",
                                           "rawData",
                                           "dataProcessingMethod",
                                           "bizRules"};
+/* type and exception first: put_sensor_report writes those two as CBV terms. */
 static const char *const SENSOR_REPORT[] = {"type",
                                             "exception",
                                             "deviceID",
@@ -1150,53 +1178,36 @@ static const char *const SENSOR_REPORT[] = {"type",
                                             "uom",
                                             "coordinateReferenceSystem"};
 
+static void put_sensor_report(const context *c, json_t *r, const void *arg, sbuf *e) {
+    (void)arg;
+    sb_put(e, "sensorReport");
+    /* The first two, type and exception, are CBV vocabulary. */
+    for (size_t k = 0; k < sizeof SENSOR_REPORT / sizeof SENSOR_REPORT[0]; k++)
+        field(c, r, SENSOR_REPORT[k], k < 2 ? V_GS1VOC : V_PLAIN, e);
+    extensions(c, r, SENSOR_REPORT, sizeof SENSOR_REPORT / sizeof SENSOR_REPORT[0], 1, e);
+}
+
+static void put_sensor_element(const context *c, json_t *se, const void *arg, sbuf *e) {
+    (void)arg;
+    sb_put(e, "sensorElement");
+    json_t *meta = json_object_get(se, "sensorMetadata");
+    if (json_is_object(meta)) {
+        sb_put(e, "sensorMetadata");
+        for (size_t k = 0; k < sizeof SENSOR_META / sizeof SENSOR_META[0]; k++)
+            field(c, meta, SENSOR_META[k], V_PLAIN, e);
+        extensions(c, meta, SENSOR_META, sizeof SENSOR_META / sizeof SENSOR_META[0], 1, e);
+    }
+    sorted_entries(c, json_object_get(se, "sensorReport"), true, put_sensor_report, NULL, e);
+    static const char *const SE_KEYS[] = {"sensorMetadata", "sensorReport"};
+    extensions(c, se, SE_KEYS, 2, 1, e);
+}
+
 static void sensor_elements(const context *c, json_t *ev, sbuf *b) {
     json_t *list = json_object_get(ev, "sensorElementList");
     if (!json_is_array(list) || json_array_size(list) == 0)
         return;
-    slist elems = {0};
-    size_t i;
-    json_t *se;
-    json_array_foreach(list, i, se) {
-        if (!json_is_object(se)) {
-            elems.failed = true;
-            continue;
-        }
-        sbuf e = {0};
-        sb_put(&e, "sensorElement");
-        json_t *meta = json_object_get(se, "sensorMetadata");
-        if (json_is_object(meta)) {
-            sb_put(&e, "sensorMetadata");
-            for (size_t k = 0; k < sizeof SENSOR_META / sizeof SENSOR_META[0]; k++)
-                field(c, meta, SENSOR_META[k], V_PLAIN, &e);
-            extensions(c, meta, SENSOR_META, sizeof SENSOR_META / sizeof SENSOR_META[0], 1, &e);
-        }
-        json_t *reports = json_object_get(se, "sensorReport");
-        slist rl = {0};
-        size_t j;
-        json_t *r;
-        json_array_foreach(reports, j, r) {
-            if (!json_is_object(r)) {
-                rl.failed = true;
-                continue;
-            }
-            sbuf rb = {0};
-            sb_put(&rb, "sensorReport");
-            for (size_t k = 0; k < sizeof SENSOR_REPORT / sizeof SENSOR_REPORT[0]; k++) {
-                bool vocab = strcmp(SENSOR_REPORT[k], "type") == 0 ||
-                             strcmp(SENSOR_REPORT[k], "exception") == 0;
-                field(c, r, SENSOR_REPORT[k], vocab ? V_GS1VOC : V_PLAIN, &rb);
-            }
-            extensions(c, r, SENSOR_REPORT, sizeof SENSOR_REPORT / sizeof SENSOR_REPORT[0], 1, &rb);
-            sl_take(&rl, &rb);
-        }
-        sl_flush(&rl, &e);
-        static const char *const SE_KEYS[] = {"sensorMetadata", "sensorReport"};
-        extensions(c, se, SE_KEYS, 2, 1, &e);
-        sl_take(&elems, &e);
-    }
     sb_put(b, "sensorElementList");
-    sl_flush(&elems, b);
+    sorted_entries(c, list, true, put_sensor_element, NULL, b);
 }
 
 static const char *const EVENT_TYPES[] = {"ObjectEvent", "AggregationEvent", "TransactionEvent",
@@ -1239,21 +1250,9 @@ static hm_err event_prehash(const context *c, json_t *ev, sbuf *b, char *why, si
     json_t *pd = json_object_get(ev, "persistentDisposition");
     if (json_is_object(pd)) {
         sb_put(b, "persistentDisposition");
-        static const char *const PD[] = {"set", "unset"};
-        for (int k = 0; k < 2; k++) {
-            json_t *list = json_object_get(pd, PD[k]);
-            slist l = {0};
-            size_t i;
-            json_t *item;
-            json_array_foreach(list, i, item) {
-                sbuf e = {0};
-                sb_put(&e, PD[k]);
-                sb_put(&e, "=");
-                value_canonical(c, PD[k], item, V_DISP, &e);
-                sl_take(&l, &e);
-            }
-            sl_flush(&l, b);
-        }
+        static const member_spec PD[] = {{"set", V_DISP}, {"unset", V_DISP}};
+        for (int k = 0; k < 2; k++)
+            sorted_entries(c, json_object_get(pd, PD[k].key), false, put_value, &PD[k], b);
     }
     location(c, ev, "readPoint", b);
     location(c, ev, "bizLocation", b);
@@ -1482,12 +1481,10 @@ hm_err ct_epcis_hash_id_parse(const char *text, uint8_t hash[HM_HASH_LEN]) {
 
 /* ------------------------------------------------------------ records */
 
-static bool canon_field(const context *c, json_t *obj, const char *key, vkind kind, char *out,
+/* The canonical text of v into out (cap bytes), or false if it has none or
+ * does not fit. */
+static bool canon_value(const context *c, const char *key, json_t *v, vkind kind, char *out,
                         size_t cap) {
-    out[0] = '\0';
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v))
-        return true;
     sbuf b = {0};
     value_canonical(c, key, v, kind, &b);
     bool ok = !b.failed && b.s != NULL && b.len < cap;
@@ -1495,6 +1492,13 @@ static bool canon_field(const context *c, json_t *obj, const char *key, vkind ki
         memcpy(out, b.s, b.len + 1);
     sb_free(&b);
     return ok;
+}
+
+static bool canon_field(const context *c, json_t *obj, const char *key, vkind kind, char *out,
+                        size_t cap) {
+    out[0] = '\0';
+    json_t *v = json_object_get(obj, key);
+    return v == NULL || json_is_null(v) || canon_value(c, key, v, kind, out, cap);
 }
 
 static hm_err rec_epcs(const context *c, json_t *ev, const char *key, ct_event_epc *epcs,
@@ -1514,20 +1518,14 @@ static hm_err rec_epcs(const context *c, json_t *ev, const char *key, ct_event_e
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item) {
-        sbuf b = {0};
-        value_canonical(c, "epc", item, V_PLAIN, &b);
-        bool ok = !b.failed && b.s != NULL && b.len <= CT_URI_MAX && b.len > 0;
-        if (ok) {
-            memcpy(epcs[*count].epc, b.s, b.len + 1);
-            memset(epcs[*count].prev_hash, 0, HM_HASH_LEN);
-            (*count)++;
-        }
-        sb_free(&b);
-        if (!ok) {
+        ct_event_epc *e = &epcs[*count];
+        if (!canon_value(c, "epc", item, V_PLAIN, e->epc, sizeof e->epc) || e->epc[0] == '\0') {
             snprintf(why, why_cap, "an EPC in %s is empty, not text, or longer than %d bytes", key,
                      CT_URI_MAX);
             return HM_ERR_BAD_VALUE;
         }
+        memset(e->prev_hash, 0, HM_HASH_LEN);
+        (*count)++;
     }
     return HM_OK;
 }

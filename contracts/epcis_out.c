@@ -183,6 +183,14 @@ static bool at(const reader *r, size_t p, const char *tok) {
     return p <= r->len && r->len - p >= n && memcmp(r->s + p, tok, n) == 0;
 }
 
+/* Moves past tok if the text at the reading position begins with it. */
+static bool take(reader *r, const char *tok) {
+    if (!at(r, r->pos, tok))
+        return false;
+    r->pos += strlen(tok);
+    return true;
+}
+
 /* Length of the token of st that starts at p, or 0. */
 static size_t stop_len(const reader *r, size_t p, const stops *st) {
     assert(p < r->len);
@@ -313,9 +321,8 @@ static void token_key(const char *tok, char *out, size_t cap) {
 static bool read_members(reader *r, json_t *obj, const char *const *tokens, const kind *kinds,
                          size_t n, const char *const *outer, size_t outer_n, size_t slot) {
     for (size_t m = 0; m < n; m++) {
-        if (r->pos >= r->len || !at(r, r->pos, tokens[m]))
+        if (!take(r, tokens[m]))
             continue;
-        r->pos += strlen(tokens[m]);
         stops st = {tokens + m + 1, n - m - 1, outer, outer_n, slot};
         char key[32];
         token_key(tokens[m], key, sizeof key);
@@ -518,8 +525,7 @@ static bool read_epc_list(reader *r, json_t *ev, size_t slot) {
     if (list == NULL)
         return false;
     stops st = {EPC, 1, NULL, 0, slot + 1};
-    while (r->pos < r->len && at(r, r->pos, "epc=")) {
-        r->pos += 4;
+    while (take(r, "epc=")) {
         if (!read_value(r, &st, K_STR, list, NULL))
             return false;
     }
@@ -530,8 +536,7 @@ static bool read_quantity_list(reader *r, json_t *ev, size_t slot) {
     json_t *list = child(r, ev, SLOTS[slot], true);
     if (list == NULL)
         return false;
-    while (r->pos < r->len && at(r, r->pos, QE_START[0])) {
-        r->pos += strlen(QE_START[0]);
+    while (take(r, QE_START[0])) {
         json_t *qe = child(r, list, NULL, false);
         if (qe == NULL || !read_members(r, qe, QE_TOKENS, QE_KINDS, 3, QE_START, 1, slot + 1))
             return false;
@@ -561,7 +566,7 @@ static bool read_persistent(reader *r, json_t *ev) {
     if (pd == NULL)
         return false;
     for (size_t k = 0; k < 2; k++) {
-        if (r->pos >= r->len || !at(r, r->pos, PD[k]))
+        if (!at(r, r->pos, PD[k]))
             continue;
         char key[8];
         token_key(PD[k], key, sizeof key);
@@ -569,8 +574,7 @@ static bool read_persistent(reader *r, json_t *ev) {
         if (list == NULL)
             return false;
         stops st = {PD + k, 2 - k, NULL, 0, S_PERSIST + 1};
-        while (r->pos < r->len && at(r, r->pos, PD[k])) {
-            r->pos += strlen(PD[k]);
+        while (take(r, PD[k])) {
             if (!read_value(r, &st, K_STR, list, NULL))
                 return false;
         }
@@ -583,8 +587,7 @@ static bool read_location(reader *r, json_t *ev, size_t slot) {
     if (loc == NULL)
         return false;
     stops st = {NULL, 0, NULL, 0, slot + 1};
-    if (r->pos < r->len && at(r, r->pos, "id=")) {
-        r->pos += 3;
+    if (take(r, "id=")) {
         if (!read_value(r, &st, K_STR, loc, "id"))
             return false;
     }
@@ -596,13 +599,11 @@ static bool read_sensors(reader *r, json_t *ev) {
     if (list == NULL)
         return false;
     stops st = {NULL, 0, SENSOR_LISTS, 2, S_ILMD};
-    while (r->pos < r->len && at(r, r->pos, "sensorElement")) {
-        r->pos += strlen("sensorElement");
+    while (take(r, "sensorElement")) {
         json_t *se = child(r, list, NULL, false);
         if (se == NULL)
             return false;
-        if (r->pos < r->len && at(r, r->pos, "sensorMetadata")) {
-            r->pos += strlen("sensorMetadata");
+        if (take(r, "sensorMetadata")) {
             json_t *meta = child(r, se, "sensorMetadata", false);
             if (meta == NULL ||
                 !read_members(r, meta, META_TOKENS, META_KINDS,
@@ -612,8 +613,7 @@ static bool read_sensors(reader *r, json_t *ev) {
                 return false;
         }
         json_t *reports = NULL;
-        while (r->pos < r->len && at(r, r->pos, "sensorReport")) {
-            r->pos += strlen("sensorReport");
+        while (take(r, "sensorReport")) {
             if (reports == NULL && (reports = child(r, se, "sensorReport", true)) == NULL)
                 return false;
             json_t *rep = child(r, reports, NULL, false);

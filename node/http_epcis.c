@@ -25,6 +25,7 @@
  * Layer: node/. Parsing and hashing are contracts/epcis.c; state is read
  * through the committed store only. Never blocks the loop. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,19 @@ static void capture_limit_headers(struct evhttp_request *req) {
     snprintf(v, sizeof v, "%u", CT_EPCIS_DOC_MAX);
     evhttp_add_header(h, "GS1-EPCIS-Capture-File-Size-Limit", v);
     evhttp_add_header(h, "GS1-Capture-Error-Behaviour", "rollback");
+}
+
+/* Refuses a capture past one of the limits capture_limit_headers states. */
+static void reply_over_limit(struct evhttp_request *req, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_over_limit(struct evhttp_request *req, const char *code, const char *fmt, ...) {
+    char msg[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    capture_limit_headers(req);
+    nd_http_reply_error(req, 413, code, "%s", msg);
 }
 
 /* A job's captureID is the id of the tx its document became: the ledger
@@ -208,13 +222,7 @@ static void capture_post(epcis_api *api, struct evhttp_request *req) {
     hm_sig sig;
     const char *nonce_text = evhttp_find_header(in, "Hallmark-Nonce");
     uint64_t nonce = 0;
-    bool nonce_ok = nonce_text != NULL && nonce_text[0] != '\0';
-    for (const char *p = nonce_text; nonce_ok && *p; p++) {
-        if (*p < '0' || *p > '9' || nonce > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            nonce_ok = false;
-        else
-            nonce = nonce * 10 + (uint64_t)(*p - '0');
-    }
+    bool nonce_ok = nonce_text != NULL && nd_parse_u64_text(nonce_text, &nonce);
     if (!header_hex(req, "Hallmark-Signer", signer.bytes, HM_PUBKEY_LEN) ||
         !header_hex(req, "Hallmark-Signature", sig.bytes, HM_SIG_LEN) || !nonce_ok) {
         nd_http_reply_error(req, 401, "unauthorized",
@@ -223,17 +231,15 @@ static void capture_post(epcis_api *api, struct evhttp_request *req) {
                             "--capture)");
         return;
     }
+    /* An oversized document is refused before it is copied. */
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > CT_EPCIS_DOC_MAX) {
+        reply_over_limit(req, "too_large", "document larger than %u bytes", CT_EPCIS_DOC_MAX);
+        return;
+    }
     size_t len = 0;
     uint8_t *body = nd_http_read_body(req, &len);
     if (body == NULL) {
         nd_http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    if (len > CT_EPCIS_DOC_MAX) {
-        free(body);
-        capture_limit_headers(req);
-        nd_http_reply_error(req, 413, "too_large", "document larger than %u bytes",
-                            CT_EPCIS_DOC_MAX);
         return;
     }
     ct_epcis_doc *d = NULL;
@@ -252,9 +258,7 @@ static void capture_post(epcis_api *api, struct evhttp_request *req) {
     }
     if (count > CAPTURE_EVENTS_MAX) {
         ct_epcis_doc_free(d);
-        capture_limit_headers(req);
-        nd_http_reply_error(req, 413, "capture_limit", "1..%d events per capture",
-                            CAPTURE_EVENTS_MAX);
+        reply_over_limit(req, "capture_limit", "1..%d events per capture", CAPTURE_EVENTS_MAX);
         return;
     }
     uint8_t **recs = NULL;

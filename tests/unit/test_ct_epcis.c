@@ -14,28 +14,7 @@
 #include <sys/stat.h>
 
 #include "test_ct_prov_env.h"
-
-static const char *testdata(void) {
-    const char *d = getenv("HALLMARK_TESTDATA");
-    return d != NULL && d[0] != '\0' ? d : "../shared/testdata";
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    if (len != NULL)
-        *len = got;
-    return buf;
-}
+#include "test_ct_epcis_env.h"
 
 /* Line i (0-based) of text into out; false past the end. */
 static bool line_at(const char *text, size_t i, char *out, size_t cap) {

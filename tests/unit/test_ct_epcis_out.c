@@ -24,30 +24,9 @@
 #include <jansson.h>
 
 #include "ct.h"
+#include "test_ct_epcis_env.h"
 
 #define EPCIS_CONTEXT "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-
-static const char *testdata(void) {
-    const char *d = getenv("HALLMARK_TESTDATA");
-    return d != NULL && d[0] != '\0' ? d : "../shared/testdata";
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    if (len != NULL)
-        *len = got;
-    return buf;
-}
 
 /* The event read back from prehash, in a one-event EPCISDocument as the
  * node would serialise it (compact jansson output), imported again: its hash
@@ -92,8 +71,11 @@ typedef struct {
     int docs, events, failures;
 } tally;
 
-/* Every event of one JSON document the importer accepts. */
-static void trip_document(const char *path, tally *t) {
+/* fn on the pre-hash string of every event of the JSON document at path, if
+ * the importer accepts it (then t->docs counts it); t->events counts the
+ * events. */
+static void each_prehash(const char *path, tally *t,
+                         void (*fn)(const char *where, const char *pre, tally *t)) {
     size_t len = 0;
     char *json = slurp(path, &len);
     assert_non_null(json);
@@ -104,13 +86,21 @@ static void trip_document(const char *path, tally *t) {
         for (size_t i = 0; i < ct_epcis_doc_count(d); i++) {
             char where[1200];
             snprintf(where, sizeof where, "%s event %zu", path, i);
-            const char *pre = ct_epcis_doc_prehash(d, i);
-            t->failures += round_trip(where, pre, strlen(pre));
+            fn(where, ct_epcis_doc_prehash(d, i), t);
             t->events++;
         }
     }
     ct_epcis_doc_free(d);
     free(json);
+}
+
+static void trip_one(const char *where, const char *pre, tally *t) {
+    t->failures += round_trip(where, pre, strlen(pre));
+}
+
+/* Every event of one JSON document the importer accepts. */
+static void trip_document(const char *path, tally *t) {
+    each_prehash(path, t, trip_one);
 }
 
 static bool has_suffix(const char *s, const char *suffix) {
@@ -139,14 +129,19 @@ static void walk(const char *dir, tally *t, void (*fn)(const char *, tally *), c
     free(names);
 }
 
+/* walk() over the directory sub of the test data. */
+static void walk_testdata(const char *sub, tally *t, void (*fn)(const char *, tally *),
+                          const char *suffix) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", testdata(), sub);
+    walk(dir, t, fn, suffix);
+}
+
 static void test_documents_round_trip(void **state) {
     (void)state;
     tally t = {0};
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/epcis", testdata());
-    walk(dir, &t, trip_document, ".jsonld");
-    snprintf(dir, sizeof dir, "%s/epcis-hash", testdata());
-    walk(dir, &t, trip_document, ".jsonld");
+    walk_testdata("epcis", &t, trip_document, ".jsonld");
+    walk_testdata("epcis-hash", &t, trip_document, ".jsonld");
     print_message("%d documents, %d events read back, %d failures\n", t.docs, t.events, t.failures);
     assert_int_equal(t.failures, 0);
     /* The corpus really was read (a missing directory must not pass). */
@@ -162,22 +157,16 @@ typedef struct {
 } made_set;
 static made_set made;
 
+static void collect_one(const char *where, const char *pre, tally *t) {
+    (void)where;
+    (void)t;
+    made.v = realloc(made.v, (made.n + 1) * sizeof *made.v);
+    assert_non_null(made.v);
+    made.v[made.n++] = strdup(pre);
+}
+
 static void collect_made(const char *path, tally *t) {
-    size_t len = 0;
-    char *json = slurp(path, &len);
-    assert_non_null(json);
-    ct_epcis_doc *d = NULL;
-    char why[300];
-    if (ct_epcis_doc_parse(json, len, &d, why, sizeof why) == HM_OK) {
-        for (size_t i = 0; i < ct_epcis_doc_count(d); i++) {
-            made.v = realloc(made.v, (made.n + 1) * sizeof *made.v);
-            assert_non_null(made.v);
-            made.v[made.n++] = strdup(ct_epcis_doc_prehash(d, i));
-            t->events++;
-        }
-    }
-    ct_epcis_doc_free(d);
-    free(json);
+    each_prehash(path, t, collect_one);
 }
 
 static bool is_made(const char *s, size_t n) {
@@ -223,12 +212,10 @@ static void trip_prehashes(const char *path, tally *t) {
 static void test_golden_prehashes_round_trip(void **state) {
     (void)state;
     tally t = {0};
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/epcis-hash", testdata());
-    walk(dir, &t, collect_made, ".jsonld");
+    walk_testdata("epcis-hash", &t, collect_made, ".jsonld");
     assert_true(made.n >= 40);
     memset(&t, 0, sizeof t);
-    walk(dir, &t, trip_prehashes, ".prehashes");
+    walk_testdata("epcis-hash", &t, trip_prehashes, ".prehashes");
     print_message("%d files, %d golden pre-hash strings read back, %d failures\n", t.docs, t.events,
                   t.failures);
     assert_int_equal(t.failures, 0);
