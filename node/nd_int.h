@@ -23,10 +23,15 @@ typedef enum {
     ND_MSG_GET_BLOCK = 4,    /* u64 height: ask for a committed block */
     ND_MSG_BLOCK = 5,        /* bytes block | bytes cert: a committed block */
     ND_MSG_GET_PROPOSAL = 6, /* block_id: ask for a proposal and its block */
+    ND_MSG_TXS = 7,          /* a batch of txs, from the node clients gave them to */
     ND_MSG__COUNT
 } nd_msg_type;
 
 #define ND_TX_FRAME_MAX (16u * 1024 * 1024)
+/* A tx batch is repeated [u32 big-endian length >= 1 | tx]; a tx whose
+ * entry would not fit a batch of its own goes alone as ND_MSG_TX. */
+#define ND_TXS_FRAME_MAX (64u * 1024)
+#define ND_TXS_ENTRY_HEADER_LEN 4
 #define ND_BLOCK_BYTES_MAX (64u * 1024 * 1024)
 
 /* The hard maximum payload of a message type, 0 for an unknown type. */
@@ -37,6 +42,17 @@ void nd_frame_header_put(uint8_t out[ND_FRAME_HEADER_LEN], uint8_t type, uint32_
  * above the type's maximum. */
 HM_MUST_USE hm_err nd_frame_header_parse(const uint8_t in[ND_FRAME_HEADER_LEN], uint8_t *type,
                                          uint32_t *len);
+
+/* Appends one entry to a tx batch buf[0..*len) of capacity ND_TXS_FRAME_MAX.
+ * HM_ERR_FULL, appending nothing, when it does not fit; HM_ERR_ARG for an
+ * empty tx. */
+HM_MUST_USE hm_err nd_txs_append(uint8_t *buf, size_t *len, const uint8_t *tx, size_t tx_len);
+/* The entry of a tx batch at *pos, as a view into batch, and moves *pos past
+ * it. HM_ERR_NOT_FOUND at the end; HM_ERR_TRUNCATED or HM_ERR_BAD_VALUE
+ * (an empty entry) for a malformed batch, after which nothing more of it
+ * should be read. */
+HM_MUST_USE hm_err nd_txs_next(const uint8_t *batch, size_t len, size_t *pos, const uint8_t **tx,
+                               size_t *tx_len);
 
 /* --------------------------------------------------------------- blocks
  *
@@ -295,6 +311,12 @@ struct nd_node {
     bool cslog_replaying; /* feeding the log back: do not log again */
     uint8_t cslog_buf[ND_CSLOG_CHUNK_BYTES];
     nd_timer *timers;
+    /* txs taken from clients, waiting to leave for the validators as one
+     * ND_MSG_TXS frame (node.c, gossip_tx) */
+    uint8_t *gossip_buf; /* ND_TXS_FRAME_MAX bytes */
+    size_t gossip_len;
+    struct event *gossip_timer;
+    bool gossip_armed;
     /* deferred empty-block proposal */
     struct event *build_timer;
     bool build_deferred;

@@ -48,6 +48,8 @@
 /* see build_when_ready */
 #define ND_BUILD_GATHER_MS 10
 #define ND_BUILD_GATHER_TXS 1000
+/* see gossip_tx */
+#define ND_GOSSIP_FLUSH_MS 2
 
 const uint32_t nd_latency_bounds_ms[ND_LATENCY_BUCKETS] = {50,   100,  200,  300,  500,  750,
                                                            1000, 1500, 2000, 3000, 5000, 10000};
@@ -210,6 +212,54 @@ static hm_err admit_tx(nd_node *n, const uint8_t *txb, size_t tx_len, uint8_t id
     return nd_mempool_add(n->mempool, tx.id, txb, tx_len);
 }
 
+/* Sends the waiting tx batch to every validator. Called when it is full,
+ * ND_GOSSIP_FLUSH_MS after its first tx, and before any consensus frame
+ * leaves: a proposal must never reach a peer ahead of the txs it holds, or
+ * the peer would check their signatures twice (in the block, then again
+ * when the gossip arrives). */
+static void gossip_flush(nd_node *n) {
+    if (n->gossip_len == 0)
+        return;
+    if (n->net)
+        nd_net_broadcast(n->net, ND_MSG_TXS, n->gossip_buf, n->gossip_len, true);
+    n->gossip_len = 0;
+}
+
+static void gossip_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    nd_node *n = arg;
+    n->gossip_armed = false;
+    gossip_flush(n);
+}
+
+/* Queues a tx taken from a client for the validators. Txs leave in batches
+ * (ND_MSG_TXS) of up to ND_TXS_FRAME_MAX bytes, at most ND_GOSSIP_FLUSH_MS
+ * after the first one: one frame per batch and peer where there was one per
+ * tx and peer, and fewer TLS records and system calls. A tx too large for a
+ * batch goes alone as ND_MSG_TX, after the batch, so peers see txs in the
+ * order this node took them. */
+static void gossip_tx(nd_node *n, const uint8_t *tx, size_t tx_len) {
+    if (!n->net)
+        return;
+    hm_err err = nd_txs_append(n->gossip_buf, &n->gossip_len, tx, tx_len);
+    if (err == HM_ERR_FULL) {
+        gossip_flush(n);
+        err = nd_txs_append(n->gossip_buf, &n->gossip_len, tx, tx_len);
+    }
+    if (err != HM_OK) {
+        /* too large for any batch: alone, after what is waiting */
+        gossip_flush(n);
+        nd_net_broadcast(n->net, ND_MSG_TX, tx, tx_len, true);
+        return;
+    }
+    if (!n->gossip_armed) {
+        struct timeval tv = {0, ND_GOSSIP_FLUSH_MS * 1000};
+        evtimer_add(n->gossip_timer, &tv);
+        n->gossip_armed = true;
+    }
+}
+
 hm_err nd_node_submit_tx(nd_node *n, const uint8_t *tx, size_t tx_len,
                          uint8_t id_out[HM_HASH_LEN]) {
     memset(id_out, 0, HM_HASH_LEN);
@@ -218,8 +268,7 @@ hm_err nd_node_submit_tx(nd_node *n, const uint8_t *tx, size_t tx_len,
         n->txs_rejected[err]++;
         return err;
     }
-    if (n->net)
-        nd_net_broadcast(n->net, ND_MSG_TX, tx, tx_len, true);
+    gossip_tx(n, tx, tx_len);
     maybe_build_deferred(n);
     return HM_OK;
 }
@@ -756,6 +805,7 @@ static void push_proposal(nd_peer *p, void *arg) {
  * megabytes each time filled the peers' queues. Re-gossip therefore sends
  * the proposal alone, and a peer that lacks the block asks for it. */
 static void broadcast_msg(nd_node *n, const cs_action *a) {
+    gossip_flush(n);
     uint8_t head[2 + CS_MSG_MAX];
     assert(a->msg_len <= CS_MSG_MAX);
     head[0] = (uint8_t)(a->msg_len >> 8);
@@ -793,6 +843,7 @@ static void send_proposal(nd_node *n, nd_peer *p, const uint8_t id[HM_HASH_LEN])
     nd_pending_block *pb = pending_find(n, id);
     if (!pb || pb->proposal_msg_len == 0)
         return;
+    gossip_flush(n);
     uint8_t head[2 + CS_MSG_MAX];
     head[0] = (uint8_t)(pb->proposal_msg_len >> 8);
     head[1] = (uint8_t)pb->proposal_msg_len;
@@ -1292,6 +1343,18 @@ static void on_block_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t len
         request_block(n, p, n->tip.height + 1);
 }
 
+/* A tx a peer sent (alone or in a batch): true when it joined the pool.
+ * Never relayed: the node that took it from a client (validator or
+ * observer) sent it to every validator itself, and a validator it missed
+ * gets it in the block. */
+static bool admit_peer_tx(nd_node *n, nd_peer *p, const uint8_t *tx, size_t len) {
+    uint8_t id[HM_HASH_LEN];
+    hm_err err = admit_tx(n, tx, len, id);
+    if (err != HM_OK && err != HM_ERR_EXISTS && err != HM_ERR_FULL)
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+    return err == HM_OK;
+}
+
 static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *payload, size_t len) {
     nd_node *n = arg;
     switch (type) {
@@ -1320,17 +1383,23 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
         }
         on_consensus_msg(n, p, payload, len);
         break;
-    case ND_MSG_TX: {
-        uint8_t id[HM_HASH_LEN];
-        hm_err err = admit_tx(n, payload, len, id);
-        if (err == HM_OK) {
-            /* never relayed: the node that took it from a client (validator
-             * or observer) sent it to every validator itself, and a
-             * validator it missed gets it in the block */
+    case ND_MSG_TX:
+        if (admit_peer_tx(n, p, payload, len))
             maybe_build_deferred(n);
-        } else if (err != HM_ERR_EXISTS && err != HM_ERR_FULL) {
+        break;
+    case ND_MSG_TXS: {
+        /* the batch's txs are admitted one after the other: their
+         * signature checks run back to back */
+        size_t pos = 0, tx_len = 0;
+        const uint8_t *tx = NULL;
+        bool any = false;
+        hm_err err;
+        while ((err = nd_txs_next(payload, len, &pos, &tx, &tx_len)) == HM_OK)
+            any |= admit_peer_tx(n, p, tx, tx_len);
+        if (err != HM_ERR_NOT_FOUND)
             nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
-        }
+        if (any)
+            maybe_build_deferred(n);
         break;
     }
     case ND_MSG_GET_BLOCK:
@@ -1470,10 +1539,13 @@ hm_err nd_node_new(const nd_config *cfg, nd_node **out) {
     n->cs_queue = calloc(ND_CS_QUEUE_MAX, sizeof *n->cs_queue);
     n->cs_queue_cap = ND_CS_QUEUE_MAX;
     n->build_timer = evtimer_new(n->base, build_timer_cb, n);
+    n->gossip_timer = evtimer_new(n->base, gossip_timer_cb, n);
+    n->gossip_buf = malloc(ND_TXS_FRAME_MAX);
     n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n);
     n->sig_int = evsignal_new(n->base, SIGINT, on_signal, n);
     n->sig_term = evsignal_new(n->base, SIGTERM, on_signal, n);
-    if (!n->cs_queue || !n->build_timer || !n->tick || !n->sig_int || !n->sig_term)
+    if (!n->cs_queue || !n->build_timer || !n->gossip_timer || !n->gossip_buf || !n->tick ||
+        !n->sig_int || !n->sig_term)
         return node_fail(n, HM_ERR_NOMEM, "setup_failed", "out of memory");
     evsignal_add(n->sig_int, NULL);
     evsignal_add(n->sig_term, NULL);
@@ -1580,6 +1652,9 @@ void nd_node_free(nd_node *n) {
             pending_clear(&n->pending[i]);
     if (n->build_timer)
         event_free(n->build_timer);
+    if (n->gossip_timer)
+        event_free(n->gossip_timer);
+    free(n->gossip_buf);
     if (n->tick)
         event_free(n->tick);
     if (n->sig_int)

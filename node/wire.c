@@ -1,8 +1,9 @@
-/* node/wire.c — peer frame headers and the block encoding.
+/* node/wire.c — peer frame headers, tx batches and the block encoding.
  *
  * Layer: node/. Pure byte work: no sockets, no allocation beyond the block
  * buffers. Must never trust a length it has not checked against the
  * per-type maximum. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ uint32_t nd_frame_max(uint8_t type) {
         return ND_BLOCK_BYTES_MAX + 16384;
     case ND_MSG_GET_PROPOSAL:
         return 64;
+    case ND_MSG_TXS:
+        return ND_TXS_FRAME_MAX;
     default:
         return 0;
     }
@@ -46,6 +49,42 @@ hm_err nd_frame_header_parse(const uint8_t in[ND_FRAME_HEADER_LEN], uint8_t *typ
         return HM_ERR_TOO_LONG;
     *type = in[0];
     *len = l;
+    return HM_OK;
+}
+
+hm_err nd_txs_append(uint8_t *buf, size_t *len, const uint8_t *tx, size_t tx_len) {
+    assert(*len <= ND_TXS_FRAME_MAX);
+    if (tx_len == 0)
+        return HM_ERR_ARG;
+    if (tx_len > ND_TXS_FRAME_MAX - ND_TXS_ENTRY_HEADER_LEN ||
+        *len > ND_TXS_FRAME_MAX - ND_TXS_ENTRY_HEADER_LEN - tx_len)
+        return HM_ERR_FULL;
+    uint8_t *p = buf + *len;
+    p[0] = (uint8_t)(tx_len >> 24);
+    p[1] = (uint8_t)(tx_len >> 16);
+    p[2] = (uint8_t)(tx_len >> 8);
+    p[3] = (uint8_t)tx_len;
+    memcpy(p + ND_TXS_ENTRY_HEADER_LEN, tx, tx_len);
+    *len += ND_TXS_ENTRY_HEADER_LEN + tx_len;
+    return HM_OK;
+}
+
+hm_err nd_txs_next(const uint8_t *batch, size_t len, size_t *pos, const uint8_t **tx,
+                   size_t *tx_len) {
+    assert(*pos <= len);
+    if (*pos == len)
+        return HM_ERR_NOT_FOUND;
+    if (len - *pos < ND_TXS_ENTRY_HEADER_LEN)
+        return HM_ERR_TRUNCATED;
+    const uint8_t *p = batch + *pos;
+    size_t l = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+    if (l == 0)
+        return HM_ERR_BAD_VALUE;
+    if (l > len - *pos - ND_TXS_ENTRY_HEADER_LEN)
+        return HM_ERR_TRUNCATED;
+    *tx = p + ND_TXS_ENTRY_HEADER_LEN;
+    *tx_len = l;
+    *pos += ND_TXS_ENTRY_HEADER_LEN + l;
     return HM_OK;
 }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A rogue peer: garbage bytes, a TLS client with an identity not in genesis,
 # a slow drip (past the 10 s handshake limit), and (with a listed observer
-# identity) an oversized frame and a frame of an unknown type. Each is
-# refused or dropped, counted in /metrics, and the validators keep
-# committing throughout.
+# identity) an oversized frame, a frame of an unknown type and a tx batch
+# whose entry runs past the frame. Each is refused or dropped, counted in
+# /metrics, and the validators keep committing throughout.
 source "$(dirname "$0")/node_common.sh"
 
 cl_init rogue 24000 1
@@ -34,6 +34,11 @@ printf '\001\200\000\000\000' | timeout 5 openssl s_client -quiet -tls1_3 \
 printf '\377\000\000\000\001x' | timeout 5 openssl s_client -quiet -tls1_3 \
     -connect "127.0.0.1:$peer_port" -cert "$CL_DIR/o1/tls.crt" -key "$CL_DIR/o1/tls.key" \
     >/dev/null 2>&1 || true
+cl_log "a listed observer identity sending a tx batch whose entry runs past the frame"
+# TXS (type 7), 5 bytes: an entry announcing 9 bytes, then 1
+printf '\007\000\000\000\005\000\000\000\011x' | timeout 5 openssl s_client -quiet -tls1_3 \
+    -connect "127.0.0.1:$peer_port" -cert "$CL_DIR/o1/tls.crt" -key "$CL_DIR/o1/tls.key" \
+    >/dev/null 2>&1 || true
 
 cl_log "slow drip: one byte a second, never finishing a handshake"
 (
@@ -53,7 +58,7 @@ cl_load --node "$(cl_url v1)" --count 200 --rate 100 --timeout 30 >"$CL_DIR/load
 wait "$drip" || true
 cl_wait_height v1 $((h + 3)) 20
 
-for reason in tls identity frame_size frame_type slow; do
+for reason in tls identity frame_size frame_type slow message; do
     c=$(metric "$reason")
     cl_log "rejected $reason: $c"
     [ -n "$c" ] && [ "$c" -ge 1 ] || cl_fail "no rejection counted for $reason"

@@ -1,5 +1,5 @@
-/* tests/unit/test_nd_wire.c — peer frame headers (per-type limits) and the
- * block encoding, and executing a block from its once-decoded txs. */
+/* tests/unit/test_nd_wire.c — peer frame headers (per-type limits), tx
+ * batches, the block encoding, and executing a block from its once-decoded txs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +53,83 @@ static void test_frame_limits(void **state) {
     assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_UNKNOWN_TYPE);
     nd_frame_header_put(hdr, 255, 1);
     assert_int_equal(nd_frame_header_parse(hdr, &type, &len), HM_ERR_UNKNOWN_TYPE);
+}
+
+/* A batch reads back entry by entry, in order, and ends cleanly. */
+static void test_txs_round_trip(void **state) {
+    (void)state;
+    uint8_t *buf = malloc(ND_TXS_FRAME_MAX);
+    assert_non_null(buf);
+    size_t len = 0;
+    const uint8_t a[] = "first", b[] = {0}, c[] = "third tx";
+    assert_int_equal(nd_txs_append(buf, &len, a, sizeof a), HM_OK);
+    assert_int_equal(nd_txs_append(buf, &len, b, sizeof b), HM_OK);
+    assert_int_equal(nd_txs_append(buf, &len, c, sizeof c), HM_OK);
+    assert_int_equal(len, 3 * ND_TXS_ENTRY_HEADER_LEN + sizeof a + sizeof b + sizeof c);
+    assert_int_equal(buf[3], sizeof a); /* u32 big-endian length first */
+    const uint8_t *want[] = {a, b, c};
+    const size_t want_len[] = {sizeof a, sizeof b, sizeof c};
+    size_t pos = 0, tx_len = 0;
+    const uint8_t *tx = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(nd_txs_next(buf, len, &pos, &tx, &tx_len), HM_OK);
+        assert_int_equal(tx_len, want_len[i]);
+        assert_memory_equal(tx, want[i], tx_len);
+    }
+    assert_int_equal(pos, len);
+    assert_int_equal(nd_txs_next(buf, len, &pos, &tx, &tx_len), HM_ERR_NOT_FOUND);
+    /* an empty tx is never appended */
+    assert_int_equal(nd_txs_append(buf, &len, a, 0), HM_ERR_ARG);
+    free(buf);
+}
+
+/* A batch never grows past the frame maximum: a full batch refuses the next
+ * tx, unchanged, and a tx too large for any batch is refused even alone. */
+static void test_txs_bounds(void **state) {
+    (void)state;
+    uint8_t *buf = malloc(ND_TXS_FRAME_MAX);
+    uint8_t *tx = calloc(1, ND_TXS_FRAME_MAX);
+    assert_non_null(buf);
+    assert_non_null(tx);
+    size_t len = 0;
+    size_t biggest = ND_TXS_FRAME_MAX - ND_TXS_ENTRY_HEADER_LEN;
+    assert_int_equal(nd_txs_append(buf, &len, tx, biggest + 1), HM_ERR_FULL);
+    assert_int_equal(len, 0);
+    assert_int_equal(nd_txs_append(buf, &len, tx, biggest - 10), HM_OK);
+    assert_int_equal(nd_txs_append(buf, &len, tx, 7), HM_ERR_FULL);
+    assert_int_equal(len, biggest - 10 + ND_TXS_ENTRY_HEADER_LEN);
+    assert_int_equal(nd_txs_append(buf, &len, tx, 6), HM_OK);
+    assert_int_equal(len, ND_TXS_FRAME_MAX);
+    assert_int_equal(nd_txs_append(buf, &len, tx, 1), HM_ERR_FULL);
+    assert_true(ND_TXS_FRAME_MAX <= nd_frame_max(ND_MSG_TXS));
+    free(tx);
+    free(buf);
+}
+
+/* What a peer may send: a length past the end, a cut header, an empty
+ * entry. Each stops the walk with an error; what came before was read. */
+static void test_txs_malformed(void **state) {
+    (void)state;
+    const uint8_t *tx = NULL;
+    size_t pos = 0, tx_len = 0;
+    /* one good entry, then a header announcing more bytes than remain */
+    const uint8_t past[] = {0, 0, 0, 2, 'o', 'k', 0, 0, 0, 9, 'x'};
+    assert_int_equal(nd_txs_next(past, sizeof past, &pos, &tx, &tx_len), HM_OK);
+    assert_int_equal(tx_len, 2);
+    assert_int_equal(nd_txs_next(past, sizeof past, &pos, &tx, &tx_len), HM_ERR_TRUNCATED);
+    /* a cut entry header */
+    const uint8_t cut[] = {0, 0, 1};
+    pos = 0;
+    assert_int_equal(nd_txs_next(cut, sizeof cut, &pos, &tx, &tx_len), HM_ERR_TRUNCATED);
+    /* an empty entry */
+    const uint8_t empty[] = {0, 0, 0, 0, 'x'};
+    pos = 0;
+    assert_int_equal(nd_txs_next(empty, sizeof empty, &pos, &tx, &tx_len), HM_ERR_BAD_VALUE);
+    /* a hostile length near 2^32 */
+    const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 'x'};
+    pos = 0;
+    assert_int_equal(nd_txs_next(huge, sizeof huge, &pos, &tx, &tx_len), HM_ERR_TRUNCATED);
+    assert_int_equal(pos, 0);
 }
 
 static size_t make_note(uint8_t **out, const hm_keypair *kp, uint64_t nonce) {
@@ -240,9 +317,9 @@ static void test_block_execute_decoded(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_round_trip),
-        cmocka_unit_test(test_frame_limits),
-        cmocka_unit_test(test_block_round_trip),
+        cmocka_unit_test(test_frame_round_trip),      cmocka_unit_test(test_frame_limits),
+        cmocka_unit_test(test_txs_round_trip),        cmocka_unit_test(test_txs_bounds),
+        cmocka_unit_test(test_txs_malformed),         cmocka_unit_test(test_block_round_trip),
         cmocka_unit_test(test_block_execute_decoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
