@@ -522,12 +522,16 @@ static json_t *cert_json(const hm_cert *c) {
 
 /* JSON numbers here are 0..2^63-1 (what jansson reads back); a bundle with
  * a larger integer (it could not verify: no chain is that long) has no JSON
- * form. */
+ * form. A block's integers first, then the whole bundle's. */
+static bool block_representable(const hm_block_header *h, const hm_cert *c) {
+    const uint64_t max = (uint64_t)INT64_MAX;
+    return h->height <= max && h->time_ms <= max && c->height <= max;
+}
+
 static bool json_representable(const ct_bundle *b) {
     const uint64_t max = (uint64_t)INT64_MAX;
     for (uint32_t i = 0; i < b->block_count; i++) {
-        if (b->blocks[i].header.height > max || b->blocks[i].header.time_ms > max ||
-            b->blocks[i].cert.height > max) {
+        if (!block_representable(&b->blocks[i].header, &b->blocks[i].cert)) {
             return false;
         }
     }
@@ -596,9 +600,11 @@ typedef struct {
     bool failed;
 } text_buf;
 
-static void tb_add(text_buf *t, const char *s, size_t n) {
+/* Room for n more bytes and the NUL after them: where they go, or NULL
+ * (t->failed) when out of memory. */
+static char *tb_room(text_buf *t, size_t n) {
     if (t->failed) {
-        return;
+        return NULL;
     }
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 4096;
@@ -608,12 +614,20 @@ static void tb_add(text_buf *t, const char *s, size_t n) {
         char *grown = realloc(t->buf, cap);
         if (grown == NULL) {
             t->failed = true;
-            return;
+            return NULL;
         }
         t->buf = grown;
         t->cap = cap;
     }
-    memcpy(t->buf + t->len, s, n);
+    return t->buf + t->len;
+}
+
+static void tb_add(text_buf *t, const char *s, size_t n) {
+    char *p = tb_room(t, n);
+    if (p == NULL) {
+        return;
+    }
+    memcpy(p, s, n);
     t->len += n;
     t->buf[t->len] = '\0';
 }
@@ -623,22 +637,28 @@ static void tb_str(text_buf *t, const char *s) {
 }
 
 static void tb_u64(text_buf *t, uint64_t v) {
-    char num[24];
-    int n = snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-    tb_add(t, num, (size_t)n);
+    char num[20];
+    size_t n = sizeof num;
+    do {
+        num[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    tb_add(t, num + n, sizeof num - n);
 }
 
-/* "key":"hex" with a leading comma unless first. */
+/* key then "hex": the hex written in place (most of a bundle is hex). */
 static void tb_hex(text_buf *t, const char *key, const uint8_t *data, size_t len) {
-    tb_str(t, key);
-    tb_str(t, "\"");
-    char chunk[2 * 64 + 1];
-    for (size_t off = 0; off < len; off += 64) {
-        size_t n = len - off < 64 ? len - off : 64;
-        hm_hex_encode(data + off, n, chunk);
-        tb_add(t, chunk, 2 * n);
+    size_t key_len = strlen(key);
+    char *p = tb_room(t, key_len + 2 * len + 2);
+    if (p == NULL) {
+        return;
     }
-    tb_str(t, "\"");
+    memcpy(p, key, key_len);
+    p[key_len] = '"';
+    hm_hex_encode(data, len, p + key_len + 1); /* writes a NUL, overwritten next */
+    p[key_len + 1 + 2 * len] = '"';
+    t->len += key_len + 2 * len + 2;
+    t->buf[t->len] = '\0';
 }
 
 static void tb_path(text_buf *t, const char *key, const uint8_t (*path)[HM_HASH_LEN],
@@ -672,7 +692,84 @@ static void tb_json_string(text_buf *t, const char *text) {
     tb_str(t, "\"");
 }
 
-hm_err ct_bundle_to_json_text(const ct_bundle *b, char **out, size_t *out_len) {
+/* The opening of the text up to the first block: format, version, chain
+ * id and validator set, then `"blocks":[`. */
+static void tb_head(text_buf *t, const char *chain_id, const hm_validator_set *vs) {
+    tb_str(t, "{\"format\":\"hallmark-proof-bundle\",\"version\":");
+    tb_u64(t, CT_BUNDLE_VERSION);
+    tb_str(t, ",\"chain_id\":");
+    tb_json_string(t, chain_id);
+    tb_str(t, ",\"validators\":[");
+    for (uint32_t i = 0; i < vs->count && i < HM_VALIDATORS_MAX; i++) {
+        tb_hex(t, i == 0 ? "" : ",", vs->keys[i].bytes, HM_PUBKEY_LEN);
+    }
+    tb_str(t, "],\"blocks\":[");
+}
+
+/* One element of "blocks": {"header":{..},"certificate":{..}}. */
+static void tb_block(text_buf *t, const hm_block_header *h, const hm_cert *c) {
+    tb_str(t, "{\"header\":{\"chain_id\":");
+    tb_json_string(t, h->chain_id);
+    tb_str(t, ",\"height\":");
+    tb_u64(t, h->height);
+    tb_str(t, ",\"time_ms\":");
+    tb_u64(t, h->time_ms);
+    tb_hex(t, ",\"prev_block_hash\":", h->prev_block_hash, HM_HASH_LEN);
+    tb_hex(t, ",\"tx_root\":", h->tx_root, HM_HASH_LEN);
+    tb_hex(t, ",\"state_root\":", h->state_root, HM_HASH_LEN);
+    tb_hex(t, ",\"validator_set_hash\":", h->validator_set_hash, HM_HASH_LEN);
+    tb_hex(t, ",\"proposer\":", h->proposer.bytes, HM_PUBKEY_LEN);
+    tb_str(t, "},\"certificate\":{\"height\":");
+    tb_u64(t, c->height);
+    tb_str(t, ",\"round\":");
+    tb_u64(t, c->round);
+    tb_hex(t, ",\"block_id\":", c->block_id, HM_HASH_LEN);
+    tb_str(t, ",\"signatures\":[");
+    for (uint32_t k = 0; k < c->count && k < HM_VALIDATORS_MAX; k++) {
+        tb_str(t, k == 0 ? "{\"validator_index\":" : ",{\"validator_index\":");
+        tb_u64(t, c->sigs[k].validator_index);
+        tb_hex(t, ",\"sig\":", c->sigs[k].sig.bytes, HM_SIG_LEN);
+        tb_str(t, "}");
+    }
+    tb_str(t, "]}}");
+}
+
+static hm_err tb_finish(text_buf *t, char **out, size_t *out_len) {
+    if (t->failed || t->buf == NULL) {
+        free(t->buf);
+        return HM_ERR_NOMEM;
+    }
+    *out = t->buf;
+    *out_len = t->len;
+    return HM_OK;
+}
+
+hm_err ct_bundle_json_head_text(const char *chain_id, const hm_validator_set *vs, char **out,
+                                size_t *out_len) {
+    if (chain_id == NULL || vs == NULL || out == NULL || out_len == NULL) {
+        return HM_ERR_ARG;
+    }
+    text_buf t = {0};
+    tb_head(&t, chain_id, vs);
+    return tb_finish(&t, out, out_len);
+}
+
+hm_err ct_bundle_json_block_text(const hm_block_header *h, const hm_cert *c, char **out,
+                                 size_t *out_len) {
+    if (h == NULL || c == NULL || out == NULL || out_len == NULL) {
+        return HM_ERR_ARG;
+    }
+    if (!block_representable(h, c)) {
+        return HM_ERR_OVERFLOW;
+    }
+    text_buf t = {0};
+    tb_block(&t, h, c);
+    return tb_finish(&t, out, out_len);
+}
+
+hm_err ct_bundle_to_json_text_pieces(const ct_bundle *b, const ct_bundle_json_piece *head,
+                                     const ct_bundle_json_piece *blocks, char **out,
+                                     size_t *out_len) {
     if (b == NULL || out == NULL || out_len == NULL) {
         return HM_ERR_ARG;
     }
@@ -680,42 +777,20 @@ hm_err ct_bundle_to_json_text(const ct_bundle *b, char **out, size_t *out_len) {
         return HM_ERR_OVERFLOW;
     }
     text_buf t = {0};
-    tb_str(&t, "{\"format\":\"hallmark-proof-bundle\",\"version\":");
-    tb_u64(&t, CT_BUNDLE_VERSION);
-    tb_str(&t, ",\"chain_id\":");
-    tb_json_string(&t, b->chain_id);
-    tb_str(&t, ",\"validators\":[");
-    for (uint32_t i = 0; i < b->vset.count; i++) {
-        tb_hex(&t, i == 0 ? "" : ",", b->vset.keys[i].bytes, HM_PUBKEY_LEN);
+    if (head != NULL && head->text != NULL) {
+        tb_add(&t, head->text, head->len);
+    } else {
+        tb_head(&t, b->chain_id, &b->vset);
     }
-    tb_str(&t, "],\"blocks\":[");
     for (uint32_t i = 0; i < b->block_count; i++) {
-        const hm_block_header *h = &b->blocks[i].header;
-        const hm_cert *c = &b->blocks[i].cert;
-        tb_str(&t, i == 0 ? "{\"header\":{\"chain_id\":" : ",{\"header\":{\"chain_id\":");
-        tb_json_string(&t, h->chain_id);
-        tb_str(&t, ",\"height\":");
-        tb_u64(&t, h->height);
-        tb_str(&t, ",\"time_ms\":");
-        tb_u64(&t, h->time_ms);
-        tb_hex(&t, ",\"prev_block_hash\":", h->prev_block_hash, HM_HASH_LEN);
-        tb_hex(&t, ",\"tx_root\":", h->tx_root, HM_HASH_LEN);
-        tb_hex(&t, ",\"state_root\":", h->state_root, HM_HASH_LEN);
-        tb_hex(&t, ",\"validator_set_hash\":", h->validator_set_hash, HM_HASH_LEN);
-        tb_hex(&t, ",\"proposer\":", h->proposer.bytes, HM_PUBKEY_LEN);
-        tb_str(&t, "},\"certificate\":{\"height\":");
-        tb_u64(&t, c->height);
-        tb_str(&t, ",\"round\":");
-        tb_u64(&t, c->round);
-        tb_hex(&t, ",\"block_id\":", c->block_id, HM_HASH_LEN);
-        tb_str(&t, ",\"signatures\":[");
-        for (uint32_t k = 0; k < c->count && k < HM_VALIDATORS_MAX; k++) {
-            tb_str(&t, k == 0 ? "{\"validator_index\":" : ",{\"validator_index\":");
-            tb_u64(&t, c->sigs[k].validator_index);
-            tb_hex(&t, ",\"sig\":", c->sigs[k].sig.bytes, HM_SIG_LEN);
-            tb_str(&t, "}");
+        if (i > 0) {
+            tb_str(&t, ",");
         }
-        tb_str(&t, "]}}");
+        if (blocks != NULL && blocks[i].text != NULL) {
+            tb_add(&t, blocks[i].text, blocks[i].len);
+        } else {
+            tb_block(&t, &b->blocks[i].header, &b->blocks[i].cert);
+        }
     }
     tb_str(&t, "],\"entries\":[");
     for (uint32_t i = 0; i < b->entry_count; i++) {
@@ -739,13 +814,11 @@ hm_err ct_bundle_to_json_text(const ct_bundle *b, char **out, size_t *out_len) {
         tb_str(&t, "}");
     }
     tb_str(&t, "]}");
-    if (t.failed || t.buf == NULL) {
-        free(t.buf);
-        return HM_ERR_NOMEM;
-    }
-    *out = t.buf;
-    *out_len = t.len;
-    return HM_OK;
+    return tb_finish(&t, out, out_len);
+}
+
+hm_err ct_bundle_to_json_text(const ct_bundle *b, char **out, size_t *out_len) {
+    return ct_bundle_to_json_text_pieces(b, NULL, NULL, out, out_len);
 }
 
 static bool json_hex(const json_t *j, uint8_t *out, size_t len) {

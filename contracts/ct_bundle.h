@@ -116,6 +116,27 @@ HM_MUST_USE hm_err ct_bundle_from_json(const json_t *j, ct_bundle *out, const ch
  * written directly without building a JSON tree. HM_ERR_NOMEM, or
  * HM_ERR_OVERFLOW for an integer above 2^63-1. */
 HM_MUST_USE hm_err ct_bundle_to_json_text(const ct_bundle *b, char **out, size_t *out_len);
+/* Pieces of that text that many bundles share, for a caller that renders
+ * bundles often to keep: the opening up to and including `"blocks":[` (for
+ * a chain id and validator set), and one element of "blocks" (for a header
+ * and its certificate). Malloc'd, NUL-terminated, caller frees. */
+HM_MUST_USE hm_err ct_bundle_json_head_text(const char *chain_id, const hm_validator_set *vs,
+                                            char **out, size_t *out_len);
+HM_MUST_USE hm_err ct_bundle_json_block_text(const hm_block_header *h, const hm_cert *c, char **out,
+                                             size_t *out_len);
+typedef struct {
+    const char *text; /* NULL: render it */
+    size_t len;
+} ct_bundle_json_piece;
+/* ct_bundle_to_json_text with kept pieces copied in: head (NULL or a piece
+ * with NULL text: rendered) must be ct_bundle_json_head_text of b's chain id
+ * and validators, blocks (NULL, or b->block_count pieces) blocks[i] that of
+ * b->blocks[i]. The caller vouches for that; the result is then the same
+ * bytes as ct_bundle_to_json_text. */
+HM_MUST_USE hm_err ct_bundle_to_json_text_pieces(const ct_bundle *b,
+                                                 const ct_bundle_json_piece *head,
+                                                 const ct_bundle_json_piece *blocks, char **out,
+                                                 size_t *out_len);
 
 /* Verification, step by step. report (may be NULL) is called for every step
  * checked, in order, with ok false for the step that failed (the last call).

@@ -76,8 +76,6 @@ typedef struct {
 
 typedef struct {
     uint8_t id[HM_HASH_LEN];
-    bool used;
-    uint64_t last_use;
     uint8_t *head_sig; /* head || sig */
     size_t head_sig_len;
     uint64_t height;
@@ -88,10 +86,18 @@ typedef struct {
 } tx_pos;
 
 typedef struct {
-    bool used;
-    uint64_t last_use;
     ct_bundle_block block;
+    char *json; /* the block's piece of a bundle's JSON text, or NULL */
+    size_t json_len;
 } block_slot;
+
+/* What a search of the tx and block caches reads, apart from the entries
+ * (2 KB and 9 KB each): one compact array per cache, so that a lookup that
+ * searches a cache reads 4 KB rather than touching every entry. */
+typedef struct {
+    uint64_t key;      /* 0: empty; the height, or a tx id's first 8 bytes | 1 */
+    uint64_t last_use; /* use counter (least recently used out) */
+} cache_ref;
 
 /* A rendered answer for one code without its lookup counter, kept while no
  * block has written state (generation): the status it shows cannot have
@@ -163,13 +169,22 @@ typedef struct {
     size_t lookup_cap; /* power of two */
     size_t lookup_count;
     tx_pos txs[TX_CACHE_SIZE];
-    block_slot *blocks;              /* BLOCK_CACHE_SIZE, by height modulo */
+    cache_ref tx_refs[TX_CACHE_SIZE];
+    block_slot *blocks; /* BLOCK_CACHE_SIZE */
+    cache_ref block_refs[BLOCK_CACHE_SIZE];
     tree_entry *trees[TREE_BUCKETS]; /* by the first bytes of the tx id */
     size_t tree_bytes;               /* sum of the kept trees' bytes */
     uint64_t clock;                  /* use counter of the caches above (least recently used out) */
     answer_slot *answers;            /* ANSWER_CACHE_SIZE, by key hash */
     uint64_t generation;             /* blocks that wrote state */
     ct_event_record *event;          /* scratch: events are large */
+    ct_gs1_dl *dl;                   /* scratch of route_dl */
+    /* scratch of bundle_add_record: a record's path to its batch root */
+    uint8_t (*record_path)[HM_HASH_LEN];
+    /* The opening of every bundle's JSON text (chain id and validators are
+     * fixed for the node's life), rendered on first use; NULL until then. */
+    char *bundle_head;
+    size_t bundle_head_len;
 } consumer_api;
 
 static uint64_t now_ms(void) {
@@ -322,53 +337,90 @@ static void lookup_count(consumer_api *api, const char *key, uint64_t *count, ui
 
 /* --------------------------------------------------------- chain pieces */
 
-/* The caches are searched whole (a few hundred entries): a hashed slot can
- * make two hot entries evict each other on every lookup, and an eviction
- * here costs reading a block of up to 100,000 records. */
-static hm_err get_block(consumer_api *api, uint64_t height, const ct_bundle_block **out) {
-    block_slot *slot = &api->blocks[0];
-    for (size_t i = 0; i < BLOCK_CACHE_SIZE; i++) {
-        block_slot *c = &api->blocks[i];
-        if (c->used && c->block.header.height == height) {
-            slot = c;
-            break;
+/* The tx and block caches are searched whole (a few hundred entries, in
+ * their compact cache_ref arrays): a hashed slot can make two hot entries
+ * evict each other on every lookup, and an eviction here costs reading a
+ * block of up to 100,000 records. */
+
+/* The slot to fill: an empty one, else the least recently used. */
+static size_t ref_victim(const cache_ref *refs, size_t n) {
+    size_t pick = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (refs[i].key == 0) {
+            return i;
         }
-        if (!c->used || (slot->used && c->last_use < slot->last_use)) {
-            slot = c;
+        if (refs[i].last_use < refs[pick].last_use) {
+            pick = i;
         }
     }
-    slot->last_use = ++api->clock;
-    if (!slot->used || slot->block.header.height != height) {
+    return pick;
+}
+
+/* The slot holding key (*hit true), else the one to fill. */
+static size_t ref_find(const cache_ref *refs, size_t n, uint64_t key, bool *hit) {
+    for (size_t i = 0; i < n; i++) {
+        if (refs[i].key == key) {
+            *hit = true;
+            return i;
+        }
+    }
+    *hit = false;
+    return ref_victim(refs, n);
+}
+
+static hm_err get_block(consumer_api *api, uint64_t height, const ct_bundle_block **out) {
+    assert(height != 0); /* 0 marks an empty slot */
+    bool hit = false;
+    size_t i = ref_find(api->block_refs, BLOCK_CACHE_SIZE, height, &hit);
+    block_slot *slot = &api->blocks[i];
+    api->block_refs[i].last_use = ++api->clock;
+    if (!hit) {
+        api->block_refs[i].key = 0;
+        free(slot->json);
+        slot->json = NULL;
+        slot->json_len = 0;
         hm_err err = nd_node_block_header(api->node, height, &slot->block.header);
         if (err == HM_OK) {
             err = nd_node_block_cert(api->node, height, &slot->block.cert);
         }
         if (err != HM_OK) {
-            slot->used = false;
             return err;
         }
-        slot->used = true;
+        assert(slot->block.header.height == height);
+        api->block_refs[i].key = height;
+        /* Every bundle with a record of this block repeats this text; when
+         * it cannot be made, bundles render it themselves. */
+        if (ct_bundle_json_block_text(&slot->block.header, &slot->block.cert, &slot->json,
+                                      &slot->json_len) != HM_OK) {
+            slot->json = NULL;
+            slot->json_len = 0;
+        }
     }
     *out = &slot->block;
     return HM_OK;
 }
 
+/* The cache key of a tx id: its first 8 bytes (ids are SHA-256 outputs),
+ * never 0. */
+static uint64_t tx_key(const uint8_t id[HM_HASH_LEN]) {
+    uint64_t k;
+    memcpy(&k, id, sizeof k);
+    return k | 1;
+}
+
 /* The tx cache slot for id: the one holding it (*hit true) or the one to
  * fill (empty, else least recently used). */
-static tx_pos *tx_slot(consumer_api *api, const uint8_t id[HM_HASH_LEN], bool *hit) {
-    tx_pos *p = &api->txs[0];
+static size_t tx_slot(consumer_api *api, const uint8_t id[HM_HASH_LEN], bool *hit) {
+    uint64_t key = tx_key(id);
     for (size_t i = 0; i < TX_CACHE_SIZE; i++) {
-        tx_pos *c = &api->txs[i];
-        if (c->used && memcmp(c->id, id, HM_HASH_LEN) == 0) {
+        /* Equal keys are checked on the whole id. */
+        if (api->tx_refs[i].key == key && memcmp(api->txs[i].id, id, HM_HASH_LEN) == 0) {
             *hit = true;
-            return c;
-        }
-        if (!c->used || (p->used && c->last_use < p->last_use)) {
-            p = c;
+            return i;
         }
     }
     *hit = false;
-    return p;
+    return ref_victim(api->tx_refs, TX_CACHE_SIZE);
 }
 
 /* Keeps where the decoded tx d (id d->id) is: block height, position index
@@ -378,7 +430,8 @@ static hm_err tx_keep(consumer_api *api, const ct_tx *d, uint64_t height, uint32
                       const tx_pos **out) {
     assert(path_len <= HM_MERKLE_PROOF_MAX);
     bool hit = false;
-    tx_pos *p = tx_slot(api, d->id, &hit);
+    size_t i = tx_slot(api, d->id, &hit);
+    tx_pos *p = &api->txs[i];
     size_t hs_len = d->head_len + HM_SIG_LEN;
     uint8_t *hs = malloc(hs_len);
     if (hs == NULL) {
@@ -389,8 +442,8 @@ static hm_err tx_keep(consumer_api *api, const ct_tx *d, uint64_t height, uint32
     free(p->head_sig);
     memset(p, 0, sizeof *p);
     memcpy(p->id, d->id, HM_HASH_LEN);
-    p->used = true;
-    p->last_use = ++api->clock;
+    api->tx_refs[i].key = tx_key(d->id);
+    api->tx_refs[i].last_use = ++api->clock;
     p->head_sig = hs;
     p->head_sig_len = hs_len;
     p->height = height;
@@ -409,10 +462,10 @@ static hm_err tx_keep(consumer_api *api, const ct_tx *d, uint64_t height, uint32
  * records to find its head is the expensive part of a bundle). */
 static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_pos **out) {
     bool hit = false;
-    tx_pos *c = tx_slot(api, id, &hit);
+    size_t i = tx_slot(api, id, &hit);
     if (hit) {
-        c->last_use = ++api->clock;
-        *out = c;
+        api->tx_refs[i].last_use = ++api->clock;
+        *out = &api->txs[i];
         return HM_OK;
     }
     uint64_t height;
@@ -646,18 +699,12 @@ static void warm_block(consumer_api *api, uint64_t height, const nd_block_txs *b
 /* Adds the record (tx_id, index) with its proofs to b. */
 static hm_err bundle_add_record(consumer_api *api, ct_bundle *b, const uint8_t tx_id[HM_HASH_LEN],
                                 uint32_t index, const uint8_t *record, size_t record_len) {
-    typedef struct {
-        uint8_t path[HM_MERKLE_PROOF_MAX][HM_HASH_LEN];
-        size_t path_len;
-    } record_path;
-    record_path *rp = malloc(sizeof *rp);
-    if (rp == NULL) {
-        return HM_ERR_NOMEM;
-    }
+    uint8_t(*path)[HM_HASH_LEN] = api->record_path;
+    size_t path_len = 0;
     const hm_merkle_tree *tree = NULL;
     hm_err err = get_tree(api, tx_id, &tree);
     if (err == HM_OK) {
-        err = hm_merkle_tree_proof(tree, index, rp->path, &rp->path_len);
+        err = hm_merkle_tree_proof(tree, index, path, &path_len);
     }
     const tx_pos *tp = NULL;
     const ct_bundle_block *blk = NULL;
@@ -673,11 +720,10 @@ static hm_err bundle_add_record(consumer_api *api, ct_bundle *b, const uint8_t t
     }
     if (err == HM_OK) {
         err = ct_bundle_add_entry(b, CT_BUNDLE_RECORD, tp->head_sig, tp->head_sig_len, record,
-                                  record_len, index, (const uint8_t(*)[HM_HASH_LEN])rp->path,
-                                  rp->path_len, blk_index, tp->index, tp->tree_size,
+                                  record_len, index, (const uint8_t(*)[HM_HASH_LEN])path, path_len,
+                                  blk_index, tp->index, tp->tree_size,
                                   (const uint8_t(*)[HM_HASH_LEN])tp->path, tp->path_len);
     }
-    free(rp);
     return err;
 }
 
@@ -774,17 +820,13 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
         it->registered_ms = blk->header.time_ms;
     }
     if (b != NULL) {
-        uint8_t *rec = NULL;
+        /* A record is at most CT_RECORD_MAX bytes: encoded on the stack. */
+        uint8_t rec[CT_RECORD_MAX];
         hm_writer w;
-        hm_writer_init_growable(&w, CT_RECORD_MAX);
+        hm_writer_init(&w, rec, sizeof rec);
         err = ct_item_record_encode(&st.record, &w);
         if (err == HM_OK) {
-            size_t rec_len = 0;
-            rec = hm_writer_take(&w, &rec_len);
-            err = bundle_add_record(api, b, st.reg_tx, st.reg_index, rec, rec_len);
-            free(rec);
-        } else {
-            hm_writer_free(&w);
+            err = bundle_add_record(api, b, st.reg_tx, st.reg_index, rec, w.len);
         }
         if (err != HM_OK) {
             return err;
@@ -950,6 +992,35 @@ static void answer_tag(consumer_api *api, int kind, uint8_t out[HM_HASH_LEN]) {
     hm_sha256(in, sizeof in, out);
 }
 
+/* b's JSON text, with the pieces every bundle of this node shares copied
+ * in rather than rendered again: the opening (chain id and validators) and
+ * each block's header and certificate as kept beside the block. */
+static hm_err bundle_json_text(consumer_api *api, const ct_bundle *b, char **out, size_t *out_len) {
+    if (api->bundle_head == NULL &&
+        ct_bundle_json_head_text(b->chain_id, &b->vset, &api->bundle_head, &api->bundle_head_len) !=
+            HM_OK) {
+        api->bundle_head = NULL; /* rendered per bundle */
+    }
+    ct_bundle_json_piece head = {api->bundle_head, api->bundle_head_len};
+    ct_bundle_json_piece blocks[CT_BUNDLE_BLOCKS_MAX];
+    assert(b->block_count <= CT_BUNDLE_BLOCKS_MAX);
+    for (uint32_t i = 0; i < b->block_count; i++) {
+        blocks[i] = (ct_bundle_json_piece){NULL, 0};
+        /* A kept slot of a height holds that height's committed block, the
+         * one the bundle copied (committed blocks never change). */
+        for (size_t k = 0; k < BLOCK_CACHE_SIZE; k++) {
+            const block_slot *c = &api->blocks[k];
+            if (api->block_refs[k].key == b->blocks[i].header.height) {
+                if (c->json != NULL) {
+                    blocks[i] = (ct_bundle_json_piece){c->json, c->json_len};
+                }
+                break;
+            }
+        }
+    }
+    return ct_bundle_to_json_text_pieces(b, &head, blocks, out, out_len);
+}
+
 /* Renders the answer of kind for dl into slot (which is for dl's key and
  * the current generation). Returns HM_OK, or an error already replied. */
 static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl,
@@ -993,7 +1064,7 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
     it->chain_id = nd_node_chain_id(api->node);
     char *bundle_text = NULL;
     size_t bundle_len = 0;
-    if (have_bundle && ct_bundle_to_json_text(&b, &bundle_text, &bundle_len) != HM_OK) {
+    if (have_bundle && bundle_json_text(api, &b, &bundle_text, &bundle_len) != HM_OK) {
         bundle_text = NULL;
     }
     it->bundle_json = bundle_text;
@@ -1237,11 +1308,9 @@ static void route_dl(nd_node *n, struct evhttp_request *req, const char *rest, v
         nd_http_reply_error(req, 405, "method_not_allowed", "GET, HEAD or POST");
         return;
     }
-    ct_gs1_dl *dl = malloc(sizeof *dl);
-    if (dl == NULL) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
+    /* A parsed link is large: the api keeps one (routes run one at a time,
+     * on the HTTP thread). */
+    ct_gs1_dl *dl = api->dl;
     /* The resolver accepts GTIN-8/12/13 and pads them (a label printed with
      * a short GTIN must still resolve). */
     ct_gs1_dl_options opt = {.zero_suppressed_gtin = true};
@@ -1270,7 +1339,6 @@ static void route_dl(nd_node *n, struct evhttp_request *req, const char *rest, v
     } else {
         serve_item(api, req, dl);
     }
-    free(dl);
 }
 
 void nd_consumer_serve_qr(nd_node *n, struct evhttp_request *req, const char *rest) {
@@ -1460,6 +1528,14 @@ static void consumer_api_free(void *arg) {
     for (size_t i = 0; i < TX_CACHE_SIZE; i++) {
         free(api->txs[i].head_sig);
     }
+    if (api->blocks != NULL) {
+        for (size_t i = 0; i < BLOCK_CACHE_SIZE; i++) {
+            free(api->blocks[i].json);
+        }
+    }
+    free(api->record_path);
+    free(api->dl);
+    free(api->bundle_head);
     for (size_t b = 0; b < TREE_BUCKETS; b++) {
         while (api->trees[b] != NULL) {
             tree_entry *e = api->trees[b];
@@ -1493,8 +1569,11 @@ hm_err nd_http_consumer_register(nd_node *n) {
     api->cached_state = (ct_store){.ctx = api, .get = cached_get, .scan = cached_scan};
     api->lookups = calloc(LOOKUP_SLOTS, sizeof *api->lookups);
     api->lookup_cap = LOOKUP_SLOTS;
+    api->record_path = malloc(HM_MERKLE_PROOF_MAX * sizeof *api->record_path);
+    api->dl = malloc(sizeof *api->dl);
     if (api->blocks == NULL || api->event == NULL || api->answers == NULL ||
-        api->state_slots == NULL || api->item == NULL || api->products == NULL ||
+        api->record_path == NULL || api->dl == NULL || api->state_slots == NULL ||
+        api->item == NULL || api->products == NULL ||
         hm_random_bytes(api->tag_salt, sizeof api->tag_salt) != HM_OK || api->lookups == NULL) {
         consumer_api_free(api);
         return HM_ERR_NOMEM;

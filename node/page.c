@@ -7,6 +7,7 @@
  * JavaScript and must never load anything from elsewhere. */
 #include "page.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,27 +354,74 @@ const char *nd_page_step_label(const char *biz_step, nd_lang lang) {
     return NULL;
 }
 
+/* Appends n bytes of text at out[*used], as many as fit before the NUL
+ * that always ends out (cap > 0): snprintf's truncation, without parsing a
+ * format on every lookup. */
+static void put_text(char *out, size_t cap, size_t *used, const char *text, size_t n) {
+    size_t room = cap - 1 - *used;
+    if (n > room) {
+        n = room;
+    }
+    memcpy(out + *used, text, n);
+    *used += n;
+    out[*used] = '\0';
+}
+
 /* Copies template into out with its one "%s" replaced by value (the
  * templates are ours, but a format string that is not a literal is not
  * handed to printf). */
 static void subst(char *out, size_t cap, const char *template, const char *value) {
+    size_t used = 0;
+    out[0] = '\0';
     const char *mark = strstr(template, "%s");
     if (mark == NULL) {
-        snprintf(out, cap, "%s", template);
+        put_text(out, cap, &used, template, strlen(template));
         return;
     }
-    snprintf(out, cap, "%.*s%s%s", (int)(mark - template), template, value, mark + 2);
+    put_text(out, cap, &used, template, (size_t)(mark - template));
+    put_text(out, cap, &used, value, strlen(value));
+    put_text(out, cap, &used, mark + 2, strlen(mark + 2));
 }
 
-/* "2026-11-28 10:15 UTC" */
+/* The decimal digits of v at out (no NUL); returns how many. */
+static size_t put_u64(char out[20], uint64_t v) {
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = digits[n - 1 - i];
+    }
+    return n;
+}
+
+/* "2026-11-28 10:15 UTC", as strftime("%Y-%m-%d %H:%M UTC") writes it,
+ * written by hand: the counter paragraph carries one on every lookup. */
 static void format_time(uint64_t ms, char *out, size_t cap) {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
+    char text[64];
+    size_t n = 0;
     if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(out, cap, "?");
-        return;
+        text[n++] = '?';
+    } else {
+        assert(tm.tm_year >= 70); /* t >= 0 */
+        n = put_u64(text, (uint64_t)tm.tm_year + 1900);
+        const int fields[4] = {tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min};
+        const char seps[4] = {'-', '-', ' ', ':'};
+        for (int i = 0; i < 4; i++) {
+            text[n++] = seps[i];
+            text[n++] = (char)('0' + fields[i] / 10);
+            text[n++] = (char)('0' + fields[i] % 10);
+        }
+        memcpy(text + n, " UTC", 4);
+        n += 4;
     }
-    strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
+    size_t used = 0;
+    out[0] = '\0';
+    put_text(out, cap, &used, text, n);
 }
 
 /* ------------------------------------------------------------------ HTML */
@@ -541,7 +589,7 @@ size_t nd_page_render_lookups(uint64_t count, uint64_t first_ms, nd_lang lang, c
     char text[256];
     char number[24];
     char when[64];
-    snprintf(number, sizeof number, "%llu", (unsigned long long)count);
+    number[put_u64(number, count)] = '\0';
     subst(text, sizeof text, W(lang, S_LOOKUPS), number);
     if (first_ms != 0) {
         format_time(first_ms, when, sizeof when);
@@ -549,8 +597,17 @@ size_t nd_page_render_lookups(uint64_t count, uint64_t first_ms, nd_lang lang, c
         subst(text + used, sizeof text - used, W(lang, S_LOOKUPS_FIRST), when);
     }
     /* The text is ours and has nothing to escape. */
-    int n = snprintf(out, out_cap, "<p class=\"muted\" id=\"lookups\">%s</p>\n", text);
-    return n > 0 && (size_t)n < out_cap ? (size_t)n : 0;
+    static const char open[] = "<p class=\"muted\" id=\"lookups\">";
+    static const char close[] = "</p>\n";
+    size_t text_len = strlen(text);
+    size_t n = sizeof open - 1 + text_len + sizeof close - 1;
+    if (n >= out_cap) {
+        return 0;
+    }
+    memcpy(out, open, sizeof open - 1);
+    memcpy(out + sizeof open - 1, text, text_len);
+    memcpy(out + sizeof open - 1 + text_len, close, sizeof close);
+    return n;
 }
 
 hm_err nd_page_render_html(const nd_page_item *it, nd_lang lang, char **out, size_t *out_len) {

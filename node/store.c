@@ -77,14 +77,32 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
      * cache fills only with blocks that are read. */
     s->block_cache = rocksdb_cache_create_lru((size_t)256 << 20);
     rocksdb_block_based_options_set_block_cache(s->table_opts, s->block_cache);
+    /* The state family answers a consumer lookup's point reads (one item
+     * row each, at random): its blocks carry a hash index (a key is found
+     * in a block without a binary search) and are stored uncompressed (a
+     * block-cache miss is then a read, not a read and a Snappy
+     * decompression). The table factory copies its options, so these are
+     * released here; the filter policy and the cache are shared. */
+    rocksdb_block_based_table_options_t *state_table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_filter_policy(state_table,
+                                                  rocksdb_filterpolicy_create_bloom_full(10));
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(state_table, 0);
+    rocksdb_block_based_options_set_block_cache(state_table, s->block_cache);
+    rocksdb_block_based_options_set_data_block_index_type(
+        state_table, rocksdb_block_based_table_data_block_index_type_binary_search_and_hash);
     const rocksdb_options_t *cfo[CF__COUNT];
     for (int i = 0; i < CF__COUNT; i++) {
         s->cf_opts[i] = rocksdb_options_create();
-        rocksdb_options_set_block_based_table_factory(s->cf_opts[i], s->table_opts);
+        rocksdb_options_set_block_based_table_factory(s->cf_opts[i],
+                                                      i == CF_STATE ? state_table : s->table_opts);
+        if (i == CF_STATE) {
+            rocksdb_options_set_compression(s->cf_opts[i], rocksdb_no_compression);
+        }
         rocksdb_options_set_memtable_whole_key_filtering(s->cf_opts[i], 1);
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(s->cf_opts[i], 0.05);
         cfo[i] = s->cf_opts[i];
     }
+    rocksdb_block_based_options_destroy(state_table);
     char *rerr = NULL;
     s->db = rocksdb_open_column_families(s->opts, dir, CF__COUNT, cf_names, cfo, s->cf, &rerr);
     if (rerr) {

@@ -410,7 +410,60 @@ static void test_json_round_trip(void **state) {
     json_t *parsed = json_loads(direct, 0, &jerr);
     assert_non_null(parsed);
     assert_true(json_equal(parsed, via_tree));
+    /* Byte for byte what jansson writes, not only the same JSON. */
+    char *dumped = json_dumps(via_tree, JSON_COMPACT);
+    assert_non_null(dumped);
+    assert_string_equal(direct, dumped);
+    free(dumped);
     json_decref(via_tree);
+    /* Kept pieces copied in give the same bytes: all kept, none kept, and
+     * the head kept with the first block rendered. */
+    assert_true(b.block_count >= 1 && b.block_count <= CT_BUNDLE_BLOCKS_MAX);
+    char *head = NULL;
+    size_t head_len = 0;
+    assert_int_equal(ct_bundle_json_head_text(b.chain_id, &b.vset, &head, &head_len), HM_OK);
+    assert_int_equal(strlen(head), head_len);
+    assert_memory_equal(direct, head, head_len);
+    ct_bundle_json_piece pieces[CT_BUNDLE_BLOCKS_MAX];
+    char *block_texts[CT_BUNDLE_BLOCKS_MAX];
+    for (uint32_t i = 0; i < b.block_count; i++) {
+        size_t n = 0;
+        assert_int_equal(
+            ct_bundle_json_block_text(&b.blocks[i].header, &b.blocks[i].cert, &block_texts[i], &n),
+            HM_OK);
+        assert_non_null(strstr(direct, block_texts[i]));
+        pieces[i] = (ct_bundle_json_piece){block_texts[i], n};
+    }
+    ct_bundle_json_piece head_piece = {head, head_len};
+    for (int variant = 0; variant < 3; variant++) {
+        ct_bundle_json_piece blocks[CT_BUNDLE_BLOCKS_MAX];
+        memcpy(blocks, pieces, b.block_count * sizeof blocks[0]);
+        if (variant == 2) {
+            blocks[0].text = NULL;
+        }
+        char *with = NULL;
+        size_t with_len = 0;
+        assert_int_equal(ct_bundle_to_json_text_pieces(&b, variant == 1 ? NULL : &head_piece,
+                                                       variant == 1 ? NULL : blocks, &with,
+                                                       &with_len),
+                         HM_OK);
+        assert_int_equal(with_len, direct_len);
+        assert_string_equal(with, direct);
+        free(with);
+    }
+    for (uint32_t i = 0; i < b.block_count; i++) {
+        free(block_texts[i]);
+    }
+    free(head);
+    /* A height JSON cannot carry is refused, as for the whole bundle. */
+    hm_block_header big = b.blocks[0].header;
+    big.height = (uint64_t)INT64_MAX + 1;
+    char *none = NULL;
+    size_t none_len = 0;
+    assert_int_equal(ct_bundle_json_block_text(&big, &b.blocks[0].cert, &none, &none_len),
+                     HM_ERR_OVERFLOW);
+    assert_null(none);
+    assert_int_equal(ct_bundle_json_head_text(NULL, &b.vset, &none, &none_len), HM_ERR_ARG);
     assert_int_equal(ct_bundle_from_json(parsed, &c, &why), HM_OK);
     assert_int_equal(ct_bundle_verify(&c, CHAIN, &f->vset, NULL, NULL), HM_OK);
     ct_bundle_clear(&c);

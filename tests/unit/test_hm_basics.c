@@ -40,6 +40,15 @@ static void test_hex(void **state) {
     assert_string_equal(text, "0001abff");
     hm_hex_encode(NULL, 0, text);
     assert_string_equal(text, "");
+    /* Every byte value, against printf's lower-case hex. */
+    uint8_t all[256];
+    char all_hex[2 * 256 + 1], want[2 * 256 + 1];
+    for (int i = 0; i < 256; i++) {
+        all[i] = (uint8_t)i;
+        snprintf(want + 2 * i, 3, "%02x", i);
+    }
+    hm_hex_encode(all, sizeof all, all_hex);
+    assert_string_equal(all_hex, want);
 
     uint8_t out[4] = {0};
     assert_int_equal(hm_hex_decode("0001ABff", out, sizeof out), HM_OK);

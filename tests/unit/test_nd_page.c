@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -276,13 +277,67 @@ static void test_qr_svg(void **state) {
     free(svg);
 }
 
+/* The counter paragraph, written without printf, says what the printf and
+ * strftime version said: count in decimal, time as "%Y-%m-%d %H:%M UTC". */
+static void test_lookups_paragraph(void **state) {
+    (void)state;
+    const uint64_t counts[] = {0, 1, 9, 10, 1234567, UINT64_MAX};
+    const uint64_t times[] = {0,
+                              1000,
+                              951782400000ull,    /* 2000-02-29 00:00 */
+                              1764300000000ull,   /* 2025-11-28 */
+                              4107542399999ull,   /* 2100-02-28 23:59 */
+                              253402300799000ull, /* 9999-12-31 23:59 */
+                              253402300800000ull, /* 10000-01-01 */
+                              1764300000000ull + 59999};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        for (size_t t = 0; t < sizeof times / sizeof times[0]; t++) {
+            for (int lang = ND_LANG_EN; lang <= ND_LANG_ZH; lang++) {
+                char when[64] = "";
+                time_t secs = (time_t)(times[t] / 1000);
+                struct tm tm;
+                assert_non_null(gmtime_r(&secs, &tm));
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+                char want[512];
+                if (lang == ND_LANG_EN) {
+                    snprintf(want, sizeof want,
+                             "<p class=\"muted\" id=\"lookups\">This code has been looked up "
+                             "%llu times since %s</p>\n",
+                             (unsigned long long)counts[c], when);
+                } else {
+                    snprintf(want, sizeof want,
+                             "<p class=\"muted\" id=\"lookups\">此码已被查询 %llu 次，首次查询于 "
+                             "%s</p>\n",
+                             (unsigned long long)counts[c], when);
+                }
+                /* 0 means "not known" (below): the epoch's own second is 1 ms. */
+                const uint64_t first = times[t] == 0 ? 1 : times[t];
+                char got[ND_PAGE_LOOKUPS_MAX];
+                size_t n = nd_page_render_lookups(counts[c], first, (nd_lang)lang, got, sizeof got);
+                assert_int_equal(n, strlen(want));
+                assert_string_equal(got, want);
+            }
+        }
+        char got[ND_PAGE_LOOKUPS_MAX];
+        size_t n = nd_page_render_lookups(counts[c], 0, ND_LANG_EN, got, sizeof got);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "<p class=\"muted\" id=\"lookups\">This code has been looked up %llu times</p>\n",
+                 (unsigned long long)counts[c]);
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(got, want);
+        /* Too small a buffer: nothing (0), as before. */
+        assert_int_equal(nd_page_render_lookups(counts[c], 0, ND_LANG_EN, got, 20), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_states_english), cmocka_unit_test(test_chinese),
         cmocka_unit_test(test_escaping),       cmocka_unit_test(test_language_choice),
         cmocka_unit_test(test_step_labels),    cmocka_unit_test(test_json_and_claim_page),
         cmocka_unit_test(test_bad_code_page),  cmocka_unit_test(test_qr_svg),
-        cmocka_unit_test(test_json_text),
+        cmocka_unit_test(test_json_text),      cmocka_unit_test(test_lookups_paragraph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
