@@ -187,9 +187,7 @@ static ct_bytemap_node *node_new(ct_bytemap *m, const uint8_t *key, size_t key_l
     return fresh;
 }
 
-/* An AVL tree of n nodes is at most 1.44 log2(n + 2) high: 96 levels hold
- * far more nodes than memory can. */
-#define PATH_MAX_DEPTH 96
+#define PATH_MAX_DEPTH CT_BYTEMAP_DEPTH_MAX
 
 /* One descent: finds key's node, or creates it where the search ends and
  * rebalances back up only as far as the subtree heights change (an AVL
@@ -216,6 +214,7 @@ hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_byt
         return HM_ERR_NOMEM;
     *link = fresh;
     m->nodes++;
+    m->shape++;
     while (depth > 0) {
         ct_bytemap_node **up = path[--depth];
         int before = (*up)->height;
@@ -224,6 +223,110 @@ hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_byt
             break;
     }
     *out = fresh;
+    return HM_OK;
+}
+
+/* A map at most this many times larger than a sorted bulk of slots is
+ * rebuilt (about m + n steps, each a pointer move or one key comparison);
+ * a larger one takes the n descents (n log m comparisons, each a likely
+ * cache miss), which then cost less than walking all of it. */
+#define SORTED_REBUILD_FACTOR 8
+
+/* The nodes of the subtree n, in order, into out; returns how many. */
+static size_t flatten(ct_bytemap_node *n, ct_bytemap_node **out) {
+    ct_bytemap_node *stack[PATH_MAX_DEPTH];
+    size_t depth = 0, count = 0;
+    while (n != NULL || depth > 0) {
+        while (n != NULL) {
+            assert(depth < PATH_MAX_DEPTH);
+            stack[depth++] = n;
+            n = n->left;
+        }
+        n = stack[--depth];
+        out[count++] = n;
+        n = n->right;
+    }
+    return count;
+}
+
+/* A perfectly balanced tree over nodes[0..count), in that order: the two
+ * halves under each node differ by at most one node, so by at most one in
+ * height, which makes it an AVL tree. */
+static ct_bytemap_node *build_balanced(ct_bytemap_node **nodes, size_t count) {
+    if (count == 0)
+        return NULL;
+    size_t mid = count / 2;
+    ct_bytemap_node *root = nodes[mid];
+    root->left = build_balanced(nodes, mid);
+    root->right = build_balanced(nodes + mid + 1, count - mid - 1);
+    fix_height(root);
+    return root;
+}
+
+hm_err ct_bytemap_slots_sorted(ct_bytemap *m, const ct_write_ref *w, size_t n,
+                               ct_bytemap_node **out) {
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].key == NULL || w[i].key_len == 0 || w[i].key_len > CT_KEY_MAX)
+            return HM_ERR_ARG;
+        if (i > 0 && ct_key_compare(w[i - 1].key, w[i - 1].key_len, w[i].key, w[i].key_len) >= 0)
+            return HM_ERR_ARG;
+    }
+    if (n == 0)
+        return HM_OK;
+    if (m->nodes / SORTED_REBUILD_FACTOR > n) {
+        for (size_t i = 0; i < n; i++) {
+            hm_err err = ct_bytemap_slot(m, w[i].key, w[i].key_len, &out[i]);
+            if (err != HM_OK)
+                return err;
+        }
+        return HM_OK;
+    }
+    size_t old = m->nodes;
+    ct_bytemap_node **all = malloc((old + n) * sizeof *all);
+    if (all == NULL)
+        return HM_ERR_NOMEM;
+    /* The old nodes go to the back, the merge writes from the front: at
+     * every step it has taken j old nodes and i <= n keys and writes slot
+     * i + j <= n + j, never past the next old node it has yet to read. */
+    size_t got = flatten(m->root, all + n);
+    assert(got == old);
+    (void)got;
+    size_t i = 0, j = 0, k = 0, fresh = 0;
+    while (i < n) {
+        int c = j < old
+                    ? ct_key_compare(w[i].key, w[i].key_len, all[n + j]->key, all[n + j]->key_len)
+                    : -1;
+        if (c > 0) {
+            all[k++] = all[n + j++];
+            continue;
+        }
+        if (c == 0) {
+            out[i++] = all[n + j];
+            all[k++] = all[n + j++];
+            continue;
+        }
+        ct_bytemap_node *node = node_new(m, w[i].key, w[i].key_len);
+        if (node == NULL) {
+            /* The tree is untouched (its links are not rebuilt yet); an
+             * arena map frees the new nodes with itself. */
+            for (size_t f = 0; !m->arena && f < i; f++)
+                if (out[f]->state == CT_SLOT_ABSENT && out[f]->height == 0)
+                    free(out[f]);
+            free(all);
+            return HM_ERR_NOMEM;
+        }
+        node->height = 0; /* unlinked until the rebuild below */
+        out[i++] = node;
+        all[k++] = node;
+        fresh++;
+    }
+    while (j < old)
+        all[k++] = all[n + j++];
+    assert(k == old + fresh);
+    m->root = build_balanced(all, k);
+    m->nodes = k;
+    m->shape++;
+    free(all);
     return HM_OK;
 }
 
@@ -259,6 +362,43 @@ void ct_bytemap_node_take(ct_bytemap_node *n, uint8_t *val, size_t val_len, uint
     n->val = val;
     n->val_len = val_len;
     n->state = state;
+}
+
+void ct_bytemap_iter_init(ct_bytemap_iter *it, const ct_bytemap *m, const uint8_t *start,
+                          size_t start_len, const uint8_t *end, size_t end_len) {
+    it->m = m;
+    it->shape = m->shape;
+    it->end = end;
+    it->end_len = end_len;
+    it->depth = 0;
+    /* The path to the least key >= start: the nodes where the search went
+     * left are the ones still to visit, innermost on top. */
+    const ct_bytemap_node *n = m->root;
+    while (n != NULL) {
+        if (start == NULL || ct_key_compare(n->key, n->key_len, start, start_len) >= 0) {
+            assert(it->depth < CT_BYTEMAP_DEPTH_MAX);
+            it->stack[it->depth++] = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+}
+
+const ct_bytemap_node *ct_bytemap_iter_next(ct_bytemap_iter *it) {
+    assert(it->shape == it->m->shape); /* the tree was not relinked under the cursor */
+    if (it->depth == 0)
+        return NULL;
+    const ct_bytemap_node *n = it->stack[--it->depth];
+    if (it->end != NULL && ct_key_compare(n->key, n->key_len, it->end, it->end_len) >= 0) {
+        it->depth = 0;
+        return NULL;
+    }
+    for (const ct_bytemap_node *c = n->right; c != NULL; c = c->left) {
+        assert(it->depth < CT_BYTEMAP_DEPTH_MAX);
+        it->stack[it->depth++] = c;
+    }
+    return n;
 }
 
 /* In-order walk of [start, end); returns false when the visitor stopped. */

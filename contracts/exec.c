@@ -100,6 +100,21 @@ hm_err ct_state_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **va
     return x->base.get(x->base.ctx, key, key_len, val, val_len);
 }
 
+/* Room in the journal for `more` entries past its length. */
+static hm_err journal_reserve(ct_exec *x, size_t more) {
+    if (x->journal_cap - x->journal_len >= more)
+        return HM_OK;
+    size_t cap = x->journal_cap ? x->journal_cap : 64;
+    while (cap - x->journal_len < more)
+        cap *= 2;
+    journal_entry *j = realloc(x->journal, cap * sizeof *j);
+    if (j == NULL)
+        return HM_ERR_NOMEM;
+    x->journal = j;
+    x->journal_cap = cap;
+    return HM_OK;
+}
+
 /* Writes val (NULL = delete) into the overlay, journaling what it replaces
  * when a tx is open so that a refusal can put it back. */
 static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_t *val,
@@ -111,13 +126,10 @@ static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, cons
     hm_err err = ct_bytemap_slot(&x->overlay, key, key_len, &n);
     if (err != HM_OK)
         return err;
-    if (x->in_tx && x->journal_len == x->journal_cap) {
-        size_t cap = x->journal_cap ? x->journal_cap * 2 : 64;
-        journal_entry *j = realloc(x->journal, cap * sizeof *j);
-        if (j == NULL)
-            return HM_ERR_NOMEM;
-        x->journal = j;
-        x->journal_cap = cap;
+    if (x->in_tx) {
+        err = journal_reserve(x, 1);
+        if (err != HM_OK)
+            return err;
     }
     /* Values live in the overlay's arena until the block ends: the one
      * replaced here stays valid for the journal to put back. */
@@ -140,6 +152,36 @@ hm_err ct_state_put(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_
         val = empty;
     }
     return overlay_write(x, key, key_len, val, val_len);
+}
+
+hm_err ct_state_put_sorted(ct_exec *x, const ct_write_ref *w, size_t n) {
+    if (x == NULL || (w == NULL && n > 0))
+        return HM_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (w[i].val == NULL && w[i].val_len != 0)
+            return HM_ERR_ARG;
+    if (n == 0)
+        return HM_OK;
+    ct_bytemap_node **slots = malloc(n * sizeof *slots);
+    if (slots == NULL)
+        return HM_ERR_NOMEM;
+    hm_err err = x->in_tx ? journal_reserve(x, n) : HM_OK;
+    if (err == HM_OK)
+        err = ct_bytemap_slots_sorted(&x->overlay, w, n, slots);
+    /* As overlay_write, write by write: each journaled before it is put. */
+    for (size_t i = 0; err == HM_OK && i < n; i++) {
+        uint8_t *copy;
+        err = ct_bytemap_value_copy(&x->overlay, w[i].val, w[i].val_len, &copy);
+        if (err != HM_OK)
+            break;
+        ct_bytemap_node *s = slots[i];
+        if (x->in_tx)
+            x->journal[x->journal_len++] = (journal_entry){
+                .node = s, .old_val = s->val, .old_len = s->val_len, .old_state = s->state};
+        ct_bytemap_node_put(s, copy, w[i].val_len, CT_SLOT_SET);
+    }
+    free(slots);
+    return err;
 }
 
 hm_err ct_state_del(ct_exec *x, const uint8_t *key, size_t key_len) {
@@ -166,41 +208,33 @@ static void tx_rollback(ct_exec *x) {
     x->in_tx = false;
 }
 
-/* Scan: the overlay's slots in range, merged into the base's scan. */
+/* Scan: the overlay's slots in range, merged into the base's scan. The
+ * overlay is read through a cursor as the merge needs it, so a scan its
+ * visitor stops early costs what it visited, not the whole overlay range
+ * (a batch's existence scans stop after a few keys). Visitors never write
+ * to the state (the cursor asserts that the overlay is not relinked). */
 typedef struct {
-    const ct_bytemap_node **slots;
-    size_t count, cap, next;
+    ct_bytemap_iter overlay;
+    const ct_bytemap_node *peek; /* the next overlay slot in range, SET or DELETED */
     ct_visit_fn visit;
     void *arg;
     bool stopped;
-    hm_err err;
 } scan_merge;
 
-static bool collect_slot(void *arg, const ct_bytemap_node *n) {
-    scan_merge *s = arg;
-    if (n->state == CT_SLOT_ABSENT)
-        return true;
-    if (s->count == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 32;
-        const ct_bytemap_node **p = realloc(s->slots, cap * sizeof *p);
-        if (p == NULL) {
-            s->err = HM_ERR_NOMEM;
-            return false;
-        }
-        s->slots = p;
-        s->cap = cap;
-    }
-    s->slots[s->count++] = n;
-    return true;
+static const ct_bytemap_node *overlay_next(scan_merge *s) {
+    const ct_bytemap_node *n;
+    while ((n = ct_bytemap_iter_next(&s->overlay)) != NULL && n->state == CT_SLOT_ABSENT)
+        ;
+    return n;
 }
 
 /* Emits overlay slots strictly below key (all when key is NULL). */
 static bool emit_overlay_until(scan_merge *s, const uint8_t *key, size_t key_len) {
-    while (s->next < s->count) {
-        const ct_bytemap_node *n = s->slots[s->next];
+    while (s->peek != NULL) {
+        const ct_bytemap_node *n = s->peek;
         if (key != NULL && ct_key_compare(n->key, n->key_len, key, key_len) >= 0)
             break;
-        s->next++;
+        s->peek = overlay_next(s);
         if (n->state == CT_SLOT_SET &&
             !s->visit(s->arg, n->key, n->key_len, ct_bytemap_node_value(n), n->val_len)) {
             s->stopped = true;
@@ -215,10 +249,10 @@ static bool merge_base(void *arg, const uint8_t *key, size_t key_len, const uint
     scan_merge *s = arg;
     if (!emit_overlay_until(s, key, key_len))
         return false;
-    if (s->next < s->count) {
-        const ct_bytemap_node *n = s->slots[s->next];
+    if (s->peek != NULL) {
+        const ct_bytemap_node *n = s->peek;
         if (ct_key_compare(n->key, n->key_len, key, key_len) == 0) {
-            s->next++; /* the overlay shadows the base */
+            s->peek = overlay_next(s); /* the overlay shadows the base */
             if (n->state == CT_SLOT_SET &&
                 !s->visit(s->arg, n->key, n->key_len, ct_bytemap_node_value(n), n->val_len)) {
                 s->stopped = true;
@@ -239,13 +273,11 @@ hm_err ct_state_scan(ct_exec *x, const uint8_t *start, size_t start_len, const u
     if (x == NULL || visit == NULL)
         return HM_ERR_ARG;
     scan_merge s = {.visit = visit, .arg = arg};
-    (void)ct_bytemap_walk(&x->overlay, start, start_len, end, end_len, collect_slot, &s);
-    hm_err err = s.err;
-    if (err == HM_OK)
-        err = x->base.scan(x->base.ctx, start, start_len, end, end_len, merge_base, &s);
+    ct_bytemap_iter_init(&s.overlay, &x->overlay, start, start_len, end, end_len);
+    s.peek = overlay_next(&s);
+    hm_err err = x->base.scan(x->base.ctx, start, start_len, end, end_len, merge_base, &s);
     if (err == HM_OK && !s.stopped)
         (void)emit_overlay_until(&s, NULL, 0);
-    free(s.slots);
     return err;
 }
 

@@ -177,6 +177,130 @@ static void test_bytemap_sorted_and_arena(void **state) {
     free(big);
 }
 
+/* A key of the slots_sorted test: "k/" | big-endian v | (v % 3) more bytes,
+ * so that some keys extend others. */
+static size_t sorted_test_key(uint64_t v, uint8_t key[12]) {
+    memset(key, 0, 12);
+    key[0] = 'k';
+    key[1] = '/';
+    for (int b = 0; b < 8; b++)
+        key[2 + b] = (uint8_t)(v >> (56 - 8 * b));
+    return 2 + 8 + (v % 3);
+}
+
+/* The slots a walk or a cursor meets: how many, and an order-sensitive sum
+ * of their addresses. */
+typedef struct {
+    size_t count;
+    uint64_t sum[1];
+} cursor_log;
+
+static bool cursor_log_add(void *arg, const ct_bytemap_node *n) {
+    cursor_log *l = arg;
+    l->count++;
+    l->sum[0] = l->sum[0] * 1000003u + (uint64_t)(uintptr_t)n;
+    return true;
+}
+
+/* ct_bytemap_slots_sorted gives what one ct_bytemap_slot per key gives, on
+ * both of its paths (rebuild when the map is small next to the keys, descents
+ * when it is large) and in both kinds of map: the slot of each key, old
+ * slots kept with their values, new ones ABSENT, the tree a valid AVL tree
+ * holding every key once. Unsorted, repeated or empty keys are refused and
+ * leave the map as it was. A cursor over a range meets the slots a walk
+ * over it meets, in the same order. */
+static void test_bytemap_slots_sorted(void **state) {
+    (void)state;
+    enum { KEYS = 3000 };
+    static const size_t old_counts[] = {0, 1, 50, 2000, 40000};
+    for (int arena = 0; arena < 2; arena++) {
+        for (size_t t = 0; t < sizeof old_counts / sizeof old_counts[0]; t++) {
+            ct_bytemap m;
+            if (arena)
+                ct_bytemap_init_arena(&m);
+            else
+                ct_bytemap_init(&m);
+            /* Old keys: even values, each holding its own key as value. */
+            for (size_t i = 0; i < old_counts[t]; i++) {
+                uint8_t key[12];
+                size_t key_len = sorted_test_key(2 * (rng_next() % (4 * KEYS)), key);
+                ct_bytemap_node *n;
+                assert_int_equal(ct_bytemap_slot(&m, key, key_len, &n), HM_OK);
+                if (arena) {
+                    uint8_t *copy;
+                    assert_int_equal(ct_bytemap_value_copy(&m, key, key_len, &copy), HM_OK);
+                    ct_bytemap_node_put(n, copy, key_len, CT_SLOT_SET);
+                } else {
+                    assert_int_equal(ct_bytemap_node_set(n, key, key_len), HM_OK);
+                }
+            }
+            size_t before = m.nodes;
+            /* New keys: every third value below 4 * KEYS (old ones among them). */
+            static uint8_t keys[KEYS][12];
+            static ct_write_ref w[KEYS];
+            static ct_bytemap_node *out[KEYS];
+            size_t n = 0;
+            for (uint64_t v = 0; v < 4 * KEYS && n < KEYS; v += 3) {
+                w[n].key = keys[n];
+                w[n].key_len = sorted_test_key(v, keys[n]);
+                n++;
+            }
+            /* Refusals first: nothing may change. */
+            ct_write_ref swapped[2] = {w[1], w[0]};
+            assert_int_equal(ct_bytemap_slots_sorted(&m, swapped, 2, out), HM_ERR_ARG);
+            ct_write_ref twice[2] = {w[0], w[0]};
+            assert_int_equal(ct_bytemap_slots_sorted(&m, twice, 2, out), HM_ERR_ARG);
+            ct_write_ref empty = {.key = keys[0], .key_len = 0};
+            assert_int_equal(ct_bytemap_slots_sorted(&m, &empty, 1, out), HM_ERR_ARG);
+            assert_int_equal(m.nodes, before);
+
+            size_t existing = 0;
+            for (size_t i = 0; i < n; i++)
+                existing += ct_bytemap_find(&m, w[i].key, w[i].key_len) != NULL;
+            assert_int_equal(ct_bytemap_slots_sorted(&m, w, n, out), HM_OK);
+            assert_int_equal(m.nodes, before + n - existing);
+            avl_check(m.root);
+            for (size_t i = 0; i < n; i++) {
+                assert_ptr_equal(out[i], ct_bytemap_find(&m, w[i].key, w[i].key_len));
+                if (out[i]->state == CT_SLOT_SET)
+                    assert_memory_equal(out[i]->val, w[i].key, w[i].key_len);
+            }
+            /* In order, each key once: as many as the map counts. */
+            uint8_t last[12];
+            size_t last_len = 0, walked = 0;
+            for (ct_bytemap_node *stack[96], *c = m.root, **sp = stack; c != NULL || sp > stack;) {
+                while (c != NULL) {
+                    *sp++ = c;
+                    c = c->left;
+                }
+                c = *--sp;
+                if (walked++ > 0)
+                    assert_true(ct_key_compare(last, last_len, c->key, c->key_len) < 0);
+                memcpy(last, c->key, c->key_len);
+                last_len = c->key_len;
+                c = c->right;
+            }
+            assert_int_equal(walked, m.nodes);
+            /* The cursor gives what the walk gives, for a few ranges. */
+            for (int r = 0; r < 20; r++) {
+                uint8_t lo[12], hi[12];
+                size_t lo_len = sorted_test_key(rng_next() % (5 * KEYS), lo);
+                size_t hi_len = sorted_test_key(rng_next() % (5 * KEYS), hi);
+                const uint8_t *start = r % 5 == 0 ? NULL : lo, *end = r % 7 == 0 ? NULL : hi;
+                cursor_log walk_log = {0}, iter_log = {0};
+                (void)ct_bytemap_walk(&m, start, lo_len, end, hi_len, cursor_log_add, &walk_log);
+                ct_bytemap_iter it;
+                ct_bytemap_iter_init(&it, &m, start, lo_len, end, hi_len);
+                for (const ct_bytemap_node *c; (c = ct_bytemap_iter_next(&it)) != NULL;)
+                    (void)cursor_log_add(&iter_log, c);
+                assert_int_equal(walk_log.count, iter_log.count);
+                assert_memory_equal(walk_log.sum, iter_log.sum, sizeof walk_log.sum);
+            }
+            ct_bytemap_free(&m);
+        }
+    }
+}
+
 static void test_key_compare_prefix_first(void **state) {
     (void)state;
     assert_true(ct_key_compare((const uint8_t *)"ab", 2, (const uint8_t *)"abc", 3) < 0);
@@ -354,6 +478,80 @@ static void exec_env_open(exec_env *e) {
     e->store = ct_memstore_store(e->mem);
     e->ctx = block_ctx(1);
     assert_int_equal(ct_exec_new(&e->store, &e->ctx, &e->x), HM_OK);
+}
+
+/* A block's writes in key order, of two sizes (so that the overlay is
+ * rebuilt in one case and descended in the other): ct_state_put_sorted
+ * leaves the overlay exactly as one ct_state_put per write does, over
+ * earlier writes it replaces (a value, a deletion) or leaves alone, empty
+ * values included; the state roots agree. Unsorted writes are refused and
+ * write nothing. */
+static void test_state_put_sorted_same_as_puts(void **state) {
+    (void)state;
+    enum { MAX = 4000 };
+    static uint8_t keys[MAX][12];
+    static ct_write_ref w[MAX];
+    static const size_t counts[] = {3, 40, MAX};
+    for (size_t t = 0; t < sizeof counts / sizeof counts[0]; t++) {
+        exec_env a, b;
+        exec_env_open(&a);
+        exec_env_open(&b);
+        /* Earlier writes of the block: 600 of them, every fifth of the
+         * values, some deleted. */
+        for (uint64_t v = 0; v < 3000; v += 5) {
+            uint8_t key[12];
+            size_t key_len = sorted_test_key(v, key);
+            for (int side = 0; side < 2; side++) {
+                ct_exec *x = side ? b.x : a.x;
+                if (v % 10 == 0)
+                    assert_int_equal(ct_state_del(x, key, key_len), HM_OK);
+                else
+                    assert_int_equal(ct_state_put(x, key, key_len, (const uint8_t *)"old", 3),
+                                     HM_OK);
+            }
+        }
+        size_t n = counts[t];
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = i * (6000 / n); /* over the earlier ones and past them */
+            w[i].key = keys[i];
+            w[i].key_len = sorted_test_key(v, keys[i]);
+            w[i].val = i % 4 == 0 ? NULL : keys[i];
+            w[i].val_len = i % 4 == 0 ? 0 : w[i].key_len;
+        }
+        for (size_t i = 1; i < n; i++)
+            assert_true(ct_key_compare(w[i - 1].key, w[i - 1].key_len, w[i].key, w[i].key_len) < 0);
+        if (n >= 2) {
+            ct_write_ref swapped[2] = {w[1], w[0]};
+            assert_int_equal(ct_state_put_sorted(b.x, swapped, 2), HM_ERR_ARG);
+        }
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(ct_state_put(a.x, w[i].key, w[i].key_len, w[i].val, w[i].val_len),
+                             HM_OK);
+        assert_int_equal(ct_state_put_sorted(b.x, w, n), HM_OK);
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *va = NULL, *vb = NULL;
+            size_t la = 0, lb = 0;
+            assert_int_equal(ct_state_get(a.x, w[i].key, w[i].key_len, &va, &la), HM_OK);
+            assert_int_equal(ct_state_get(b.x, w[i].key, w[i].key_len, &vb, &lb), HM_OK);
+            assert_int_equal(la, lb);
+            assert_int_equal(la, w[i].val_len);
+            if (la > 0)
+                assert_memory_equal(va, vb, la);
+            free(va);
+            free(vb);
+        }
+        uint8_t prev[32] = {0}, ra[32], rb[32];
+        assert_int_equal(ct_exec_end_block(a.x), HM_OK);
+        assert_int_equal(ct_exec_end_block(b.x), HM_OK);
+        ct_exec_state_root(a.x, prev, ra);
+        ct_exec_state_root(b.x, prev, rb);
+        assert_memory_equal(ra, rb, 32);
+        for (int side = 0; side < 2; side++) {
+            exec_env *e = side ? &b : &a;
+            ct_exec_free(e->x);
+            ct_memstore_free(e->mem);
+        }
+    }
 }
 
 static void test_exec_note_and_replay(void **state) {
@@ -628,12 +826,14 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bytemap_order_and_lookup),
         cmocka_unit_test(test_bytemap_sorted_and_arena),
+        cmocka_unit_test(test_bytemap_slots_sorted),
         cmocka_unit_test(test_key_compare_prefix_first),
         cmocka_unit_test(test_tx_round_trip_and_records),
         cmocka_unit_test(test_tx_tampering_detected),
         cmocka_unit_test(test_tx_decode_rejections),
         cmocka_unit_test(test_tx_keyless_only_for_claims),
         cmocka_unit_test(test_tx_build_failures_leave_no_tx),
+        cmocka_unit_test(test_state_put_sorted_same_as_puts),
         cmocka_unit_test(test_exec_note_and_replay),
         cmocka_unit_test(test_exec_refusals_write_only_the_result),
         cmocka_unit_test(test_exec_unauthenticated_tx_spends_nothing),

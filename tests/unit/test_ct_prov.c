@@ -249,6 +249,192 @@ static void test_item_rules(void **state) {
     world_free(w);
 }
 
+/* A batch of the given serials of GTIN_A (hash: the product's, except at
+ * index bad_hash, which carries a stale one; -1 for none). */
+static ct_result register_serials(world *w, const char *const *serials, size_t n, int bad_hash) {
+    records rs = {0};
+    uint8_t wrong[HM_HASH_LEN] = {1};
+    for (size_t i = 0; i < n; i++) {
+        ct_item_record r;
+        item_rec(&r, GTIN_A, serials[i], "", (int)i == bad_hash ? wrong : w->product_hash, NULL);
+        records_add(&rs, &r);
+    }
+    ct_result res = register_items(w, &w->brand, &rs);
+    records_free(&rs);
+    return res;
+}
+
+/* A batch is checked as if record by record in order: the refusal names the
+ * first record that fails, whether it repeats an earlier record of the batch
+ * or breaks another rule, and an item twice in a batch is named at its
+ * second occurrence, whatever order the serials come in. */
+static void test_batch_first_refusal_in_record_order(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "X1", "", NULL));
+    static const struct {
+        const char *serials[5];
+        size_t n;
+        int bad_hash;
+        uint32_t rule, index;
+        const char *named;
+    } cases[] = {
+        {{"D2", "D3", "D2", "D4"}, 4, 3, CT_RULE_ITEM_EXISTS, 2, "/D2 "},  /* repeat first */
+        {{"E1", "E2", "E1"}, 3, 1, CT_RULE_PRODUCT_HASH, 1, NULL},         /* stale hash first */
+        {{"F1", "F2", "F1", "F1"}, 4, -1, CT_RULE_ITEM_EXISTS, 2, "/F1 "}, /* three times */
+        {{"G9", "G5", "G1", "G5"}, 4, -1, CT_RULE_ITEM_EXISTS, 3, "/G5 "}, /* descending */
+        {{"H10", "H9", "H10"}, 3, -1, CT_RULE_ITEM_EXISTS, 2, "/H10 "},    /* length first */
+        {{"N1", "X1", "N1"}, 3, -1, CT_RULE_ITEM_EXISTS, 1, "/X1 "},       /* stored first */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ct_result res = register_serials(w, cases[c].serials, cases[c].n, cases[c].bad_hash);
+        EXPECT_REFUSED(e, res, HM_ERR_CONFLICT, cases[c].rule); /* rules 204 and 205 */
+        assert_int_equal(res.index, cases[c].index);
+        if (cases[c].named != NULL && strstr(res.message, cases[c].named) == NULL)
+            fail_msg("case %zu: %s", c, res.message);
+        ct_item_status st;
+        assert_int_equal(ct_query_item(&e->store, GTIN_A, cases[c].serials[0], &st),
+                         HM_ERR_NOT_FOUND); /* nothing of a refused batch is stored */
+    }
+    /* Serials in no order at all register, each at its own index. */
+    enum { N = 300 };
+    records rs = {0};
+    for (uint32_t i = 0; i < N; i++) {
+        ct_item_record r;
+        char serial[21];
+        snprintf(serial, sizeof serial, "R%u", (i * 7919u) % 1009u);
+        item_rec(&r, GTIN_A, serial, "", w->product_hash, NULL);
+        records_add(&rs, &r);
+    }
+    EXPECT_OK(register_items(w, &w->brand, &rs));
+    for (uint32_t i = 0; i < N; i++) {
+        char serial[21];
+        snprintf(serial, sizeof serial, "R%u", (i * 7919u) % 1009u);
+        ct_item_status st;
+        assert_int_equal(ct_query_item(&e->store, GTIN_A, serial, &st), HM_OK);
+        assert_int_equal(st.reg_index, i);
+        ct_record_proof pr;
+        assert_int_equal(ct_query_record_proof(&e->store, st.reg_tx, i, &pr), HM_OK);
+        uint8_t leaf[HM_HASH_LEN];
+        hm_merkle_leaf_hash(rs.recs[i], rs.lens[i], leaf);
+        assert_memory_equal(pr.leaf_hash, leaf, HM_HASH_LEN);
+    }
+    records_free(&rs);
+    world_free(w);
+}
+
+/* A batch of GTIN_A items with serials prefix | number(i) in 5 digits, i < n;
+ * the record at index `at` (if < n) has serial `odd` instead. */
+static void serial_batch(world *w, records *rs, const char *prefix, uint32_t (*number)(uint32_t),
+                         uint32_t n, uint32_t at, const char *odd) {
+    memset(rs, 0, sizeof *rs);
+    for (uint32_t i = 0; i < n; i++) {
+        char serial[21];
+        snprintf(serial, sizeof serial, "%s%05u", prefix, number(i));
+        ct_item_record r;
+        item_rec(&r, GTIN_A, i == at ? odd : serial, "", w->product_hash, NULL);
+        records_add(rs, &r);
+    }
+}
+
+static uint32_t number_even(uint32_t i) {
+    return 2 * i;
+}
+static uint32_t number_odd(uint32_t i) {
+    return 2 * i + 1;
+}
+static uint32_t number_same(uint32_t i) {
+    return i;
+}
+static uint32_t number_scattered(uint32_t i) {
+    return (i * 7919u) % 10007u;
+}
+
+/* A signed ITEM_REGISTER tx of rs, for running several in one block. */
+static uint8_t *items_tx(world *w, const records *rs, size_t *len) {
+    hm_writer wr;
+    hm_writer_init_growable(&wr, CT_TX_MAX);
+    assert_int_equal(ct_tx_build(&wr, CT_TX_ITEM_REGISTER, &w->brand, ENV_CHAIN, ++w->e->nonce,
+                                 NULL, 0, true, (const uint8_t *const *)rs->recs, rs->lens, rs->n),
+                     HM_OK);
+    return hm_writer_take(&wr, len);
+}
+
+/* Items already stored are found whichever way the batch's keys fall among
+ * the stored ones: interleaved with them (each item read alone), in a range
+ * of their own (one scan settles thousands), in no order at all, and stored
+ * earlier in the same block (in the overlay, not yet committed). */
+static void test_batch_stored_items_found(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    enum { N = 3000 };
+    records rs;
+    serial_batch(w, &rs, "Q", number_even, N, N, NULL);
+    EXPECT_OK(register_items(w, &w->brand, &rs));
+    records_free(&rs);
+    /* Interleaved with stored keys, none of them stored: registers. */
+    serial_batch(w, &rs, "Q", number_odd, N, N, NULL);
+    EXPECT_OK(register_items(w, &w->brand, &rs));
+    records_free(&rs);
+    ct_item_status st;
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "Q05999", &st), HM_OK);
+    /* One stored item among 2 * N new ones in a range of their own. */
+    static const uint32_t ats[] = {0, 1, 4500, 2 * N - 1};
+    for (size_t a = 0; a < sizeof ats / sizeof ats[0]; a++) {
+        serial_batch(w, &rs, "Z", number_same, 2 * N, ats[a], "Q00010");
+        ct_result res = register_items(w, &w->brand, &rs);
+        EXPECT_REFUSED(e, res, HM_ERR_CONFLICT, CT_RULE_ITEM_EXISTS);
+        assert_int_equal(res.index, ats[a]);
+        assert_non_null(strstr(res.message, "/Q00010 "));
+        records_free(&rs);
+    }
+    /* In no order, a stored item and later a repeat: the stored one. */
+    serial_batch(w, &rs, "R", number_scattered, 2 * N, 5000, "Q05999");
+    ct_item_record r;
+    item_rec(&r, GTIN_A, "R07919", "", w->product_hash, NULL); /* the serial of record 1 */
+    records_add(&rs, &r);
+    ct_result res = register_items(w, &w->brand, &rs);
+    EXPECT_REFUSED(e, res, HM_ERR_CONFLICT, CT_RULE_ITEM_EXISTS);
+    assert_int_equal(res.index, 5000);
+    records_free(&rs);
+
+    /* Three txs in one block: the second repeats an item of the first. */
+    records first, second, third;
+    serial_batch(w, &first, "S", number_same, 100, 100, NULL);
+    serial_batch(w, &second, "T", number_same, 51, 50, "S00077");
+    serial_batch(w, &third, "U", number_same, 5000, 5000, NULL);
+    size_t len[3];
+    uint8_t *txs[3] = {items_tx(w, &first, &len[0]), items_tx(w, &second, &len[1]),
+                       items_tx(w, &third, &len[2])};
+    e->height++;
+    e->time_ms += 1000;
+    ct_block_ctx c = env_ctx(e);
+    ct_exec *x = NULL;
+    assert_int_equal(ct_exec_new(&e->store, &c, &x), HM_OK);
+    ct_result results[3];
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(ct_exec_tx(x, txs[t], len[t], false, &results[t]), HM_OK);
+    assert_int_equal(results[0].code, HM_OK);
+    assert_int_equal(results[1].code, HM_ERR_CONFLICT);
+    assert_int_equal(results[1].rule, CT_RULE_ITEM_EXISTS);
+    assert_int_equal(results[1].index, 50);
+    assert_int_equal(results[2].code, HM_OK);
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(x, e->mem), HM_OK);
+    ct_exec_free(x);
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "S00077", &st), HM_OK);
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "T00000", &st), HM_ERR_NOT_FOUND);
+    assert_int_equal(ct_query_item(&e->store, GTIN_A, "U04999", &st), HM_OK);
+    for (int t = 0; t < 3; t++)
+        free(txs[t]);
+    records_free(&first);
+    records_free(&second);
+    records_free(&third);
+    world_free(w);
+}
+
 static void test_batch_proofs_and_all_or_nothing(void **state) {
     (void)state;
     world *w = world_new();
@@ -922,6 +1108,8 @@ int main(void) {
         cmocka_unit_test(test_product_rules),
         cmocka_unit_test(test_item_register_and_status),
         cmocka_unit_test(test_item_rules),
+        cmocka_unit_test(test_batch_first_refusal_in_record_order),
+        cmocka_unit_test(test_batch_stored_items_found),
         cmocka_unit_test(test_batch_proofs_and_all_or_nothing),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_recalls),
