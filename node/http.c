@@ -8,7 +8,10 @@
  *
  * Must never: reply with anything but JSON on an error, read a body larger
  * than http_body_max (evhttp refuses it first), or block the loop. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -709,10 +712,16 @@ hm_err nd_http_start(nd_node *n, char *err, size_t err_cap) {
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_gencb(n->http, dispatch, n);
-    if (!evhttp_bind_socket_with_handle(n->http, host, port)) {
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(n->http, host, port);
+    if (!bound) {
         snprintf(err, err_cap, "cannot listen on %s", n->cfg.http_listen);
         return HM_ERR_IO;
     }
+    /* Answers are small and written whole: Nagle's algorithm would only
+     * hold the second of two pipelined answers until the client's delayed
+     * ACK (tens of ms). Accepted sockets inherit the option. */
+    int one = 1;
+    (void)setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return HM_OK;
 }
 

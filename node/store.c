@@ -61,6 +61,9 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
     rocksdb_options_set_max_open_files(s->opts, 256);
     /* the node is one of several on a small machine */
     rocksdb_options_increase_parallelism(s->opts, 1);
+    /* One thread writes (the event loop); the hash memtable of the tx index
+     * (below) does not take concurrent inserts. */
+    rocksdb_options_set_allow_concurrent_memtable_write(s->opts, 0);
     /* Most lookups on the hot path miss (is this tx id already spent? is
      * this key new?): a Bloom filter answers those without reading blocks. */
     s->table_opts = rocksdb_block_based_options_create();
@@ -97,6 +100,17 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
                                                       i == CF_STATE ? state_table : s->table_opts);
         if (i == CF_STATE) {
             rocksdb_options_set_compression(s->cf_opts[i], rocksdb_no_compression);
+        }
+        if (i == CF_TXS) {
+            /* The tx index is only ever read by whole key (is this id
+             * spent? where was it committed?), never scanned, and its keys
+             * are hashes, uniformly random: a hash table memtable inserts
+             * them without the skip list's descent through cache-cold
+             * nodes, several per tx on every validator. The prefix is the
+             * whole 32-byte key. */
+            rocksdb_options_set_prefix_extractor(s->cf_opts[i],
+                                                 rocksdb_slicetransform_create_fixed_prefix(32));
+            rocksdb_options_set_hash_link_list_rep(s->cf_opts[i], 1u << 16);
         }
         rocksdb_options_set_memtable_whole_key_filtering(s->cf_opts[i], 1);
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(s->cf_opts[i], 0.05);
