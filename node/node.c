@@ -48,6 +48,7 @@
 /* see build_when_ready */
 #define ND_BUILD_GATHER_MS 10
 #define ND_BUILD_GATHER_TXS 1000
+#define ND_BUILD_GATHER_BYTES (1024u * 1024)
 /* see gossip_tx */
 #define ND_GOSSIP_FLUSH_MS 2
 
@@ -539,12 +540,17 @@ static void build_soon(nd_node *n) {
  * holds, so a block of a handful of txs every few milliseconds would spend
  * most of the cores on them under a moderate load; gathering for a few
  * milliseconds trades that for a little latency. Never for a later round,
- * which must make progress, nor once ND_BUILD_GATHER_TXS are waiting. */
+ * which must make progress, nor once ND_BUILD_GATHER_TXS are waiting, nor
+ * once ND_BUILD_GATHER_BYTES are: a batch tx counts as one tx however many
+ * records it carries, and a MiB of txs (some 15,000 item records, or
+ * thousands of small txs) is work enough that the height's fixed cost is
+ * small beside it, so waiting would only leave every validator idle. */
 static void build_when_ready(nd_node *n) {
     assert(n->build_deferred && nd_mempool_count(n->mempool) > 0);
     uint64_t now = nd_now_ms();
     uint64_t until = n->last_commit_ms + ND_BUILD_GATHER_MS;
-    if (n->build_round > 0 || nd_mempool_count(n->mempool) >= ND_BUILD_GATHER_TXS || now >= until ||
+    if (n->build_round > 0 || nd_mempool_count(n->mempool) >= ND_BUILD_GATHER_TXS ||
+        nd_mempool_bytes(n->mempool) >= ND_BUILD_GATHER_BYTES || now >= until ||
         n->tip.height == 0) {
         n->build_gathering = false;
         build_soon(n);

@@ -17,6 +17,7 @@
  * Layer: benchmarks (clock, files). Asserts nothing about speed. The database
  * lives in a folder beside the binary and is removed after. */
 #include <dirent.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,9 @@ static uint64_t median(uint64_t *v, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    /* the allocator settings hallmarkd starts with (node/main.c) */
+    (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    (void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100000;
     uint32_t batches = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 5;
     if (n == 0 || n > CT_BATCH_RECORDS_MAX || batches == 0 || batches > BATCHES_MAX)
