@@ -275,6 +275,16 @@ typedef struct {
     void *arg;
 } nd_route;
 
+/* One block's tx tree leaves, kept for inclusion proofs (node.c). */
+#define ND_LEAVES_CACHE_SLOTS 8
+#define ND_LEAVES_CACHE_ENTRY_MAX ((size_t)131072) /* leaves: 4 MiB of hashes */
+typedef struct {
+    uint64_t height; /* 0: empty */
+    uint8_t (*leaves)[HM_HASH_LEN];
+    size_t count;
+    uint64_t last_use;
+} nd_leaves_slot;
+
 struct nd_node {
     nd_config cfg;
     nd_genesis g;
@@ -317,6 +327,10 @@ struct nd_node {
     size_t gossip_len;
     struct event *gossip_timer;
     bool gossip_armed;
+    /* tx tree leaves of recently proven committed blocks (node.c,
+     * nd_node_tx_inclusion_proof): immutable once committed */
+    nd_leaves_slot leaves_cache[ND_LEAVES_CACHE_SLOTS];
+    uint64_t leaves_clock;
     /* deferred empty-block proposal */
     struct event *build_timer;
     bool build_deferred;

@@ -146,17 +146,60 @@ hm_err nd_node_block_leaves(nd_node *n, uint64_t height, uint8_t (**leaves)[HM_H
     return HM_OK;
 }
 
+/* The leaves of committed block height from the cache, reading and hashing
+ * the block only on a miss. Proving one tx otherwise reads its whole block
+ * and hashes every tx in it: several ms for a block of many item batches,
+ * paid by every item lookup of that block. A committed block never
+ * changes, so a kept entry is never stale. *owned tells the caller to free
+ * *leaves (a block too large to keep). */
+static hm_err cached_leaves(nd_node *n, uint64_t height, const uint8_t (**leaves)[HM_HASH_LEN],
+                            size_t *count, uint8_t (**owned)[HM_HASH_LEN]) {
+    assert(height != 0);
+    *owned = NULL;
+    nd_leaves_slot *victim = &n->leaves_cache[0];
+    for (size_t i = 0; i < ND_LEAVES_CACHE_SLOTS; i++) {
+        nd_leaves_slot *c = &n->leaves_cache[i];
+        if (c->height == height) {
+            c->last_use = ++n->leaves_clock;
+            *leaves = (const uint8_t(*)[HM_HASH_LEN])c->leaves;
+            *count = c->count;
+            return HM_OK;
+        }
+        if (c->last_use < victim->last_use)
+            victim = c;
+    }
+    uint8_t(*got)[HM_HASH_LEN] = NULL;
+    size_t got_count = 0;
+    hm_err err = nd_node_block_leaves(n, height, &got, &got_count);
+    if (err != HM_OK)
+        return err;
+    *leaves = (const uint8_t(*)[HM_HASH_LEN])got;
+    *count = got_count;
+    if (got_count > ND_LEAVES_CACHE_ENTRY_MAX) {
+        *owned = got;
+        return HM_OK;
+    }
+    free(victim->leaves);
+    victim->height = height;
+    victim->leaves = got;
+    victim->count = got_count;
+    victim->last_use = ++n->leaves_clock;
+    return HM_OK;
+}
+
 hm_err nd_node_tx_inclusion_proof(nd_node *n, uint64_t height, uint32_t index,
                                   uint8_t (*proof)[HM_HASH_LEN], size_t *proof_len,
                                   uint64_t *tree_size) {
-    uint8_t(*leaves)[HM_HASH_LEN] = NULL;
+    if (height == 0 || height > n->tip.height)
+        return HM_ERR_NOT_FOUND;
+    const uint8_t(*leaves)[HM_HASH_LEN] = NULL;
+    uint8_t(*owned)[HM_HASH_LEN] = NULL;
     size_t count = 0;
-    hm_err err = nd_node_block_leaves(n, height, &leaves, &count);
+    hm_err err = cached_leaves(n, height, &leaves, &count, &owned);
     if (err != HM_OK)
         return err;
-    err = hm_merkle_inclusion_proof((const uint8_t(*)[HM_HASH_LEN])leaves, count, index, proof,
-                                    proof_len);
-    free(leaves);
+    err = hm_merkle_inclusion_proof(leaves, count, index, proof, proof_len);
+    free(owned);
     if (err == HM_OK)
         *tree_size = count;
     return err;
@@ -1661,6 +1704,8 @@ void nd_node_free(nd_node *n) {
     if (n->gossip_timer)
         event_free(n->gossip_timer);
     free(n->gossip_buf);
+    for (size_t i = 0; i < ND_LEAVES_CACHE_SLOTS; i++)
+        free(n->leaves_cache[i].leaves);
     if (n->tick)
         event_free(n->tick);
     if (n->sig_int)
