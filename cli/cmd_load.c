@@ -256,7 +256,7 @@ static void submit_one(load_state *ls, load_conn *c) {
                      "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
                      ls->hosts[c->node], ls->ports[c->node], t->len);
     assert(n > 0 && n < 256);
-    size_t len = (size_t)n, sent = 0;
+    size_t len = (size_t)n;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->connected && evbuffer_get_length(out) == 0 && t->len <= sizeof req - len) {
         /* one send() while the socket has room, as it has for a request of
@@ -264,23 +264,15 @@ static void submit_one(load_state *ls, load_conn *c) {
         memcpy(req + len, t->bytes, t->len);
         len += t->len;
         ssize_t w = send(bufferevent_getfd(c->bev), req, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        sent = w > 0 ? (size_t)w : 0;
-        if (sent == len)
+        size_t sent = w > 0 ? (size_t)w : 0;
+        /* the rest goes through the bufferevent, which reports errors */
+        if (sent == len || evbuffer_add(out, req + sent, len - sent) == 0)
             return;
-    } else {
-        if (evbuffer_add(out, req, len) != 0) {
-            conn_close(c);
-            submitted(c, 0);
-            return;
-        }
-        len = 0;
+    } else if (evbuffer_add(out, req, len) == 0 && evbuffer_add(out, t->bytes, t->len) == 0) {
+        return;
     }
-    /* the rest (or all) goes through the bufferevent, which reports errors */
-    if ((len > sent && evbuffer_add(out, req + sent, len - sent) != 0) ||
-        (len == 0 && evbuffer_add(out, t->bytes, t->len) != 0)) {
-        conn_close(c);
-        submitted(c, 0);
-    }
+    conn_close(c);
+    submitted(c, 0);
 }
 
 static void send_more(load_state *ls) {

@@ -306,8 +306,7 @@ static void route_txs(nd_node *n, struct evhttp_request *req, const char *rest, 
         memcpy(text, "{\"tx\":\"", 7);
         hm_hex_encode(id, HM_HASH_LEN, text + 7);
         memcpy(text + 7 + 2 * HM_HASH_LEN, "\"}\n", 3);
-        nd_http_reply_bytes(req, 202, "application/json", (const uint8_t *)text,
-                            10 + 2 * HM_HASH_LEN);
+        nd_http_reply_bytes(req, 202, "application/json", (const uint8_t *)text, sizeof text - 1);
         return;
     }
     if (!nd_http_require_read(req))

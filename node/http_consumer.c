@@ -13,9 +13,9 @@
  * consensus state, not proven, reset when the node restarts): it says how
  * often this node served a code. Caching rules are in docs/proofs.md §6.
  * The record trees that bundles take their paths from are built in the
- * commit hook for large batches (node/store_read.c reads the block back), so
- * that the cost lands beside the commit that executed those records rather
- * than inside a shopper's lookup.
+ * commit hook for large batches (from the block's txs as the node holds
+ * them), so that the cost lands beside the commit that executed those
+ * records rather than inside a shopper's lookup.
  *
  * Never: block the loop, trust the path (the GS1 parser validates it first),
  * or answer a stale status: responses are no-cache, and answers and shared
@@ -474,16 +474,16 @@ static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_
     if (err != HM_OK) {
         return err;
     }
-    uint8_t *tx = NULL;
-    size_t tx_len = 0;
-    err = nd_node_tx_bytes(api->node, id, &tx, &tx_len);
+    /* The tx is decoded in place in its block, located once above
+     * (nd_node_tx_bytes would locate it again and copy it out). */
+    nd_block blk;
+    err = nd_node_block_read(api->node, height, &blk);
     if (err != HM_OK) {
         return err;
     }
     ct_tx d;
-    err = ct_tx_decode(tx, tx_len, &d);
-    if (err != HM_OK) {
-        free(tx);
+    if (index >= blk.tx_count || ct_tx_decode(blk.txs[index], blk.tx_lens[index], &d) != HM_OK) {
+        nd_block_clear(&blk);
         return HM_ERR_IO;
     }
     typedef struct {
@@ -500,7 +500,7 @@ static hm_err get_tx(consumer_api *api, const uint8_t id[HM_HASH_LEN], const tx_
                       path_len, out);
     }
     free(tp);
-    free(tx);
+    nd_block_clear(&blk);
     return err;
 }
 
@@ -1008,14 +1008,10 @@ static hm_err bundle_json_text(consumer_api *api, const ct_bundle *b, char **out
         blocks[i] = (ct_bundle_json_piece){NULL, 0};
         /* A kept slot of a height holds that height's committed block, the
          * one the bundle copied (committed blocks never change). */
-        for (size_t k = 0; k < BLOCK_CACHE_SIZE; k++) {
-            const block_slot *c = &api->blocks[k];
-            if (api->block_refs[k].key == b->blocks[i].header.height) {
-                if (c->json != NULL) {
-                    blocks[i] = (ct_bundle_json_piece){c->json, c->json_len};
-                }
-                break;
-            }
+        bool hit = false;
+        size_t k = ref_find(api->block_refs, BLOCK_CACHE_SIZE, b->blocks[i].header.height, &hit);
+        if (hit && api->blocks[k].json != NULL) {
+            blocks[i] = (ct_bundle_json_piece){api->blocks[k].json, api->blocks[k].json_len};
         }
     }
     return ct_bundle_to_json_text_pieces(b, &head, blocks, out, out_len);

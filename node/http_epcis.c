@@ -24,7 +24,6 @@
  *
  * Layer: node/. Parsing and hashing are contracts/epcis.c; state is read
  * through the committed store only. Never blocks the loop. */
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -325,8 +325,7 @@ struct nd_node {
      * ND_MSG_TXS frame (node.c, gossip_tx) */
     uint8_t *gossip_buf; /* ND_TXS_FRAME_MAX bytes */
     size_t gossip_len;
-    struct event *gossip_timer;
-    bool gossip_armed;
+    struct event *gossip_timer; /* pending while a batch waits for it */
     /* tx tree leaves of recently proven committed blocks (node.c,
      * nd_node_tx_inclusion_proof): immutable once committed */
     nd_leaves_slot leaves_cache[ND_LEAVES_CACHE_SLOTS];

@@ -272,9 +272,7 @@ static void gossip_flush(nd_node *n) {
 static void gossip_timer_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
-    nd_node *n = arg;
-    n->gossip_armed = false;
-    gossip_flush(n);
+    gossip_flush(arg);
 }
 
 /* Queues a tx taken from a client for the validators. Txs leave in batches
@@ -297,10 +295,9 @@ static void gossip_tx(nd_node *n, const uint8_t *tx, size_t tx_len) {
         nd_net_broadcast(n->net, ND_MSG_TX, tx, tx_len, true);
         return;
     }
-    if (!n->gossip_armed) {
+    if (!evtimer_pending(n->gossip_timer, NULL)) {
         struct timeval tv = {0, ND_GOSSIP_FLUSH_MS * 1000};
         evtimer_add(n->gossip_timer, &tv);
-        n->gossip_armed = true;
     }
 }
 
