@@ -115,6 +115,27 @@ static hm_err journal_reserve(ct_exec *x, size_t more) {
     return HM_OK;
 }
 
+/* What an empty value points at: not NULL, which would mean a delete. */
+static const uint8_t EMPTY_VALUE[1];
+
+/* Puts a copy of val (NULL = delete) in slot n, journaling what it replaces
+ * when a tx is open; the journal has room for one more entry then. */
+static hm_err slot_write(ct_exec *x, ct_bytemap_node *n, const uint8_t *val, size_t val_len) {
+    assert(!x->in_tx || x->journal_len < x->journal_cap);
+    /* Values live in the overlay's arena until the block ends: the one
+     * replaced here stays valid for the journal to put back. */
+    uint8_t *copy;
+    hm_err err = ct_bytemap_value_copy(&x->overlay, val, val != NULL ? val_len : 0, &copy);
+    if (err != HM_OK)
+        return err;
+    if (x->in_tx)
+        x->journal[x->journal_len++] = (journal_entry){
+            .node = n, .old_val = n->val, .old_len = n->val_len, .old_state = n->state};
+    ct_bytemap_node_put(n, copy, val != NULL ? val_len : 0,
+                        val != NULL ? CT_SLOT_SET : CT_SLOT_DELETED);
+    return HM_OK;
+}
+
 /* Writes val (NULL = delete) into the overlay, journaling what it replaces
  * when a tx is open so that a refusal can put it back. */
 static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_t *val,
@@ -131,26 +152,13 @@ static hm_err overlay_write(ct_exec *x, const uint8_t *key, size_t key_len, cons
         if (err != HM_OK)
             return err;
     }
-    /* Values live in the overlay's arena until the block ends: the one
-     * replaced here stays valid for the journal to put back. */
-    uint8_t *copy;
-    err = ct_bytemap_value_copy(&x->overlay, val, val != NULL ? val_len : 0, &copy);
-    if (err != HM_OK)
-        return err;
-    if (x->in_tx)
-        x->journal[x->journal_len++] = (journal_entry){
-            .node = n, .old_val = n->val, .old_len = n->val_len, .old_state = n->state};
-    ct_bytemap_node_put(n, copy, val != NULL ? val_len : 0,
-                        val != NULL ? CT_SLOT_SET : CT_SLOT_DELETED);
-    return HM_OK;
+    return slot_write(x, n, val, val_len);
 }
 
 hm_err ct_state_put(ct_exec *x, const uint8_t *key, size_t key_len, const uint8_t *val,
                     size_t val_len) {
-    if (val == NULL && val_len == 0) {
-        static const uint8_t empty[1];
-        val = empty;
-    }
+    if (val == NULL && val_len == 0)
+        val = EMPTY_VALUE;
     return overlay_write(x, key, key_len, val, val_len);
 }
 
@@ -169,17 +177,8 @@ hm_err ct_state_put_sorted(ct_exec *x, const ct_write_ref *w, size_t n) {
     if (err == HM_OK)
         err = ct_bytemap_slots_sorted(&x->overlay, w, n, slots);
     /* As overlay_write, write by write: each journaled before it is put. */
-    for (size_t i = 0; err == HM_OK && i < n; i++) {
-        uint8_t *copy;
-        err = ct_bytemap_value_copy(&x->overlay, w[i].val, w[i].val_len, &copy);
-        if (err != HM_OK)
-            break;
-        ct_bytemap_node *s = slots[i];
-        if (x->in_tx)
-            x->journal[x->journal_len++] = (journal_entry){
-                .node = s, .old_val = s->val, .old_len = s->val_len, .old_state = s->state};
-        ct_bytemap_node_put(s, copy, w[i].val_len, CT_SLOT_SET);
-    }
+    for (size_t i = 0; err == HM_OK && i < n; i++)
+        err = slot_write(x, slots[i], w[i].val != NULL ? w[i].val : EMPTY_VALUE, w[i].val_len);
     free(slots);
     return err;
 }

@@ -769,14 +769,11 @@ static hm_err apply_one_sale(ct_exec *x, const uint8_t tx_id[32], const ct_membe
         free(s);
         return ct_refuse(res, HM_ERR_CONFLICT, why.rule, index, "%s", why.message);
     }
-    if (err == HM_OK && !sr.have_root) {
-        ct_split_version root; /* not reached: the expansion resolves the root first */
-        err = resolve_for_sale(&sr, b->contract_id, ctx->height, &root);
-    }
     if (err != HM_OK) {
         free(s);
         return err;
     }
+    assert(sr.have_root); /* a successful expansion resolved the root first */
     s->version = sr.root_version;
     if (__builtin_add_overflow(ctx->time_ms, sr.root_window_ms, &s->window_end_ms))
         s->window_end_ms = UINT64_MAX;

@@ -451,6 +451,22 @@ static void test_json_round_trip(void **state) {
         assert_string_equal(with, direct);
         free(with);
     }
+    /* The kept pieces are what is copied in: marked ones show up in place
+     * of the head and the first block, the rest as rendered. */
+    {
+        ct_bundle_json_piece marked_head = {"HEAD", 4};
+        ct_bundle_json_piece blocks[CT_BUNDLE_BLOCKS_MAX];
+        memcpy(blocks, pieces, b.block_count * sizeof blocks[0]);
+        blocks[0] = (ct_bundle_json_piece){"B0", 2};
+        char *with = NULL;
+        size_t with_len = 0;
+        assert_int_equal(ct_bundle_to_json_text_pieces(&b, &marked_head, blocks, &with, &with_len),
+                         HM_OK);
+        assert_int_equal(with_len, direct_len - head_len - pieces[0].len + 4 + 2);
+        assert_memory_equal(with, "HEADB0", 6);
+        assert_string_equal(with + 6, direct + head_len + pieces[0].len);
+        free(with);
+    }
     for (uint32_t i = 0; i < b.block_count; i++) {
         free(block_texts[i]);
     }

@@ -220,10 +220,14 @@ static void test_bytemap_slots_sorted(void **state) {
                 ct_bytemap_init_arena(&m);
             else
                 ct_bytemap_init(&m);
-            /* Old keys: even values, each holding its own key as value. */
+            /* Old keys: even values, each holding its own key as value;
+             * the largest map spread wide enough to be over 8 times the
+             * new keys (contracts/bytemap.c's SORTED_REBUILD_FACTOR), so
+             * that it takes the descents. */
+            const uint64_t spread = old_counts[t] > 4 * KEYS ? 2 * old_counts[t] : 4 * KEYS;
             for (size_t i = 0; i < old_counts[t]; i++) {
                 uint8_t key[12];
-                size_t key_len = sorted_test_key(2 * (rng_next() % (4 * KEYS)), key);
+                size_t key_len = sorted_test_key(2 * (rng_next() % spread), key);
                 ct_bytemap_node *n;
                 assert_int_equal(ct_bytemap_slot(&m, key, key_len, &n), HM_OK);
                 if (arena) {
@@ -235,6 +239,8 @@ static void test_bytemap_slots_sorted(void **state) {
                 }
             }
             size_t before = m.nodes;
+            if (old_counts[t] > 4 * KEYS)
+                assert_true(before > 8 * KEYS);
             /* New keys: every third value below 4 * KEYS (old ones among them). */
             static uint8_t keys[KEYS][12];
             static ct_write_ref w[KEYS];
