@@ -172,8 +172,7 @@ int main(int argc, char **argv) {
     }
     free(tx);
     ct_memstore_free(l.mem);
-    qsort(ns, (size_t)runs, sizeof ns[0], cmp_u64);
-    uint64_t med = ns[runs / 2];
+    uint64_t med = median_u64(ns, (size_t)runs);
     printf("%s n=%u runs=%d exec_rps=%.0f ns_per_record=%.0f writes=%llu state_root=",
            events ? "ct_exec_events" : "ct_exec", n, runs, n / (med / 1e9), (double)med / n,
            (unsigned long long)writes);

@@ -55,23 +55,9 @@ admin="$CL_DIR/admin.key"
 key="$CL_DIR/bench-brand.key"
 "$HALLMARK" keygen --out "$key" >/dev/null
 B=$("$HALLMARK" key show --key "$key")
-wait_ok() { # wait_ok ID
-    local j
-    for _ in $(seq 1 600); do
-        j=$(curl -s --max-time 2 "$(cl_url v1)/v1/txs/$1" || true)
-        case "$j" in *'"committed"'*) return 0 ;; esac
-        sleep 0.1
-    done
-    cl_fail "tx $1 not committed"
-}
-tx() {
-    local out
-    out=$("$HALLMARK" "$@" --node "$(cl_url v1)" 2>/dev/null) || cl_fail "hallmark $*"
-    wait_ok "$(echo "$out" | tr -d ' \n' | sed -n 's/.*"tx":"\([0-9a-f]\{64\}\)".*/\1/p')"
-}
-tx member add --key "$admin" --member "$B" --role brand --name Bench
-tx prefix assign --key "$admin" --prefix 0614141 --brand "$B"
-tx product set --key "$key" --gtin "$GTIN" --name Bench
+cl_submit member add --key "$admin" --member "$B" --role brand --name Bench
+cl_submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
+cl_submit product set --key "$key" --gtin "$GTIN" --name Bench
 ph=$(curl -s "$(cl_url v1)/v1/prov/products/$GTIN" | cl_field product_hash)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -16,14 +16,11 @@
  *
  * Layer: benchmarks (clock, files). Asserts nothing about speed. The database
  * lives in a folder beside the binary and is removed after. */
-#include <dirent.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define BENCH_NAME "bench_prov_node"
 #include "bench_prov_setup.h"
@@ -83,11 +80,6 @@ static void run_setup_tx(ledger *l, const uint8_t *tx, size_t len) {
     run_block(l, tx, len, false, NULL, NULL);
 }
 
-static uint64_t median(uint64_t *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_u64);
-    return v[n / 2];
-}
-
 int main(int argc, char **argv) {
     /* the allocator settings hallmarkd starts with (node/main.c) */
     (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
@@ -120,17 +112,10 @@ int main(int argc, char **argv) {
     if (recs == NULL || lens == NULL)
         die("memory");
     for (uint32_t b = 0; b < batches; b++) {
-        for (uint32_t i = 0; i < n; i++) {
-            ct_item_record r = {.gtin = GTIN, .expiry = "301231"};
-            snprintf(r.serial, sizeof r.serial, "B%uS%u", b, i);
-            snprintf(r.lot, sizeof r.lot, "LOT%u", i / 10000);
-            memcpy(r.product_hash, product_hash, 32);
-            hm_writer w;
-            hm_writer_init_growable(&w, CT_RECORD_MAX);
-            if (ct_item_record_encode(&r, &w) != HM_OK)
-                die("record");
-            recs[i] = hm_writer_take(&w, &lens[i]);
-        }
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "B%uS", b);
+        for (uint32_t i = 0; i < n; i++)
+            recs[i] = item_record(product_hash, prefix, i, &lens[i]);
         size_t len;
         uint8_t *tx = build(CT_TX_ITEM_REGISTER, &brand, 10 + b, NULL, 0, recs, lens, n, &len);
         for (uint32_t i = 0; i < n; i++)
@@ -147,8 +132,8 @@ int main(int argc, char **argv) {
     }
     free(recs);
     free(lens);
-    double a = (double)median(admit_ns, batches), e = (double)median(exec_ns, batches),
-           c = (double)median(commit_ns, batches), t = (double)median(all_ns, batches);
+    double a = (double)median_u64(admit_ns, batches), e = (double)median_u64(exec_ns, batches),
+           c = (double)median_u64(commit_ns, batches), t = (double)median_u64(all_ns, batches);
     printf("prov_node n=%u batches=%u admit_rps=%.0f exec_rps=%.0f commit_rps=%.0f "
            "node_rps=%.0f\n",
            n, batches, n / (a / 1e9), n / (e / 1e9), n / (c / 1e9), n / (t / 1e9));

@@ -1,7 +1,8 @@
 /* tests/bench/bench_prov_setup.h — setup helpers shared by the contract
- * benchmarks (bench_ct_exec, bench_prov_store): a monotonic clock, fatal
- * exit, fixed test keys, signed transaction building and a ledger set up
- * with a brand and its product, ready for item registration.
+ * benchmarks (bench_ct_exec, bench_prov_store, bench_prov_node): a monotonic
+ * clock, fatal exit, a median, fixed test keys, item records, signed
+ * transaction building and a ledger set up with a brand and its product,
+ * ready for item registration.
  *
  * The including file defines BENCH_NAME (the program name printed on a fatal
  * error) before including this header. Layer: benchmarks (clock). Must never
@@ -68,6 +69,12 @@ static inline int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The median of v[0..n), which it sorts. */
+static inline uint64_t median_u64(uint64_t *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
 /* A fixed key per seed, so that every run signs with the same keys. */
 static inline void key_of(uint8_t seed, hm_keypair *kp) {
     uint8_t sk[32];
@@ -75,6 +82,22 @@ static inline void key_of(uint8_t seed, hm_keypair *kp) {
     sk[0] = 1;
     if (hm_keypair_from_seckey(kp, sk) != HM_OK)
         die("key");
+}
+
+/* The encoded record of item i of the product: serial `serial_prefix` then
+ * i, lot LOT(i / 10000), expiry 301231; its length goes to len. */
+static inline uint8_t *item_record(const uint8_t product_hash[32], const char *serial_prefix,
+                                   uint32_t i, size_t *len) {
+    ct_item_record r = {.gtin = GTIN, .expiry = "301231"};
+    if (snprintf(r.serial, sizeof r.serial, "%s%u", serial_prefix, i) >= (int)sizeof r.serial)
+        die("serial too long");
+    snprintf(r.lot, sizeof r.lot, "LOT%u", i / 10000);
+    memcpy(r.product_hash, product_hash, 32);
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_RECORD_MAX);
+    if (ct_item_record_encode(&r, &w) != HM_OK)
+        die("record");
+    return hm_writer_take(&w, len);
 }
 
 /* A signed tx of `type` carrying `body` and, when n > 0, the n records. */

@@ -42,11 +42,6 @@ static int runs_for(uint32_t n) {
     return n >= 100000 ? 3 : n >= 10000 ? 7 : RUNS_MAX;
 }
 
-static uint64_t median(uint64_t *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_u64);
-    return v[n / 2];
-}
-
 static ct_exec *run_tx(ledger *l, const uint8_t *tx, size_t len, bool keep, uint64_t *ns) {
     l->ctx.height++;
     l->ctx.time_ms += 1000;
@@ -112,15 +107,7 @@ static void bench(uint32_t n, const char *dir) {
             die("memory");
         uint64_t total = 0;
         for (uint32_t i = 0; i < n; i++) {
-            ct_item_record r = {.gtin = GTIN, .expiry = "301231"};
-            snprintf(r.serial, sizeof r.serial, "S%u", i);
-            snprintf(r.lot, sizeof r.lot, "LOT%u", i / 10000);
-            memcpy(r.product_hash, product_hash, 32);
-            hm_writer w;
-            hm_writer_init_growable(&w, CT_RECORD_MAX);
-            if (ct_item_record_encode(&r, &w) != HM_OK)
-                die("record");
-            recs[i] = hm_writer_take(&w, &lens[i]);
+            recs[i] = item_record(product_hash, "S", i, &lens[i]);
             total += lens[i];
         }
         record_bytes = (double)total / n;
@@ -168,7 +155,7 @@ static void bench(uint32_t n, const char *dir) {
         rm_tree(dir);
         mkdir(dir, 0700);
     }
-    uint64_t e = median(exec_ns, (size_t)runs), d = median(db_ns, (size_t)runs);
+    uint64_t e = median_u64(exec_ns, (size_t)runs), d = median_u64(db_ns, (size_t)runs);
     printf("prov_store n=%u exec_rps=%.0f rocksdb4_rps=%.0f sigs_per_record=%.6f "
            "bytes_per_record=%.1f record_bytes=%.1f value_bytes_per_record=%.1f\n",
            n, n / (e / 1e9), n / (d / 1e9), 1.0 / n, bytes_per_record, record_bytes,

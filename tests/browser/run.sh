@@ -104,12 +104,17 @@ curl -s -H 'Accept: application/octet-stream' "$url/v1/proofs/$bulk_tx/2999" -o 
 cli_check "hallmark verify accepts the binary bundle of the last bulk record" \
     "$hm" verify "$out/bulk-last.bin" --genesis "$net/genesis.json"
 swapped() {
-    # B0001499's proof with B0000000's record path: must not verify.
-    python3 - "$out/B0000000.json" "$out/B0001499.json" "$out/swapped.json" <<'PY'
+    # B0001499's proof with B0000000's record path: must not verify. The
+    # swapped file must have been written, with a path that differs, or the
+    # failure below would prove nothing.
+    rm -f "$out/swapped.json"
+    python3 - "$out/B0000000.json" "$out/B0001499.json" "$out/swapped.json" <<'PY' || return 1
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 def first_record(j):
     return next(e for e in j["proof"]["entries"] if "record_path" in e)
+if first_record(a)["record_path"] == first_record(b)["record_path"]:
+    sys.exit("the two record paths are the same")
 first_record(b)["record_path"] = first_record(a)["record_path"]
 json.dump(b, open(sys.argv[3], "w"))
 PY

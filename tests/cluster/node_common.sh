@@ -144,3 +144,20 @@ cl_submit() {
     [ -n "$id" ] || cl_fail "no tx id in: $out"
     cl_wait_tx "$id"
 }
+
+# cl_prov_brand SERIAL...: a brand with its key in $CL_DIR/acme.key (public
+# key in B), GS1 prefix 0614141, product $GTIN and items SERIAL... of lot L1,
+# each tx committed on v1. Needs admin (a genesis admin's key file) and GTIN.
+cl_prov_brand() {
+    local s
+    "$HALLMARK" keygen --out "$CL_DIR/acme.key" >/dev/null
+    B=$("$HALLMARK" key show --key "$CL_DIR/acme.key")
+    cl_submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
+    cl_submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
+    cl_submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
+    {
+        echo 'gtin,serial,lot,expiry,code'
+        for s in "$@"; do echo "$GTIN,$s,L1,301231,"; done
+    } >"$CL_DIR/items.csv"
+    cl_submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
+}

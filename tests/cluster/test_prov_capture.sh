@@ -15,9 +15,10 @@ cl_start v1 v2 v3 v4
 cl_wait_height v1 1 30
 export HALLMARK_GENESIS="$CL_DIR/genesis.json"
 admin="$CL_DIR/admin.key"
-"$HALLMARK" keygen --out "$CL_DIR/acme.key" >/dev/null
-B=$("$HALLMARK" key show --key "$CL_DIR/acme.key")
 url=$(cl_url v1)
+
+cl_log "a brand, its prefix, product and two items"
+cl_prov_brand S1 S2
 
 job_done() { # job_done ID -> the job (spaces dropped) once it is no longer running
     local st
@@ -55,14 +56,6 @@ events_of() { # events_of NODE -> how many events of the GTIN it serves
     curl -s --max-time 10 "$(cl_url "$1")/epcis/events?gtin=$GTIN&perPage=100" |
         { grep -o '"eventID":"[^"]*"' || true; } | wc -l
 }
-
-cl_log "a brand, its prefix, product and two items"
-cl_submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
-cl_submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
-cl_submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
-printf 'gtin,serial,lot,expiry,code\n%s,S1,L1,301231,\n%s,S2,L1,301231,\n' "$GTIN" "$GTIN" \
-    >"$CL_DIR/items.csv"
-cl_submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
 
 cl_log "OPTIONS advertises the capture limits"
 [ "$(code OPTIONS /epcis/capture)" = 204 ] || cl_fail "OPTIONS not 204"
@@ -103,9 +96,9 @@ tr -d '\r' <"$CL_DIR/hdr" | grep -qixF 'GS1-EPCIS-Capture-Limit: 10000' ||
 head -c $((8388608 + 1)) /dev/zero | tr '\0' ' ' >"$CL_DIR/huge.json"
 [ "$(code POST /epcis/capture "${fake[@]}" --data-binary @"$CL_DIR/huge.json")" = 413 ] ||
     cl_fail "a document over 8 MiB not 413"
-[ "$(code GET /epcis/capture/$(printf '%064d' 9))" = 404 ] || cl_fail "unknown job not 404"
+[ "$(code GET "/epcis/capture/$(printf '%064d' 9)")" = 404 ] || cl_fail "unknown job not 404"
 [ "$(code GET /epcis/capture/x1)" = 404 ] || cl_fail "malformed job id not 404"
-[ "$(code DELETE /epcis/capture/$(printf '%064d' 9))" = 405 ] || cl_fail "DELETE a job not 405"
+[ "$(code DELETE "/epcis/capture/$(printf '%064d' 9)")" = 405 ] || cl_fail "DELETE a job not 405"
 [ "$(events_of v1)" = 0 ] || cl_fail "a refused capture wrote events"
 
 cl_log "a signed capture: 202, a job, then success and the events on another validator"

@@ -18,17 +18,9 @@ cl_start v1 v2 v3 v4
 cl_wait_height v1 1 30
 export HALLMARK_GENESIS="$CL_DIR/genesis.json"
 admin="$CL_DIR/admin.key"
-"$HALLMARK" keygen --out "$CL_DIR/acme.key" >/dev/null
-B=$("$HALLMARK" key show --key "$CL_DIR/acme.key")
-
 
 cl_log "a brand, its prefix, product and three items"
-cl_submit member add --key "$admin" --member "$B" --role brand --name "Acme Silk"
-cl_submit prefix assign --key "$admin" --prefix 0614141 --brand "$B"
-cl_submit product set --key "$CL_DIR/acme.key" --gtin "$GTIN" --name "Silk scarf"
-printf 'gtin,serial,lot,expiry,code\n%s,S1,L1,301231,\n%s,S2,L1,301231,\n%s,S3,L1,301231,\n' \
-    "$GTIN" "$GTIN" "$GTIN" >"$CL_DIR/items.csv"
-cl_submit item register --key "$CL_DIR/acme.key" --file "$CL_DIR/items.csv"
+cl_prov_brand S1 S2 S3
 
 cl_log "events with quantities, sensor data, ILMD and extensions"
 big=$(printf 'y%.0s' $(seq 1 900))

@@ -21,33 +21,12 @@ A=$("$HALLMARK" key show --key "$admin")
 S=$("$HALLMARK" key show --key "$CL_DIR/streamer.key")
 Y=$("$HALLMARK" key show --key "$CL_DIR/agency.key")
 
-# wait_tx NODE_URL ID: until the node reports the tx committed and applied
-wait_tx() {
-    local i j
-    for i in $(seq 1 300); do
-        j=$(curl -s --max-time 2 "$1/v1/txs/$2")
-        if [ "$(echo "$j" | cl_field status)" = committed ]; then
-            [ "$(echo "$j" | cl_field result)" = ok ] || cl_fail "tx $2 refused: $j"
-            return 0
-        fi
-        sleep 0.1
-    done
-    cl_fail "tx $2 not committed: $j"
-}
-submit() { # submit ARGS...: runs a tx command, waits for commit on v1
-    local out id
-    out=$("$HALLMARK" "$@" --node "$(cl_url v1)") || cl_fail "hallmark $*: $out"
-    id=$(echo "$out" | tr -d ' \n' | sed -n 's/.*"tx":"\([0-9a-f]\{64\}\)".*/\1/p')
-    [ -n "$id" ] || cl_fail "no tx id in: $out"
-    wait_tx "$(cl_url v1)" "$id"
-}
-
 cl_log "contracts: platform 10% + MCN contract 90% (streamer 70%, agency 30%)"
 M=$("$HALLMARK" split id --creator "$A" --name mcn)
 T=$("$HALLMARK" split id --creator "$A" --name top)
-submit split create --key "$admin" --name mcn --currency CNY --window-ms 600000 \
+cl_submit split create --key "$admin" --name mcn --currency CNY --window-ms 600000 \
     --share "$S=7000" --share "$Y=3000" >/dev/null
-submit split create --key "$admin" --name top --currency CNY --window-ms 600000 \
+cl_submit split create --key "$admin" --name top --currency CNY --window-ms 600000 \
     --share "$A=1000" --share "split:$M=9000" >/dev/null
 "$HALLMARK" split show --key "$CL_DIR/stranger.key" "$T" --node "$(cl_url v2)" | grep -q '"shares"' ||
     cl_fail "split show"
@@ -74,18 +53,18 @@ for b in $(seq 0 $(((SALES - 1) / BATCH))); do
         total=$((total + g))
         echo "o-$i,$g,CNY,$T,,,live-$((i % 3)),$S"
     done >>"$f"
-    submit sale record --key "$admin" --csv "$f" >/dev/null
+    cl_submit sale record --key "$admin" --csv "$f" >/dev/null
 done
 
 cl_log "refunds: partial, several, full"
 refunded=0
 for i in 0 1 2 3 4; do
     g=$((1000 + (i * 7919) % 99001))
-    submit refund --key "$admin" --order "o-$i" --amount 333 --currency CNY >/dev/null
-    submit refund --key "$admin" --order "o-$i" --amount $((g - 333)) --currency CNY >/dev/null
+    cl_submit refund --key "$admin" --order "o-$i" --amount 333 --currency CNY >/dev/null
+    cl_submit refund --key "$admin" --order "o-$i" --amount $((g - 333)) --currency CNY >/dev/null
     refunded=$((refunded + g))
 done
-submit refund --key "$admin" --order o-9 --amount 1 --currency CNY >/dev/null
+cl_submit refund --key "$admin" --order o-9 --amount 1 --currency CNY >/dev/null
 refunded=$((refunded + 1))
 # over-refund is refused by the chain
 out=$("$HALLMARK" refund --key "$admin" --order o-0 --amount 1 --currency CNY \
@@ -181,9 +160,9 @@ cl_log "a 1.5 s return window: pending turns available on every validator, then 
 "$HALLMARK" keygen --out "$CL_DIR/quick.key" >/dev/null
 Q=$("$HALLMARK" key show --key "$CL_DIR/quick.key")
 QC=$("$HALLMARK" split id --creator "$A" --name quick)
-submit split create --key "$admin" --name quick --currency EUR --window-ms 1500 \
+cl_submit split create --key "$admin" --name quick --currency EUR --window-ms 1500 \
     --share "$Q=10000" >/dev/null
-submit sale record --key "$admin" --contract "$QC" --order q-1 --gross 777 --currency EUR >/dev/null
+cl_submit sale record --key "$admin" --contract "$QC" --order q-1 --gross 777 --currency EUR >/dev/null
 eur() { # eur NODE -> "pending available" in EUR of the quick account
     "$HALLMARK" balance --key "$CL_DIR/quick.key" "$Q" --node "$(cl_url "$1")" | tr -d ' \n' |
         sed -n 's/.*"currency":"EUR","pending":\(-\{0,1\}[0-9]*\),"available":\(-\{0,1\}[0-9]*\).*/\1 \2/p'
@@ -197,7 +176,7 @@ for n in v1 v2 v3 v4; do
     done
     [ "$(eur "$n")" = "0 777" ] || cl_fail "$n: not matured: $(eur "$n")"
 done
-submit payout --key "$admin" --account "$Q" --amount 700 --currency EUR --reference bank-1 >/dev/null
+cl_submit payout --key "$admin" --account "$Q" --amount 700 --currency EUR --reference bank-1 >/dev/null
 [ "$(eur v1)" = "0 77" ] || cl_fail "payout not applied: $(eur v1)"
 
 cl_log "feeds: every posting once, in order, the same on v1 and v2"

@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_codec.h — what the decoder fuzz targets share: the first
  * input byte picks the decoder, and what a strict decoder accepts must
- * encode back to the very same bytes.
+ * encode back to the very same bytes (a failed check() of fuzz_check.h
+ * otherwise).
  *
  * Layer: tests only. Header-only (static), so each target stays one object. */
 #ifndef HALLMARK_FUZZ_CODEC_H
@@ -11,13 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "hm.h"
-
-/* A finding for libFuzzer unless ok. */
-static inline void fuzz_require(bool ok) {
-    if (!ok)
-        __builtin_trap();
-}
 
 /* Takes the selector byte off the front of the input: false if there is none. */
 static inline bool fuzz_take_selector(const uint8_t **data, size_t *size, uint8_t *which) {
@@ -33,8 +29,8 @@ static inline bool fuzz_take_selector(const uint8_t **data, size_t *size, uint8_
  * data[0..size): one byte string per value. */
 static inline void fuzz_require_same(const hm_writer *w, hm_err enc, const uint8_t *data,
                                      size_t size) {
-    fuzz_require(enc == HM_OK && hm_writer_error(w) == HM_OK && w->len == size &&
-                 memcmp(w->buf, data, size) == 0);
+    check(enc == HM_OK && hm_writer_error(w) == HM_OK && w->len == size &&
+          memcmp(w->buf, data, size) == 0);
 }
 
 #endif

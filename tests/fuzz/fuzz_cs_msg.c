@@ -31,8 +31,8 @@ static void fuzz_msg(const uint8_t *data, size_t size) {
         return;
     uint8_t out[CS_MSG_MAX];
     size_t len = 0;
-    fuzz_require(cs_msg_encode(&m, out, &len) == HM_OK);
-    fuzz_require(len == size && memcmp(out, data, size) == 0);
+    check(cs_msg_encode(&m, out, &len) == HM_OK);
+    check(len == size && memcmp(out, data, size) == 0);
 }
 
 static void fuzz_sign_state(const uint8_t *data, size_t size) {
@@ -41,7 +41,7 @@ static void fuzz_sign_state(const uint8_t *data, size_t size) {
         return;
     uint8_t out[CS_SIGN_STATE_ENCODED_LEN];
     cs_sign_state_encode(&s, out);
-    fuzz_require(size == CS_SIGN_STATE_ENCODED_LEN && memcmp(out, data, size) == 0);
+    check(size == CS_SIGN_STATE_ENCODED_LEN && memcmp(out, data, size) == 0);
 }
 
 /* ------------------------------------------------------------- replica */
@@ -129,7 +129,7 @@ static void fuzz_replica(const uint8_t *data, size_t size) {
         memset(rec.locked_block_id, rec.locked_round >= 0 ? 1 + take(&s) % 3 : 0, HM_HASH_LEN);
         has_rec = true;
     }
-    fuzz_require(cs_replica_init(r, &c, 1 + take(&s) % 2, has_rec ? &rec : NULL) == HM_OK);
+    check(cs_replica_init(r, &c, 1 + take(&s) % 2, has_rec ? &rec : NULL) == HM_OK);
     cs_sign_state last;
     bool has_last = has_rec;
     if (has_rec)
@@ -208,26 +208,26 @@ static void fuzz_replica(const uint8_t *data, size_t size) {
             break;
         }
         }
-        fuzz_require(cs_replica_step(r, &ev, &out) == HM_OK);
-        fuzz_require(out.count <= CS_ACTIONS_MAX);
+        check(cs_replica_step(r, &ev, &out) == HM_OK);
+        check(out.count <= CS_ACTIONS_MAX);
         bool pending_persist = false;
         for (uint32_t i = 0; i < out.count; i++) {
             const cs_action *a = &out.items[i];
             if (a->type == CS_ACT_PERSIST_SIGN_STATE) {
-                fuzz_require(!has_last || cmp_pos(&last, &a->sign_state) < 0);
+                check(!has_last || cmp_pos(&last, &a->sign_state) < 0);
                 last = a->sign_state;
                 has_last = true;
                 pending_persist = true;
             } else if (a->type == CS_ACT_BROADCAST && pending_persist) {
                 /* The broadcast right after a persist is the message it covers. */
                 cs_msg m;
-                fuzz_require(cs_msg_decode(a->msg, a->msg_len, &m) == HM_OK);
-                fuzz_require(m.validator_index == 0);
+                check(cs_msg_decode(a->msg, a->msg_len, &m) == HM_OK);
+                check(m.validator_index == 0);
                 pending_persist = false;
             }
-            fuzz_require(a->type != CS_ACT_COMMIT || out.has_commit);
+            check(a->type != CS_ACT_COMMIT || out.has_commit);
         }
-        fuzz_require(!pending_persist);
+        check(!pending_persist);
     }
     free(r);
 }
