@@ -155,7 +155,9 @@ typedef struct {
     char message[160]; /* human text naming the rule */
 } ct_result;
 
-/* One block's execution: an overlay of writes over base. Heap-owned. */
+/* One block's execution: an overlay of writes over base. Heap-owned. base
+ * must answer the same for the life of the execution (it is the committed
+ * state the block builds on): the execution keeps some of what it read. */
 typedef struct ct_exec ct_exec;
 HM_MUST_USE hm_err ct_exec_new(const ct_store *base, const ct_block_ctx *ctx, ct_exec **out);
 void ct_exec_free(ct_exec *x);

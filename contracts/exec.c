@@ -21,6 +21,27 @@ typedef struct {
     uint8_t old_state;
 } journal_entry;
 
+/* Member entries ("m/k/", "m/i/") read from the base during the block. The
+ * txs of a block are mostly signed by a few keys (a platform posting sales,
+ * a brand its batches, a load generator its notes), and every tx looked its
+ * signer up in the store again. The base does not change while a block
+ * executes (ct_exec_new), so an answer read once stays true for the block;
+ * the overlay is still consulted first, so the block's own member writes
+ * win. Slots are replaced in turn, a miss costs what it did before, and
+ * results are identical with or without the cache. */
+#define BASE_CACHE_SLOTS 16
+#define BASE_CACHE_KEY_MAX (4 + HM_PUBKEY_LEN)
+#define BASE_CACHE_VAL_MAX 192 /* a member record: key, roles, name, height */
+static const char BASE_CACHE_PREFIX[] = "m/";
+
+typedef struct {
+    uint8_t key[BASE_CACHE_KEY_MAX];
+    uint8_t val[BASE_CACHE_VAL_MAX];
+    uint8_t key_len; /* 0: slot unused */
+    uint8_t val_len;
+    bool found;
+} base_cached;
+
 struct ct_exec {
     ct_store base;
     ct_block_ctx ctx;
@@ -36,6 +57,8 @@ struct ct_exec {
     bool hashes_valid;
     bool in_tx;
     bool ended; /* end_block ran */
+    base_cached base_cache[BASE_CACHE_SLOTS];
+    unsigned base_cache_next; /* the slot replaced next */
 };
 
 static const char TX_RESULT_PREFIX[] = "t/";
@@ -84,6 +107,37 @@ const ct_block_ctx *ct_exec_ctx(const ct_exec *x) {
 
 /* ------------------------------------------------------------ state access */
 
+/* x->base.get, answered from the base cache for member entries. */
+static hm_err base_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **val,
+                       size_t *val_len) {
+    bool cacheable =
+        key_len <= BASE_CACHE_KEY_MAX && key_len > 2 && memcmp(key, BASE_CACHE_PREFIX, 2) == 0;
+    if (!cacheable)
+        return x->base.get(x->base.ctx, key, key_len, val, val_len);
+    for (size_t i = 0; i < BASE_CACHE_SLOTS; i++) {
+        const base_cached *c = &x->base_cache[i];
+        if (c->key_len != key_len || memcmp(c->key, key, key_len) != 0)
+            continue;
+        if (!c->found)
+            return HM_ERR_NOT_FOUND;
+        *val_len = c->val_len;
+        return ct_bytes_dup(c->val, c->val_len, val);
+    }
+    hm_err err = x->base.get(x->base.ctx, key, key_len, val, val_len);
+    if ((err != HM_OK && err != HM_ERR_NOT_FOUND) ||
+        (err == HM_OK && *val_len > BASE_CACHE_VAL_MAX))
+        return err; /* failures are never kept; nor are values too long */
+    base_cached *c = &x->base_cache[x->base_cache_next];
+    x->base_cache_next = (x->base_cache_next + 1) % BASE_CACHE_SLOTS;
+    memcpy(c->key, key, key_len);
+    c->key_len = (uint8_t)key_len;
+    c->found = err == HM_OK;
+    c->val_len = c->found ? (uint8_t)*val_len : 0;
+    if (c->found && *val_len > 0)
+        memcpy(c->val, *val, *val_len);
+    return err;
+}
+
 hm_err ct_state_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **val,
                     size_t *val_len) {
     if (x == NULL || key == NULL || val == NULL || val_len == NULL || key_len > CT_KEY_MAX)
@@ -97,7 +151,7 @@ hm_err ct_state_get(ct_exec *x, const uint8_t *key, size_t key_len, uint8_t **va
     }
     *val = NULL;
     *val_len = 0;
-    return x->base.get(x->base.ctx, key, key_len, val, val_len);
+    return base_get(x, key, key_len, val, val_len);
 }
 
 /* Room in the journal for `more` entries past its length. */

@@ -178,6 +178,97 @@ static void test_rotate(void **state) {
     env_free(e);
 }
 
+/* Builds, signs and executes one more tx in the open block x. */
+static ct_result block_tx(env *e, ct_exec *x, uint32_t type, const hm_keypair *signer,
+                          const uint8_t *body, size_t body_len) {
+    hm_writer w;
+    hm_writer_init_growable(&w, CT_TX_MAX);
+    assert_int_equal(
+        ct_tx_build(&w, type, signer, ENV_CHAIN, ++e->nonce, body, body_len, false, NULL, NULL, 0),
+        HM_OK);
+    size_t len = 0;
+    uint8_t *tx = hm_writer_take(&w, &len);
+    ct_result res;
+    assert_int_equal(ct_exec_tx(x, tx, len, false, &res), HM_OK);
+    free(tx);
+    return res;
+}
+
+static size_t add_body(uint8_t *buf, size_t cap, const hm_pubkey *key, uint32_t roles) {
+    ct_member_add_body b;
+    memset(&b, 0, sizeof b);
+    b.key = *key;
+    b.roles = roles;
+    snprintf(b.name, sizeof b.name, "%s", "In block");
+    hm_writer w;
+    hm_writer_init(&w, buf, cap);
+    assert_int_equal(ct_member_add_encode(&b, &w), HM_OK);
+    return w.len;
+}
+
+/* Within one block the executor keeps what it read of members from the
+ * committed state (one signer, many txs): a member added, revoked or
+ * rotated earlier in the same block must still count for the txs after
+ * it, whatever was read before. */
+static void test_changes_within_one_block(void **state) {
+    (void)state;
+    env *e = env_new();
+    hm_keypair brand, stranger, other, fresh;
+    env_key(&brand, 2);
+    env_key(&stranger, 9);
+    env_key(&other, 3);
+    env_key(&fresh, 7);
+    EXPECT_OK(env_member_add(e, &e->admin, &brand.pub, CT_ROLE_BRAND, "Acme"));
+
+    ct_exec *x = env_block_open(e);
+    uint8_t body[256];
+    size_t len = add_body(body, sizeof body, &other.pub, CT_ROLE_MCN);
+    ct_result r;
+    /* Read twice from the committed state: a stranger is no member... */
+    for (int i = 0; i < 2; i++) {
+        r = block_tx(e, x, CT_TX_MEMBER_ADD, &stranger, body, len);
+        assert_int_equal(r.code, HM_ERR_DENIED);
+        assert_int_equal(r.rule, 0);
+    }
+    /* ...and the brand is one, but not an admin. */
+    r = block_tx(e, x, CT_TX_MEMBER_ADD, &brand, body, len);
+    assert_int_equal(r.code, HM_ERR_DENIED);
+    assert_int_equal(r.rule, CT_RULE_NOT_ADMIN);
+    /* The admin adds the stranger: from the next tx on, it signs. */
+    size_t slen = add_body(body, sizeof body, &stranger.pub, CT_ROLE_LOGISTICS);
+    assert_int_equal(block_tx(e, x, CT_TX_MEMBER_ADD, &e->admin, body, slen).code, HM_OK);
+    ct_member_rotate_body rb = {.old_key = stranger.pub, .new_key = fresh.pub};
+    hm_writer w;
+    hm_writer_init(&w, body, sizeof body);
+    assert_int_equal(ct_member_rotate_encode(&rb, &w), HM_OK);
+    assert_int_equal(block_tx(e, x, CT_TX_MEMBER_ROTATE, &stranger, body, w.len).code, HM_OK);
+    /* Its old key is dead at once, though it was read as absent before. */
+    r = block_tx(e, x, CT_TX_MEMBER_ROTATE, &stranger, body, w.len);
+    assert_int_equal(r.code, HM_ERR_DENIED);
+    assert_int_equal(r.rule, 0);
+    /* The brand, read as a member from the committed state, is revoked:
+     * from the next tx on it signs nothing. */
+    ct_member_revoke_body vb = {.key = brand.pub};
+    hm_writer_init(&w, body, sizeof body);
+    assert_int_equal(ct_member_revoke_encode(&vb, &w), HM_OK);
+    assert_int_equal(block_tx(e, x, CT_TX_MEMBER_REVOKE, &e->admin, body, w.len).code, HM_OK);
+    len = add_body(body, sizeof body, &other.pub, CT_ROLE_MCN);
+    r = block_tx(e, x, CT_TX_MEMBER_ADD, &brand, body, len);
+    assert_int_equal(r.code, HM_ERR_DENIED);
+    assert_int_equal(r.rule, 0);
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    assert_int_equal(ct_exec_apply_to_memstore(x, e->mem), HM_OK);
+    ct_exec_free(x);
+
+    ct_member m;
+    assert_int_equal(ct_query_member(&e->store, &brand.pub, &m), HM_ERR_NOT_FOUND);
+    assert_true(m.revoked);
+    assert_int_equal(ct_query_member(&e->store, &fresh.pub, &m), HM_OK);
+    assert_int_equal(m.roles, CT_ROLE_LOGISTICS);
+    assert_int_equal(ct_query_member(&e->store, &other.pub, &m), HM_ERR_NOT_FOUND);
+    env_free(e);
+}
+
 static void test_roles_and_codecs(void **state) {
     (void)state;
     uint32_t role = 0;
@@ -204,7 +295,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_and_lookup),   cmocka_unit_test(test_add_refusals),
         cmocka_unit_test(test_revoke),           cmocka_unit_test(test_rotate),
-        cmocka_unit_test(test_roles_and_codecs),
+        cmocka_unit_test(test_roles_and_codecs), cmocka_unit_test(test_changes_within_one_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -408,11 +408,7 @@ static void test_batch_stored_items_found(void **state) {
     size_t len[3];
     uint8_t *txs[3] = {items_tx(w, &first, &len[0]), items_tx(w, &second, &len[1]),
                        items_tx(w, &third, &len[2])};
-    e->height++;
-    e->time_ms += 1000;
-    ct_block_ctx c = env_ctx(e);
-    ct_exec *x = NULL;
-    assert_int_equal(ct_exec_new(&e->store, &c, &x), HM_OK);
+    ct_exec *x = env_block_open(e);
     ct_result results[3];
     for (int t = 0; t < 3; t++)
         assert_int_equal(ct_exec_tx(x, txs[t], len[t], false, &results[t]), HM_OK);

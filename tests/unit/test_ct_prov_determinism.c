@@ -65,11 +65,7 @@ static void encode_body(hm_writer *w, uint8_t *buf, size_t cap) {
 
 /* Executes txs [first, first+count) as one block over e's state. */
 static void run_block(env *e, const tape *t, size_t first, size_t count, uint8_t root_out[32]) {
-    e->height++;
-    e->time_ms += 1000;
-    ct_block_ctx c = env_ctx(e);
-    ct_exec *x = NULL;
-    assert_int_equal(ct_exec_new(&e->store, &c, &x), HM_OK);
+    ct_exec *x = env_block_open(e);
     for (size_t i = first; i < first + count; i++) {
         ct_result res;
         assert_int_equal(ct_exec_tx(x, t->txs[i].bytes, t->txs[i].len, false, &res), HM_OK);
@@ -438,10 +434,7 @@ static void golden_run(bool one_block, char hex[2 * HM_HASH_LEN + 1]) {
     ct_exec *x = NULL;
     for (int i = 0; i < GOLDEN_TXS; i++) {
         if (x == NULL) {
-            e->height++;
-            e->time_ms += 1000;
-            ct_block_ctx c = env_ctx(e);
-            assert_int_equal(ct_exec_new(&e->store, &c, &x), HM_OK);
+            x = env_block_open(e);
         }
         ct_result res;
         assert_int_equal(ct_exec_tx(x, txs[i], lens[i], true, &res), HM_OK);

@@ -75,13 +75,19 @@ static inline bool env_count_write(void *arg, const uint8_t *key, size_t key_len
     return true;
 }
 
-/* Executes raw tx bytes in a block of their own and commits the writes. */
-static inline ct_result env_exec_raw(env *e, const uint8_t *tx, size_t tx_len) {
+/* Opens the execution of the next block (a second later) over the store. */
+static inline ct_exec *env_block_open(env *e) {
     e->height++;
     e->time_ms += 1000;
     ct_block_ctx c = env_ctx(e);
     ct_exec *x = NULL;
     assert_int_equal(ct_exec_new(&e->store, &c, &x), HM_OK);
+    return x;
+}
+
+/* Executes raw tx bytes in a block of their own and commits the writes. */
+static inline ct_result env_exec_raw(env *e, const uint8_t *tx, size_t tx_len) {
+    ct_exec *x = env_block_open(e);
     ct_result res;
     assert_int_equal(ct_exec_tx(x, tx, tx_len, false, &res), HM_OK);
     assert_int_equal(ct_exec_end_block(x), HM_OK);
