@@ -82,6 +82,16 @@ bool nd_mempool_contains(const nd_mempool *m, const uint8_t id[HM_HASH_LEN]) {
     return *find_slot(m, id) != NULL;
 }
 
+bool nd_mempool_get(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t **tx,
+                    size_t *tx_len) {
+    const mp_entry *e = *find_slot(m, id);
+    if (!e)
+        return false;
+    *tx = e->tx;
+    *tx_len = e->tx_len;
+    return true;
+}
+
 hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
                       size_t tx_len) {
     mp_entry **slot = find_slot(m, id);

@@ -24,6 +24,7 @@ typedef enum {
     ND_MSG_BLOCK = 5,        /* bytes block | bytes cert: a committed block */
     ND_MSG_GET_PROPOSAL = 6, /* block_id: ask for a proposal and its block */
     ND_MSG_TXS = 7,          /* a batch of txs, from the node clients gave them to */
+    ND_MSG_PROPOSAL_IDS = 8, /* a proposal with its block's txs as ids (compact) */
     ND_MSG__COUNT
 } nd_msg_type;
 
@@ -33,6 +34,8 @@ typedef enum {
 #define ND_TXS_FRAME_MAX (64u * 1024)
 #define ND_TXS_ENTRY_HEADER_LEN 4
 #define ND_BLOCK_BYTES_MAX (64u * 1024 * 1024)
+/* The most txs a block may hold under any genesis (limits.block_txs_max). */
+#define ND_BLOCK_TXS_LIMIT 1000000u
 
 /* The hard maximum payload of a message type, 0 for an unknown type. */
 uint32_t nd_frame_max(uint8_t type);
@@ -76,6 +79,31 @@ HM_MUST_USE hm_err nd_block_encode(const hm_block_header *h, const uint8_t *cons
 HM_MUST_USE hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max,
                                    nd_block *b);
 void nd_block_clear(nd_block *b);
+/* Encodes header + txs (as nd_block_encode) straight into b, which then owns
+ * the bytes and views into them, as after nd_block_decode of the same bytes:
+ * no second copy of a block of many megabytes. Free with nd_block_clear(). */
+HM_MUST_USE hm_err nd_block_build(const hm_block_header *h, const uint8_t *const *txs,
+                                  const size_t *tx_lens, uint32_t tx_count, nd_block *b);
+
+/* ------------------------------------------------------- compact blocks
+ *
+ * The block of a proposal as its validators rebuild it from their mempools:
+ *   compact = header | varint tx_count | tx_count x tx id (32 bytes)
+ * (ND_MSG_PROPOSAL_IDS carries u16 msg_len | msg | compact). A tx id is
+ * SHA-256(head || sig) and a pooled tx passed its records-root check at
+ * admission, so a pooled tx with the id is the very tx; the block id (the
+ * header's hash, over the tx root) is checked against the proposal. */
+#define ND_COMPACT_MAX (HM_BLOCK_HEADER_ENCODED_MAX + 10 + (size_t)HM_HASH_LEN * ND_BLOCK_TXS_LIMIT)
+
+/* Encodes the compact form of a block (malloc'd). */
+HM_MUST_USE hm_err nd_compact_encode(const hm_block_header *h, const uint8_t (*ids)[HM_HASH_LEN],
+                                     uint32_t tx_count, uint8_t **out, size_t *out_len);
+/* Decodes a compact block: *ids points into data (tx_count x 32 bytes).
+ * HM_ERR_TOO_LONG above ND_COMPACT_MAX or tx_count_max txs; a decoding
+ * error for anything malformed or with bytes left over. */
+HM_MUST_USE hm_err nd_compact_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max,
+                                     hm_block_header *h, const uint8_t (**ids)[HM_HASH_LEN],
+                                     uint32_t *tx_count);
 /* Decodes every tx of b once: fills b->ids and computes the tx root (RFC
  * 9162 over ct_tx_leaf_hash). An error if a tx does not decode. */
 HM_MUST_USE hm_err nd_block_index(nd_block *b, uint8_t tx_root[HM_HASH_LEN]);
@@ -147,6 +175,10 @@ void nd_mempool_free(nd_mempool *m);
 HM_MUST_USE hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
                                   size_t tx_len);
 bool nd_mempool_contains(const nd_mempool *m, const uint8_t id[HM_HASH_LEN]);
+/* The pooled tx with this id, as a view into the pool valid until the next
+ * add/remove: false when not pooled. */
+bool nd_mempool_get(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t **tx,
+                    size_t *tx_len);
 /* Removes id if present. */
 void nd_mempool_remove(nd_mempool *m, const uint8_t id[HM_HASH_LEN]);
 uint32_t nd_mempool_count(const nd_mempool *m);
@@ -246,8 +278,9 @@ typedef struct {
     /* the signed proposal that carried it, to answer ND_MSG_GET_PROPOSAL */
     uint8_t proposal_msg[CS_MSG_MAX];
     size_t proposal_msg_len;
-    bool pushed; /* its bytes went to every peer once: re-gossip sends the
-                  * proposal alone, and a peer that lacks the block asks */
+    bool pushed;  /* its bytes went to every peer once: re-gossip sends the
+                   * proposal alone, and a peer that lacks the block asks */
+    bool rebuilt; /* rebuilt from the mempool after a compact proposal */
 } nd_pending_block;
 
 typedef struct {
@@ -326,6 +359,12 @@ struct nd_node {
     uint8_t *gossip_buf; /* ND_TXS_FRAME_MAX bytes */
     size_t gossip_len;
     struct event *gossip_timer; /* pending while a batch waits for it */
+    /* a compact proposal waiting for txs still in flight (node.c,
+     * on_compact_proposal): u16 msg_len | msg | compact, as received */
+    uint8_t *held_compact;
+    size_t held_compact_len;
+    int held_from; /* validator index of the peer that sent it */
+    struct event *held_timer;
     /* tx tree leaves of recently proven committed blocks (node.c,
      * nd_node_tx_inclusion_proof): immutable once committed */
     nd_leaves_slot leaves_cache[ND_LEAVES_CACHE_SLOTS];

@@ -51,6 +51,8 @@
 #define ND_BUILD_GATHER_BYTES (1024u * 1024)
 /* see gossip_tx */
 #define ND_GOSSIP_FLUSH_MS 2
+/* see on_compact_proposal */
+#define ND_COMPACT_WAIT_MS 100
 
 const uint32_t nd_latency_bounds_ms[ND_LATENCY_BUCKETS] = {50,   100,  200,  300,  500,  750,
                                                            1000, 1500, 2000, 3000, 5000, 10000};
@@ -499,8 +501,6 @@ static void build_block(nd_node *n, uint64_t height, uint32_t round) {
     memcpy(h.validator_set_hash, n->g.vset_hash, HM_HASH_LEN);
     h.proposer = n->key.pub;
     ct_exec *x = NULL;
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
     /* a view of the reaped txs, to decode and hash each one once */
     nd_block view;
     memset(&view, 0, sizeof view);
@@ -512,16 +512,13 @@ static void build_block(nd_node *n, uint64_t height, uint32_t round) {
     if (err == HM_OK)
         err = execute(n, &h, decoded, count, &x, h.state_root);
     free(decoded);
-    if (err == HM_OK)
-        err = nd_block_encode(&h, txs, lens, count, &raw, &raw_len);
-    free(txs);
-    free(lens);
     nd_pending_block *pb = NULL;
     if (err == HM_OK) {
         pb = pending_slot(n);
-        err = nd_block_decode(raw, raw_len, n->g.block_txs_max, &pb->block);
+        err = nd_block_build(&h, txs, lens, count, &pb->block);
     }
-    free(raw);
+    free(txs);
+    free(lens);
     if (err == HM_OK) {
         pb->block.ids = view.ids;
         view.ids = NULL;
@@ -676,9 +673,11 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
     n->latency_count++;
     char hash_hex[2 * HM_HASH_LEN + 1];
     hm_hex_encode(pb->id, HM_HASH_LEN, hash_hex);
+    /* the round shows heights that needed more than one (a lost round
+     * costs at least a propose timeout) */
     hm_log(count ? HM_LOG_INFO : HM_LOG_DEBUG, "block_committed",
-           "height=%llu txs=%u hash=%s latency_ms=%llu", (unsigned long long)h->height, count,
-           hash_hex, (unsigned long long)lat);
+           "height=%llu round=%u txs=%u hash=%s latency_ms=%llu", (unsigned long long)h->height,
+           cert->round, count, hash_hex, (unsigned long long)lat);
     const nd_block_txs txs = {count, pb->block.txs, pb->block.tx_lens};
     for (uint32_t i = 0; i < n->hook_count; i++)
         n->hooks[i].fn(n, h, &txs, pb->exec, n->hooks[i].arg);
@@ -729,6 +728,13 @@ static void schedule_timeout(nd_node *n, const cs_action *a) {
     }
     t->next = n->timers;
     n->timers = t;
+    /* libevent measures a timeout from the time it cached when the loop
+     * turn began; the actions before this one may have taken seconds (the
+     * commit of a large block comes right before the next height's propose
+     * timeout), and measured from then the timeout would already be over:
+     * the node would prevote nil on a proposal sitting in its socket
+     * buffer and lose the round. Measure it from now. */
+    event_base_update_cache_time(n->base);
     struct timeval tv = {a->duration_ms / 1000, (a->duration_ms % 1000) * 1000};
     evtimer_add(t->ev, &tv);
 }
@@ -830,7 +836,9 @@ static void cslog_replay(nd_node *n) {
 typedef struct {
     const uint8_t *head; /* u16 msg_len | msg */
     size_t head_len;
-    const nd_pending_block *pb;
+    uint8_t type;        /* ND_MSG_PROPOSAL_IDS, or ND_MSG_CONSENSUS */
+    const uint8_t *body; /* the compact block, or the block */
+    size_t body_len;
 } proposal_push;
 
 static void push_proposal(nd_peer *p, void *arg) {
@@ -839,14 +847,22 @@ static void push_proposal(nd_peer *p, void *arg) {
         return;
     /* a peer whose queue has no room for the block gets nothing now and
      * asks for it (ND_MSG_GET_PROPOSAL) when the proposal reaches it */
-    (void)nd_net_send2(p, ND_MSG_CONSENSUS, pp->head, pp->head_len, pp->pb->block.raw,
-                       pp->pb->block.raw_len);
+    (void)nd_net_send2(p, pp->type, pp->head, pp->head_len, pp->body, pp->body_len);
 }
 
 /* A consensus frame: u16 msg_len | msg | block bytes (proposals only).
  *
- * A block's bytes are pushed once, with the first broadcast of its proposal;
- * the consensus core re-gossips proposals every second while a height is
+ * A block is pushed once, with the first broadcast of its proposal, and in
+ * its compact form (ND_MSG_PROPOSAL_IDS: the header and the tx ids): every
+ * validator already holds its txs, which the nodes clients gave them to
+ * sent to every validator, so sending their bytes again (17 MB for a batch
+ * of 100,000 records, to each peer) only made the proposer encrypt and the
+ * peers decrypt and copy them a second time while every validator waited
+ * for the transfer. A validator missing one of the txs asks for the block
+ * itself (ND_MSG_GET_PROPOSAL, answered by send_proposal with the full
+ * frame).
+ *
+ * The consensus core re-gossips proposals every second while a height is
  * stuck (as it is while peers execute a large block), and re-sending
  * megabytes each time filled the peers' queues. Re-gossip therefore sends
  * the proposal alone, and a peer that lacks the block asks for it. */
@@ -873,8 +889,22 @@ static void broadcast_msg(nd_node *n, const cs_action *a) {
             pb->proposal_msg_len = a->msg_len;
             if (!pb->pushed) {
                 pb->pushed = true;
-                proposal_push pp = {head, head_len, pb};
+                proposal_push pp = {head, head_len, ND_MSG_CONSENSUS, pb->block.raw,
+                                    pb->block.raw_len};
+                uint8_t *compact = NULL;
+                size_t compact_len = 0;
+                /* the ids are there for a block built or validated here; a
+                 * block read back after a restart goes whole */
+                if (pb->block.ids &&
+                    nd_compact_encode(&pb->block.header,
+                                      (const uint8_t(*)[HM_HASH_LEN])pb->block.ids,
+                                      pb->block.tx_count, &compact, &compact_len) == HM_OK) {
+                    pp.type = ND_MSG_PROPOSAL_IDS;
+                    pp.body = compact;
+                    pp.body_len = compact_len;
+                }
                 nd_net_foreach(n->net, push_proposal, &pp);
+                free(compact);
                 return;
             }
         }
@@ -983,6 +1013,14 @@ static bool validation_try(nd_node *n, uint64_t height, const uint8_t id[HM_HASH
     *valid = validate_block(n, pb, true);
     if (*valid)
         pending_save(n, pb);
+    else if (pb->rebuilt && pb->executed) {
+        /* Judged on bytes from this node's own pool: never prevote nil on
+         * those. The whole block is asked for (the request waits for it)
+         * and judged on its own bytes. */
+        hm_log(HM_LOG_WARN, "rebuilt_block_invalid", "height=%llu", (unsigned long long)height);
+        pending_clear(pb);
+        return false;
+    }
     return true;
 }
 
@@ -1223,29 +1261,89 @@ static uint64_t be64(const uint8_t *p) {
     return v;
 }
 
-static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t len) {
+/* Takes b, whose header hashes to id, as the pending block of the proposal
+ * msg. */
+static void pending_adopt(nd_node *n, nd_block *b, const uint8_t id[HM_HASH_LEN],
+                          const uint8_t *msg, size_t msg_len, bool rebuilt) {
+    assert(msg_len <= CS_MSG_MAX);
+    nd_pending_block *pb = pending_slot(n);
+    pb->block = *b;
+    memset(b, 0, sizeof *b);
+    memcpy(pb->id, id, HM_HASH_LEN);
+    pb->used = true;
+    pb->seq = ++n->pending_seq;
+    /* its proposer pushed it to every validator: never push it again */
+    pb->pushed = true;
+    pb->rebuilt = rebuilt;
+    /* kept with its proposal, so this node can answer ND_MSG_GET_PROPOSAL
+     * for it too (the receiver checks it) */
+    memcpy(pb->proposal_msg, msg, msg_len);
+    pb->proposal_msg_len = msg_len;
+    validations_retry(n);
+}
+
+/* Asks p for the block of proposal m, at most once per FETCH_TIMEOUT_MS for
+ * the same block; the answer is the proposal again, with the block. */
+static void proposal_fetch(nd_node *n, nd_peer *p, const cs_msg *m) {
+    uint64_t now = nd_now_ms();
+    if (memcmp(n->want_block_id, m->proposal.block_id, HM_HASH_LEN) == 0 &&
+        now - n->want_sent_ms <= FETCH_TIMEOUT_MS)
+        return;
+    memcpy(n->want_block_id, m->proposal.block_id, HM_HASH_LEN);
+    n->want_sent_ms = now;
+    hm_log(HM_LOG_INFO, "proposal_fetch", "height=%llu round=%u peer=%s",
+           (unsigned long long)m->proposal.height, m->proposal.round, nd_peer_name(p));
+    (void)nd_net_send(p, ND_MSG_GET_PROPOSAL, m->proposal.block_id, HM_HASH_LEN);
+}
+
+/* Splits u16 msg_len | msg | rest; false (the frame rejected) when malformed. */
+static bool consensus_frame_split(nd_node *n, nd_peer *p, const uint8_t *data, size_t len,
+                                  const uint8_t **msg, size_t *msg_len, const uint8_t **rest,
+                                  size_t *rest_len) {
     if (len < 2) {
         nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
-        return;
+        return false;
     }
-    size_t msg_len = ((size_t)data[0] << 8) | data[1];
-    if (msg_len > CS_MSG_MAX || 2 + msg_len > len) {
+    *msg_len = ((size_t)data[0] << 8) | data[1];
+    if (*msg_len > CS_MSG_MAX || 2 + *msg_len > len) {
         nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
-        return;
+        return false;
     }
-    const uint8_t *msg = data + 2;
-    const uint8_t *block = data + 2 + msg_len;
-    size_t block_len = len - 2 - msg_len;
+    *msg = data + 2;
+    *rest = data + 2 + *msg_len;
+    *rest_len = len - 2 - *msg_len;
+    return true;
+}
+
+/* Whether a proposal's block is one to keep: the next height's, or the one
+ * after (the replica holds that height's messages while this node finishes
+ * committing), and not held already. */
+static bool proposal_block_wanted(nd_node *n, const cs_msg *m) {
+    return (m->proposal.height == n->tip.height + 1 || m->proposal.height == n->tip.height + 2) &&
+           !pending_find(n, m->proposal.block_id);
+}
+
+static void consensus_feed_peer(nd_node *n, const uint8_t *msg, size_t msg_len) {
+    cs_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = CS_EV_MESSAGE;
+    ev.data = msg;
+    ev.data_len = msg_len;
+    cs_enqueue(n, &ev, true);
+}
+
+static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t len) {
+    const uint8_t *msg, *block;
+    size_t msg_len, block_len;
+    if (!consensus_frame_split(n, p, data, len, &msg, &msg_len, &block, &block_len))
+        return;
     if (block_len) {
         cs_msg m;
         if (cs_msg_decode(msg, msg_len, &m) != HM_OK || m.type != CS_MSG_PROPOSAL) {
             nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
             return;
         }
-        /* keep the next height's block too: the replica holds that
-         * height's messages while this node finishes committing */
-        if ((m.proposal.height == n->tip.height + 1 || m.proposal.height == n->tip.height + 2) &&
-            !pending_find(n, m.proposal.block_id)) {
+        if (proposal_block_wanted(n, &m)) {
             nd_block b;
             uint8_t id[HM_HASH_LEN];
             if (nd_block_decode(block, block_len, n->g.block_txs_max, &b) != HM_OK) {
@@ -1258,18 +1356,7 @@ static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t
                 nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
                 return;
             }
-            nd_pending_block *pb = pending_slot(n);
-            pb->block = b;
-            memcpy(pb->id, id, HM_HASH_LEN);
-            pb->used = true;
-            pb->seq = ++n->pending_seq;
-            /* its proposer pushed it to every validator: never push it again */
-            pb->pushed = true;
-            /* kept with its proposal, so this node can answer
-             * ND_MSG_GET_PROPOSAL for it too (the receiver checks it) */
-            memcpy(pb->proposal_msg, msg, msg_len);
-            pb->proposal_msg_len = msg_len;
-            validations_retry(n);
+            pending_adopt(n, &b, id, msg, msg_len, false);
         }
     } else {
         /* A proposal without its block (re-gossip): feeding it to the
@@ -1281,24 +1368,159 @@ static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t
             (m.proposal.height == n->tip.height + 1 || m.proposal.height == n->tip.height + 2) &&
             !(m.proposal.height == n->tip.height + 1 ? pending_load(n, m.proposal.block_id)
                                                      : pending_find(n, m.proposal.block_id))) {
-            uint64_t now = nd_now_ms();
-            if (memcmp(n->want_block_id, m.proposal.block_id, HM_HASH_LEN) != 0 ||
-                now - n->want_sent_ms > FETCH_TIMEOUT_MS) {
-                memcpy(n->want_block_id, m.proposal.block_id, HM_HASH_LEN);
-                n->want_sent_ms = now;
-                hm_log(HM_LOG_INFO, "proposal_fetch", "height=%llu round=%u peer=%s",
-                       (unsigned long long)m.proposal.height, m.proposal.round, nd_peer_name(p));
-                (void)nd_net_send(p, ND_MSG_GET_PROPOSAL, m.proposal.block_id, HM_HASH_LEN);
-            }
+            proposal_fetch(n, p, &m);
             return;
         }
     }
-    cs_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = CS_EV_MESSAGE;
-    ev.data = msg;
-    ev.data_len = msg_len;
-    cs_enqueue(n, &ev, true);
+    consensus_feed_peer(n, msg, msg_len);
+}
+
+typedef enum {
+    COMPACT_TAKEN,   /* block rebuilt (or not needed) and the proposal fed */
+    COMPACT_MISSING, /* some txs are not in the mempool */
+    COMPACT_BAD      /* malformed, or not the proposal's block */
+} compact_result;
+
+/* Rebuilds the block of a compact proposal frame (u16 msg_len | msg |
+ * compact) from the mempool, keeps it pending and feeds the proposal to the
+ * replica. COMPACT_MISSING, with *m and the count of missing txs, when
+ * some txs are not pooled: nothing is fed. */
+static compact_result compact_take(nd_node *n, const uint8_t *data, size_t len, cs_msg *m,
+                                   uint32_t *missing) {
+    *missing = 0;
+    if (len < 2)
+        return COMPACT_BAD;
+    size_t msg_len = ((size_t)data[0] << 8) | data[1];
+    if (msg_len > CS_MSG_MAX || 2 + msg_len > len)
+        return COMPACT_BAD;
+    const uint8_t *msg = data + 2;
+    if (cs_msg_decode(msg, msg_len, m) != HM_OK || m->type != CS_MSG_PROPOSAL)
+        return COMPACT_BAD;
+    if (proposal_block_wanted(n, m)) {
+        hm_block_header h;
+        const uint8_t(*ids)[HM_HASH_LEN] = NULL;
+        uint32_t count = 0;
+        uint8_t id[HM_HASH_LEN];
+        if (nd_compact_decode(msg + msg_len, len - 2 - msg_len, n->g.block_txs_max, &h, &ids,
+                              &count) != HM_OK ||
+            hm_block_header_hash(&h, id) != HM_OK ||
+            memcmp(id, m->proposal.block_id, HM_HASH_LEN) != 0)
+            return COMPACT_BAD;
+        const uint8_t **txs = malloc((count ? count : 1) * sizeof *txs);
+        size_t *lens = malloc((count ? count : 1) * sizeof *lens);
+        for (uint32_t i = 0; txs && lens && i < count; i++)
+            if (!nd_mempool_get(n->mempool, ids[i], &txs[i], &lens[i]))
+                (*missing)++;
+        nd_block b;
+        /* out of memory, or a block too large to rebuild: as if missing,
+         * so that it is asked for whole */
+        hm_err err = HM_ERR_NOMEM;
+        if (txs && lens && *missing == 0)
+            err = nd_block_build(&h, txs, lens, count, &b);
+        free(txs);
+        free(lens);
+        if (err != HM_OK) {
+            if (*missing == 0)
+                *missing = count;
+            return COMPACT_MISSING;
+        }
+        pending_adopt(n, &b, id, msg, msg_len, true);
+    }
+    consensus_feed_peer(n, msg, msg_len);
+    return COMPACT_TAKEN;
+}
+
+typedef struct {
+    int vindex;
+    nd_peer *found;
+} peer_find;
+
+static void peer_find_cb(nd_peer *p, void *arg) {
+    peer_find *f = arg;
+    if (nd_peer_validator_index(p) == f->vindex)
+        f->found = p;
+}
+
+static void held_clear(nd_node *n) {
+    free(n->held_compact);
+    n->held_compact = NULL;
+    n->held_compact_len = 0;
+    if (n->held_timer)
+        evtimer_del(n->held_timer);
+}
+
+/* Gives up waiting for the held proposal's txs: asks its sender for the
+ * whole block (any validator, if that link is gone). */
+static void held_fetch(nd_node *n) {
+    cs_msg m;
+    uint32_t missing = 0;
+    if (!n->held_compact ||
+        compact_take(n, n->held_compact, n->held_compact_len, &m, &missing) != COMPACT_MISSING) {
+        held_clear(n);
+        return;
+    }
+    hm_log(HM_LOG_INFO, "proposal_txs_missing", "height=%llu round=%u missing=%u",
+           (unsigned long long)m.proposal.height, m.proposal.round, missing);
+    peer_find f = {n->held_from, NULL};
+    nd_net_foreach(n->net, peer_find_cb, &f);
+    held_clear(n);
+    if (f.found)
+        proposal_fetch(n, f.found, &m);
+    else
+        nd_net_broadcast(n->net, ND_MSG_GET_PROPOSAL, m.proposal.block_id, HM_HASH_LEN, true);
+}
+
+static void held_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    held_fetch(arg);
+}
+
+/* After txs joined the pool from a peer: the held proposal may be whole. */
+static void held_retry(nd_node *n) {
+    cs_msg m;
+    uint32_t missing = 0;
+    if (n->held_compact &&
+        compact_take(n, n->held_compact, n->held_compact_len, &m, &missing) != COMPACT_MISSING)
+        held_clear(n);
+}
+
+/* A compact proposal (ND_MSG_PROPOSAL_IDS): the block is rebuilt from the
+ * txs of the mempool. When some are missing, the proposal is held back (as
+ * one without its block: fed to the replica it would prevote nil). The
+ * missing txs are usually in flight: a third node's gossip, sent to the
+ * proposer and to this node at once, that reached the proposer first (at
+ * saturation with clients on every node, a few blocks in a hundred). So
+ * the proposal waits ND_COMPACT_WAIT_MS for them, rebuilt again whenever
+ * txs join the pool, before its block is asked for whole (a pool that was
+ * full never gets them). One proposal waits at a time; an earlier one is
+ * asked for at once. */
+static void on_compact_proposal(nd_node *n, nd_peer *p, const uint8_t *data, size_t len) {
+    cs_msg m;
+    uint32_t missing = 0;
+    switch (compact_take(n, data, len, &m, &missing)) {
+    case COMPACT_TAKEN:
+        return;
+    case COMPACT_BAD:
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+        return;
+    case COMPACT_MISSING:
+        break;
+    }
+    if (n->held_compact && (n->held_compact_len != len || memcmp(n->held_compact, data, len) != 0))
+        held_fetch(n);
+    if (n->held_compact)
+        return; /* the same proposal again */
+    n->held_compact = malloc(len);
+    if (!n->held_compact) {
+        proposal_fetch(n, p, &m);
+        return;
+    }
+    memcpy(n->held_compact, data, len);
+    n->held_compact_len = len;
+    n->held_from = nd_peer_validator_index(p);
+    struct timeval tv = {0, ND_COMPACT_WAIT_MS * 1000};
+    evtimer_add(n->held_timer, &tv);
 }
 
 static void send_block(nd_node *n, nd_peer *p, uint64_t height) {
@@ -1430,8 +1652,10 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
         on_consensus_msg(n, p, payload, len);
         break;
     case ND_MSG_TX:
-        if (admit_peer_tx(n, p, payload, len))
+        if (admit_peer_tx(n, p, payload, len)) {
+            held_retry(n);
             maybe_build_deferred(n);
+        }
         break;
     case ND_MSG_TXS: {
         /* the batch's txs are admitted one after the other: their
@@ -1444,10 +1668,19 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
             any |= admit_peer_tx(n, p, tx, tx_len);
         if (err != HM_ERR_NOT_FOUND)
             nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
-        if (any)
+        if (any) {
+            held_retry(n);
             maybe_build_deferred(n);
+        }
         break;
     }
+    case ND_MSG_PROPOSAL_IDS:
+        if (nd_peer_validator_index(p) < 0) {
+            nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+            return;
+        }
+        on_compact_proposal(n, p, payload, len);
+        break;
     case ND_MSG_GET_BLOCK:
         if (len != 8) {
             nd_net_reject(n->net, p, ND_REJECT_MESSAGE, true);
@@ -1586,12 +1819,13 @@ hm_err nd_node_new(const nd_config *cfg, nd_node **out) {
     n->cs_queue_cap = ND_CS_QUEUE_MAX;
     n->build_timer = evtimer_new(n->base, build_timer_cb, n);
     n->gossip_timer = evtimer_new(n->base, gossip_timer_cb, n);
+    n->held_timer = evtimer_new(n->base, held_timer_cb, n);
     n->gossip_buf = malloc(ND_TXS_FRAME_MAX);
     n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n);
     n->sig_int = evsignal_new(n->base, SIGINT, on_signal, n);
     n->sig_term = evsignal_new(n->base, SIGTERM, on_signal, n);
-    if (!n->cs_queue || !n->build_timer || !n->gossip_timer || !n->gossip_buf || !n->tick ||
-        !n->sig_int || !n->sig_term)
+    if (!n->cs_queue || !n->build_timer || !n->gossip_timer || !n->held_timer || !n->gossip_buf ||
+        !n->tick || !n->sig_int || !n->sig_term)
         return node_fail(n, HM_ERR_NOMEM, "setup_failed", "out of memory");
     evsignal_add(n->sig_int, NULL);
     evsignal_add(n->sig_term, NULL);
@@ -1700,6 +1934,9 @@ void nd_node_free(nd_node *n) {
         event_free(n->build_timer);
     if (n->gossip_timer)
         event_free(n->gossip_timer);
+    held_clear(n);
+    if (n->held_timer)
+        event_free(n->held_timer);
     free(n->gossip_buf);
     for (size_t i = 0; i < ND_LEAVES_CACHE_SLOTS; i++)
         free(n->leaves_cache[i].leaves);

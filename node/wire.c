@@ -1,4 +1,5 @@
-/* node/wire.c — peer frame headers, tx batches and the block encoding.
+/* node/wire.c — peer frame headers, tx batches, the block encoding and
+ * compact blocks (a proposal's block as header and tx ids).
  *
  * Layer: node/. Pure byte work: no sockets, no allocation beyond the block
  * buffers. Must never trust a length it has not checked against the
@@ -8,6 +9,8 @@
 #include <string.h>
 
 #include "nd_int.h"
+
+static hm_err block_parse(uint8_t *raw, size_t data_len, uint32_t tx_count_max, nd_block *b);
 
 uint32_t nd_frame_max(uint8_t type) {
     switch (type) {
@@ -26,6 +29,9 @@ uint32_t nd_frame_max(uint8_t type) {
         return 64;
     case ND_MSG_TXS:
         return ND_TXS_FRAME_MAX;
+    case ND_MSG_PROPOSAL_IDS:
+        /* u16 msg_len | msg | compact block */
+        return (uint32_t)(2 + CS_MSG_MAX + ND_COMPACT_MAX);
     default:
         return 0;
     }
@@ -109,6 +115,18 @@ hm_err nd_block_encode(const hm_block_header *h, const uint8_t *const *txs, cons
     return *out ? HM_OK : HM_ERR_NOMEM;
 }
 
+hm_err nd_block_build(const hm_block_header *h, const uint8_t *const *txs, const size_t *tx_lens,
+                      uint32_t tx_count, nd_block *b) {
+    memset(b, 0, sizeof *b);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    hm_err err = nd_block_encode(h, txs, tx_lens, tx_count, &raw, &raw_len);
+    if (err != HM_OK)
+        return err;
+    /* the views are found by reading the encoding back, as a receiver does */
+    return block_parse(raw, raw_len, tx_count, b);
+}
+
 void nd_block_clear(nd_block *b) {
     free(b->ids);
     free(b->txs);
@@ -121,10 +139,17 @@ hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_m
     memset(b, 0, sizeof *b);
     if (data_len > ND_BLOCK_BYTES_MAX)
         return HM_ERR_TOO_LONG;
-    b->raw = malloc(data_len ? data_len : 1);
-    if (!b->raw)
+    uint8_t *raw = malloc(data_len ? data_len : 1);
+    if (!raw)
         return HM_ERR_NOMEM;
-    memcpy(b->raw, data, data_len);
+    memcpy(raw, data, data_len);
+    return block_parse(raw, data_len, tx_count_max, b);
+}
+
+/* Parses raw[0..data_len) into b, which takes raw (freed on failure too). */
+static hm_err block_parse(uint8_t *raw, size_t data_len, uint32_t tx_count_max, nd_block *b) {
+    memset(b, 0, sizeof *b);
+    b->raw = raw;
     b->raw_len = data_len;
     hm_reader r;
     hm_reader_init(&r, b->raw, data_len);
@@ -180,5 +205,48 @@ hm_err nd_block_index_decoded(nd_block *b, uint8_t tx_root[HM_HASH_LEN], ct_tx *
         hm_merkle_builder_add(&mb, leaf);
     }
     hm_merkle_builder_root(&mb, tx_root);
+    return HM_OK;
+}
+
+hm_err nd_compact_encode(const hm_block_header *h, const uint8_t (*ids)[HM_HASH_LEN],
+                         uint32_t tx_count, uint8_t **out, size_t *out_len) {
+    if (tx_count > ND_BLOCK_TXS_LIMIT)
+        return HM_ERR_TOO_LONG;
+    hm_writer w;
+    hm_writer_init_growable(&w, ND_COMPACT_MAX);
+    hm_err err = hm_block_header_encode(h, &w);
+    if (err != HM_OK) {
+        hm_writer_free(&w);
+        return err;
+    }
+    hm_put_varint(&w, tx_count);
+    if (tx_count)
+        hm_put_raw(&w, ids[0], (size_t)tx_count * HM_HASH_LEN);
+    if ((err = hm_writer_error(&w)) != HM_OK) {
+        hm_writer_free(&w);
+        return err;
+    }
+    *out = hm_writer_take(&w, out_len);
+    return *out ? HM_OK : HM_ERR_NOMEM;
+}
+
+hm_err nd_compact_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max,
+                         hm_block_header *h, const uint8_t (**ids)[HM_HASH_LEN],
+                         uint32_t *tx_count) {
+    if (data_len > ND_COMPACT_MAX)
+        return HM_ERR_TOO_LONG;
+    hm_reader r;
+    hm_reader_init(&r, data, data_len);
+    hm_err err = hm_block_header_decode(&r, h);
+    if (err != HM_OK)
+        return err;
+    uint64_t count =
+        hm_get_varint(&r, tx_count_max < ND_BLOCK_TXS_LIMIT ? tx_count_max : ND_BLOCK_TXS_LIMIT);
+    if ((err = hm_reader_error(&r)) != HM_OK)
+        return err;
+    if (r.len - r.pos != count * HM_HASH_LEN)
+        return r.len - r.pos < count * HM_HASH_LEN ? HM_ERR_TRUNCATED : HM_ERR_TRAILING;
+    *ids = (const uint8_t(*)[HM_HASH_LEN])(data + r.pos);
+    *tx_count = (uint32_t)count;
     return HM_OK;
 }

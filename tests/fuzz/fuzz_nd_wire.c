@@ -1,8 +1,8 @@
 /* tests/fuzz/fuzz_nd_wire.c — libFuzzer target for what a peer's bytes meet
- * first: frame headers (nd_frame_header_parse), tx batches (nd_txs_next) and
- * blocks (nd_block_decode).
+ * first: frame headers (nd_frame_header_parse), tx batches (nd_txs_next),
+ * blocks (nd_block_decode) and compact blocks (nd_compact_decode).
  *
- * Layer: tests only. Byte 0 picks the decoder (mod 3), the rest is its input.
+ * Layer: tests only. Byte 0 picks the decoder (mod 4), the rest is its input.
  * Then:
  *   - a frame header that parses has a known type and a length within that
  *     type's maximum, and writing it back gives the same 5 bytes;
@@ -10,7 +10,10 @@
  *     inside the batch, and a batch read to its end re-appends (with
  *     nd_txs_append) to exactly its own bytes;
  *   - a block that decodes re-encodes to exactly its bytes, and its tx views
- *     lie inside them.
+ *     lie inside them; built from those views (nd_block_build) it is the
+ *     same bytes again;
+ *   - a compact block that decodes has at most the allowed txs, its ids are
+ *     its last tx_count x 32 bytes, and it re-encodes to exactly its bytes.
  * Never depends on anything but the input. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,21 +75,45 @@ static void block(const uint8_t *in, size_t len) {
     check(nd_block_encode(&b.header, b.txs, b.tx_lens, b.tx_count, &out, &out_len) == HM_OK);
     check(out_len == len && memcmp(out, in, len) == 0);
     free(out);
+    nd_block built;
+    check(nd_block_build(&b.header, b.txs, b.tx_lens, b.tx_count, &built) == HM_OK);
+    check(built.raw_len == len && memcmp(built.raw, in, len) == 0);
+    check(built.tx_count == b.tx_count);
+    nd_block_clear(&built);
     nd_block_clear(&b);
+}
+
+static void compact(const uint8_t *in, size_t len) {
+    hm_block_header h;
+    const uint8_t(*ids)[HM_HASH_LEN] = NULL;
+    uint32_t count = 0;
+    if (nd_compact_decode(in, len, BLOCK_TXS_MAX, &h, &ids, &count) != HM_OK)
+        return;
+    check(count <= BLOCK_TXS_MAX);
+    check((size_t)count * HM_HASH_LEN <= len);
+    check((const uint8_t *)ids == in + len - (size_t)count * HM_HASH_LEN);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    check(nd_compact_encode(&h, ids, count, &out, &out_len) == HM_OK);
+    check(out_len == len && memcmp(out, in, len) == 0);
+    free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         frame_header(data + 1, size - 1);
         break;
     case 1:
         tx_batch(data + 1, size - 1);
         break;
-    default:
+    case 2:
         block(data + 1, size - 1);
+        break;
+    default:
+        compact(data + 1, size - 1);
         break;
     }
     return 0;

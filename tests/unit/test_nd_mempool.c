@@ -49,6 +49,36 @@ static void test_bounds_and_duplicates(void **state) {
     nd_mempool_free(NULL);
 }
 
+/* A pooled tx is found by id, its bytes those added (what a validator
+ * rebuilds a compact proposal's block from); a removed or unknown one is
+ * not. */
+static void test_get(void **state) {
+    (void)state;
+    nd_mempool *m = NULL;
+    assert_int_equal(nd_mempool_new(4, 1000, &m), HM_OK);
+    uint8_t a[5] = {1, 2, 3, 4, 5}, b[3] = {9, 8, 7};
+    uint8_t ida[HM_HASH_LEN], idb[HM_HASH_LEN], idc[HM_HASH_LEN];
+    id_of(1, ida);
+    id_of(2, idb);
+    id_of(3, idc);
+    assert_int_equal(nd_mempool_add(m, ida, a, sizeof a), HM_OK);
+    assert_int_equal(nd_mempool_add(m, idb, b, sizeof b), HM_OK);
+    const uint8_t *tx = NULL;
+    size_t len = 0;
+    assert_true(nd_mempool_get(m, ida, &tx, &len));
+    assert_int_equal(len, sizeof a);
+    assert_memory_equal(tx, a, sizeof a);
+    assert_true(nd_mempool_get(m, idb, &tx, &len));
+    assert_int_equal(len, sizeof b);
+    assert_memory_equal(tx, b, sizeof b);
+    tx = NULL;
+    assert_false(nd_mempool_get(m, idc, &tx, &len));
+    assert_null(tx);
+    nd_mempool_remove(m, ida);
+    assert_false(nd_mempool_get(m, ida, &tx, &len));
+    nd_mempool_free(m);
+}
+
 static void test_reap_order(void **state) {
     (void)state;
     nd_mempool *m = NULL;
@@ -115,6 +145,7 @@ static void test_many(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds_and_duplicates),
+        cmocka_unit_test(test_get),
         cmocka_unit_test(test_reap_order),
         cmocka_unit_test(test_many),
     };

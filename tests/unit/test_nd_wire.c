@@ -1,5 +1,6 @@
 /* tests/unit/test_nd_wire.c — peer frame headers (per-type limits), tx
- * batches, the block encoding, and executing a block from its once-decoded txs. */
+ * batches, the block encoding (decoded, or built from txs), compact blocks,
+ * and executing a block from its once-decoded txs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,6 +241,100 @@ static void test_block_round_trip(void **state) {
     hm_keypair_wipe(&kp);
 }
 
+/* nd_block_build gives the block nd_block_decode gives for the same bytes;
+ * a compact block round-trips, carries the header and the ids in order,
+ * and anything malformed, truncated, with bytes over or with more txs than
+ * allowed fails; the frame's maximum admits the most txs any genesis
+ * allows. */
+static void test_block_build_and_compact(void **state) {
+    (void)state;
+    hm_keypair kp;
+    uint8_t sk[32];
+    memset(sk, 5, sizeof sk);
+    assert_int_equal(hm_keypair_from_seckey(&kp, sk), HM_OK);
+    enum { N = 4 };
+    uint8_t *txs[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++)
+        lens[i] = make_note(&txs[i], &kp, (uint64_t)(100 + i));
+    hm_block_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.chain_id, "chain");
+    h.height = 12;
+    h.time_ms = 99;
+    h.proposer = kp.pub;
+    memset(h.tx_root, 0xab, HM_HASH_LEN);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    assert_int_equal(nd_block_encode(&h, (const uint8_t *const *)txs, lens, N, &raw, &raw_len),
+                     HM_OK);
+    nd_block built, decoded;
+    assert_int_equal(nd_block_build(&h, (const uint8_t *const *)txs, lens, N, &built), HM_OK);
+    assert_int_equal(nd_block_decode(raw, raw_len, N, &decoded), HM_OK);
+    assert_int_equal(built.raw_len, raw_len);
+    assert_memory_equal(built.raw, raw, raw_len);
+    assert_int_equal(built.tx_count, N);
+    uint8_t id_built[HM_HASH_LEN], id_decoded[HM_HASH_LEN];
+    assert_int_equal(hm_block_header_hash(&built.header, id_built), HM_OK);
+    assert_int_equal(hm_block_header_hash(&decoded.header, id_decoded), HM_OK);
+    assert_memory_equal(id_built, id_decoded, HM_HASH_LEN);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(built.tx_lens[i], lens[i]);
+        assert_memory_equal(built.txs[i], txs[i], lens[i]);
+        /* views into the block's own bytes, as after decoding */
+        assert_true(built.txs[i] >= built.raw && built.txs[i] < built.raw + built.raw_len);
+    }
+    nd_block_clear(&decoded);
+    /* the compact form */
+    uint8_t root[HM_HASH_LEN];
+    assert_int_equal(nd_block_index(&built, root), HM_OK);
+    uint8_t *c = NULL;
+    size_t c_len = 0;
+    assert_int_equal(nd_compact_encode(&h, (const uint8_t(*)[HM_HASH_LEN])built.ids, N, &c, &c_len),
+                     HM_OK);
+    hm_block_header back;
+    const uint8_t(*ids)[HM_HASH_LEN] = NULL;
+    uint32_t count = 0;
+    assert_int_equal(nd_compact_decode(c, c_len, 100, &back, &ids, &count), HM_OK);
+    assert_int_equal(count, N);
+    uint8_t id_back[HM_HASH_LEN];
+    assert_int_equal(hm_block_header_hash(&back, id_back), HM_OK);
+    assert_memory_equal(id_back, id_built, HM_HASH_LEN);
+    for (int i = 0; i < N; i++) {
+        ct_tx tx;
+        assert_int_equal(ct_tx_decode(txs[i], lens[i], &tx), HM_OK);
+        assert_memory_equal(ids[i], tx.id, HM_HASH_LEN);
+    }
+    /* far smaller than the block: 32 bytes a tx */
+    assert_true(c_len < raw_len);
+    /* more txs than allowed; every truncation; a byte over */
+    assert_int_not_equal(nd_compact_decode(c, c_len, N - 1, &back, &ids, &count), HM_OK);
+    for (size_t cut = 0; cut < c_len; cut++)
+        assert_int_not_equal(nd_compact_decode(c, cut, 100, &back, &ids, &count), HM_OK);
+    uint8_t *longer = malloc(c_len + 1);
+    memcpy(longer, c, c_len);
+    longer[c_len] = 0;
+    assert_int_not_equal(nd_compact_decode(longer, c_len + 1, 100, &back, &ids, &count), HM_OK);
+    free(longer);
+    /* an empty block */
+    uint8_t *e = NULL;
+    size_t e_len = 0;
+    assert_int_equal(nd_compact_encode(&h, NULL, 0, &e, &e_len), HM_OK);
+    assert_int_equal(nd_compact_decode(e, e_len, 100, &back, &ids, &count), HM_OK);
+    assert_int_equal(count, 0);
+    free(e);
+    /* the frame carries a proposal with the most txs any genesis allows */
+    assert_true(nd_frame_max(ND_MSG_PROPOSAL_IDS) >=
+                2 + CS_MSG_MAX + HM_BLOCK_HEADER_ENCODED_MAX + 10 +
+                    (uint64_t)HM_HASH_LEN * ND_BLOCK_TXS_LIMIT);
+    free(c);
+    free(raw);
+    nd_block_clear(&built);
+    for (int i = 0; i < N; i++)
+        free(txs[i]);
+    hm_keypair_wipe(&kp);
+}
+
 /* Executing a block from its once-decoded txs (what the node does) gives
  * the same results and state root as executing the raw bytes: the
  * signature is still checked when the caller has not checked it, and a
@@ -317,10 +412,14 @@ static void test_block_execute_decoded(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_round_trip),      cmocka_unit_test(test_frame_limits),
-        cmocka_unit_test(test_txs_round_trip),        cmocka_unit_test(test_txs_bounds),
-        cmocka_unit_test(test_txs_malformed),         cmocka_unit_test(test_block_round_trip),
+        cmocka_unit_test(test_frame_round_trip),
+        cmocka_unit_test(test_frame_limits),
+        cmocka_unit_test(test_txs_round_trip),
+        cmocka_unit_test(test_txs_bounds),
+        cmocka_unit_test(test_txs_malformed),
+        cmocka_unit_test(test_block_round_trip),
         cmocka_unit_test(test_block_execute_decoded),
+        cmocka_unit_test(test_block_build_and_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
