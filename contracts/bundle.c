@@ -110,20 +110,33 @@ hm_err ct_bundle_init(ct_bundle *b, const char *chain_id, const hm_validator_set
     return HM_OK;
 }
 
+void ct_bundle_reset(ct_bundle *b) {
+    if (b == NULL) {
+        return;
+    }
+    assert(b->entry_count == 0 || b->entries != NULL);
+    for (uint32_t i = 0; i < b->entry_count; i++) {
+        free(b->entries[i].record);
+        free(b->entries[i].head);
+        b->entries[i].record = NULL;
+        b->entries[i].head = NULL;
+    }
+    /* The arrays stay: the next additions realloc them to the size they
+     * need, which glibc does in place when the block is large enough. */
+    b->entry_count = 0;
+    b->block_count = 0;
+}
+
 void ct_bundle_clear(ct_bundle *b) {
     if (b == NULL) {
         return;
     }
-    for (uint32_t i = 0; i < b->entry_count; i++) {
-        free(b->entries[i].record);
-        free(b->entries[i].head);
-    }
+    ct_bundle_reset(b);
     free(b->entries);
     free(b->blocks);
     b->entries = NULL;
     b->blocks = NULL;
-    b->entry_count = 0;
-    b->block_count = 0;
+    assert(b->entry_count == 0 && b->block_count == 0);
 }
 
 hm_err ct_bundle_add_block(ct_bundle *b, const hm_block_header *header, const hm_cert *cert,

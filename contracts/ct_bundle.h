@@ -73,6 +73,12 @@ typedef struct {
 HM_MUST_USE hm_err ct_bundle_init(ct_bundle *b, const char *chain_id, const hm_validator_set *vs);
 /* Frees what b owns and leaves it empty; NULL-safe, idempotent. */
 void ct_bundle_clear(ct_bundle *b);
+/* Empties b for another bundle of the same chain id and validators: frees
+ * what its entries own but keeps its arrays, so that a caller building one
+ * bundle after another (the consumer page, per lookup) does not allocate,
+ * copy and free them each time. b must have been initialised; release it
+ * with ct_bundle_clear() in the end. NULL-safe. */
+void ct_bundle_reset(ct_bundle *b);
 
 /* Adds the block (header + certificate) if its height is not there yet, in
  * height order, and writes its index to *index (existing entries' indexes are

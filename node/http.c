@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -27,17 +28,65 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* Writes v in decimal into out (at least 21 bytes) and NUL-terminates it. */
+static void u64_text(uint64_t v, char *out) {
+    char rev[20];
+    size_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rev[n - 1 - i];
+    }
+    out[n] = '\0';
+}
+
+/* The Date header (RFC 9110 IMF-fixdate), formatted once per second: libevent
+ * would format it for each answer (gmtime and a printf). Written with our own
+ * day and month names, so the C library's locale never changes it. Per
+ * thread, so no answer sees another thread's half-written text. */
+static void add_date(struct evkeyvalq *h) {
+    static _Thread_local time_t shown = (time_t)-1;
+    static _Thread_local char text[32];
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    if (now != shown) {
+        struct tm tm;
+        if (gmtime_r(&now, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
+            tm.tm_mon > 11) {
+            return; /* libevent adds its own */
+        }
+        int w = snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                         tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec);
+        if (w <= 0 || (size_t)w >= sizeof text) {
+            return;
+        }
+        shown = now;
+    }
+    evhttp_add_header(h, "Date", text);
+}
+
 void nd_http_send(struct evhttp_request *req, int status, const char *reason,
                   struct evbuffer *body) {
-    /* libevent 2.1 writes the body in answer to HEAD too, and without its
-     * length, which a keep-alive client reads as the start of the next
-     * answer: HEAD gets the headers GET would, Content-Length included, and
-     * no body. */
-    if (body != NULL && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    add_date(h);
+    /* Content-Length written here rather than by libevent (a printf per
+     * answer). libevent 2.1 also writes the body in answer to HEAD, and
+     * without its length, which a keep-alive client reads as the start of
+     * the next answer: HEAD gets the headers GET would, Content-Length
+     * included, and no body. Answers that never have a body (204, 304)
+     * carry none. */
+    if (body != NULL && status >= 200 && status != 204 && status != 304) {
         char len[24];
-        snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
-        evbuffer_drain(body, evbuffer_get_length(body));
+        u64_text((uint64_t)evbuffer_get_length(body), len);
+        evhttp_add_header(h, "Content-Length", len);
+        if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+            evbuffer_drain(body, evbuffer_get_length(body));
+        }
     }
     evhttp_send_reply(req, status, reason, body);
 }

@@ -185,6 +185,11 @@ typedef struct {
      * fixed for the node's life), rendered on first use; NULL until then. */
     char *bundle_head;
     size_t bundle_head_len;
+    /* scratch of answer_build: one bundle reset per rendering (its arrays
+     * of a block's certificate and an entry's paths, 9 and 4 KB, are kept
+     * rather than allocated and freed for every lookup) */
+    ct_bundle *bundle;
+    bool bundle_ready; /* initialised for this node's chain and validators */
 } consumer_api;
 
 static uint64_t now_ms(void) {
@@ -200,6 +205,15 @@ static uint64_t key_hash(const char *key) {
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
     }
     return h != 0 ? h : 1;
+}
+
+/* Copies the text src into dst (cap bytes, cap > 0), cut to fit as
+ * snprintf("%s") would, without a printf per field of every rendering. */
+static void text_copy(char *dst, size_t cap, const char *src) {
+    assert(cap > 0);
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* ------------------------------------------------------ shared state */
@@ -301,6 +315,7 @@ static hm_err batch_tx(consumer_api *api, uint64_t batch, uint8_t tx_id[HM_HASH_
     return HM_OK;
 }
 
+static_assert(CT_GS1_SERIAL_MAX <= CT_SERIAL_MAX, "a parsed serial fits a counter key");
 static_assert((LOOKUP_SLOTS & (LOOKUP_SLOTS - 1)) == 0, "the counter table is a power of two");
 static_assert(LOOKUP_SLOTS >= 2u * LOOKUP_ITEMS_MAX, "the counter table stays half empty");
 
@@ -762,17 +777,17 @@ static const product_slot *product_get(consumer_api *api, const char *gtin14,
     ct_member_id owner;
     hm_err perr = ct_query_product(s, gtin14, prod, &owner);
     if (perr == HM_OK) {
-        snprintf(slot->product, sizeof slot->product, "%s", prod->name);
-        snprintf(slot->description, sizeof slot->description, "%s", prod->description);
-        snprintf(slot->image_url, sizeof slot->image_url, "%s", prod->image_url);
+        text_copy(slot->product, sizeof slot->product, prod->name);
+        text_copy(slot->description, sizeof slot->description, prod->description);
+        text_copy(slot->image_url, sizeof slot->image_url, prod->image_url);
     }
     free(prod);
     ct_member member;
     hm_err merr = ct_query_member_id(s, brand, &member);
     if (merr == HM_OK) {
-        snprintf(slot->brand_name, sizeof slot->brand_name, "%s", member.name);
+        text_copy(slot->brand_name, sizeof slot->brand_name, member.name);
     }
-    snprintf(slot->gtin, sizeof slot->gtin, "%s", gtin14);
+    text_copy(slot->gtin, sizeof slot->gtin, gtin14);
     slot->brand = *brand;
     slot->generation = api->generation;
     /* Shown as read; kept only if nothing failed on the way (a missing
@@ -787,8 +802,8 @@ static const product_slot *product_get(consumer_api *api, const char *gtin14,
 static hm_err item_load(consumer_api *api, const char *gtin14, const char *serial, nd_page_item *it,
                         ct_bundle *b) {
     const ct_store *s = &api->cached_state;
-    snprintf(it->gtin, sizeof it->gtin, "%s", gtin14);
-    snprintf(it->serial, sizeof it->serial, "%s", serial);
+    text_copy(it->gtin, sizeof it->gtin, gtin14);
+    text_copy(it->serial, sizeof it->serial, serial);
     ct_item_status st;
     uint64_t batch = 0;
     hm_err err = ct_query_item_in_batch(s, gtin14, serial, &st, &batch);
@@ -805,8 +820,8 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
     it->state = st.recalled ? ND_ITEM_RECALLED : st.claimed ? ND_ITEM_CLAIMED : ND_ITEM_GENUINE;
     it->claimed_ms = st.claimed_ms;
     it->claimable = st.record.has_code && !st.claimed && !st.recalled;
-    snprintf(it->lot, sizeof it->lot, "%s", st.record.lot);
-    snprintf(it->recall_reason, sizeof it->recall_reason, "%s", st.recall_reason);
+    text_copy(it->lot, sizeof it->lot, st.record.lot);
+    text_copy(it->recall_reason, sizeof it->recall_reason, st.recall_reason);
     const product_slot *ps = product_get(api, gtin14, &st.brand);
     if (ps != NULL) {
         memcpy(it->product, ps->product, sizeof it->product);
@@ -853,10 +868,10 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
         if (ct_event_record_decode(ev.record, ev.record_len, api->event) == HM_OK) {
             nd_page_event *pe = &it->events[it->event_count++];
             pe->time_ms = api->event->event_time_ms;
-            snprintf(pe->biz_step, sizeof pe->biz_step, "%s", api->event->biz_step);
-            snprintf(pe->location, sizeof pe->location, "%s",
-                     api->event->biz_location[0] ? api->event->biz_location
-                                                 : api->event->read_point);
+            text_copy(pe->biz_step, sizeof pe->biz_step, api->event->biz_step);
+            text_copy(pe->location, sizeof pe->location,
+                      api->event->biz_location[0] ? api->event->biz_location
+                                                  : api->event->read_point);
             if (b != NULL) {
                 err = bundle_add_record(api, b, ev.tx_id, ev.index, ev.record, ev.record_len);
             }
@@ -907,7 +922,7 @@ static void reply_parts(struct evhttp_request *req, int status, const char *cont
     add_header(req, "X-Content-Type-Options", "nosniff");
     const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
     if (status == 200 && inm != NULL && strstr(inm, etag) != NULL) {
-        evhttp_send_reply(req, 304, "Not Modified", NULL);
+        nd_http_send(req, 304, "Not Modified", NULL);
         return;
     }
     struct evbuffer *b = evbuffer_new();
@@ -1030,18 +1045,22 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
     it->self_path = NULL;
     it->chain_id = NULL;
     it->bundle_json = NULL;
-    ct_bundle b;
-    const nd_genesis *g = nd_node_genesis(api->node);
-    hm_err err = ct_bundle_init(&b, nd_node_chain_id(api->node), &g->vset);
-    bool have_bundle = err == HM_OK;
-    err = item_load(api, dl->gtin, dl->serial, it, have_bundle ? &b : NULL);
+    /* The chain id and validators are the node's for its whole life: the
+     * scratch bundle is initialised once and emptied for each rendering
+     * (here, so that no exit below has to). */
+    ct_bundle *b = api->bundle;
+    if (!api->bundle_ready) {
+        const nd_genesis *g = nd_node_genesis(api->node);
+        api->bundle_ready = ct_bundle_init(b, nd_node_chain_id(api->node), &g->vset) == HM_OK;
+    }
+    ct_bundle_reset(api->bundle_ready ? b : NULL);
+    bool have_bundle = api->bundle_ready;
+    assert(!have_bundle || (b->entry_count == 0 && b->block_count == 0));
+    hm_err err = item_load(api, dl->gtin, dl->serial, it, have_bundle ? b : NULL);
     if (err != HM_OK && err != HM_ERR_NOT_FOUND) {
         /* The status can still be shown; the proof could not be built. */
         hm_log(HM_LOG_WARN, "consumer_bundle", "gtin=%s serial=%s err=%s", dl->gtin, dl->serial,
                hm_err_name(err));
-        if (have_bundle) {
-            ct_bundle_clear(&b);
-        }
         have_bundle = false;
         if (it->state == 0) {
             nd_http_reply_error(req, nd_http_status_for(err), hm_err_name(err),
@@ -1049,7 +1068,7 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
             return err;
         }
     }
-    if (it->state == ND_ITEM_UNKNOWN || (have_bundle && b.entry_count == 0)) {
+    if (it->state == ND_ITEM_UNKNOWN || (have_bundle && b->entry_count == 0)) {
         have_bundle = false;
     }
     char self[CT_GS1_DL_URI_MAX];
@@ -1060,7 +1079,7 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
     it->chain_id = nd_node_chain_id(api->node);
     char *bundle_text = NULL;
     size_t bundle_len = 0;
-    if (have_bundle && bundle_json_text(api, &b, &bundle_text, &bundle_len) != HM_OK) {
+    if (have_bundle && bundle_json_text(api, b, &bundle_text, &bundle_len) != HM_OK) {
         bundle_text = NULL;
     }
     it->bundle_json = bundle_text;
@@ -1112,9 +1131,6 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
         answer_tag(api, kind, slot->digest[kind]);
     }
     free(bundle_text);
-    if (have_bundle) {
-        ct_bundle_clear(&b);
-    }
     return err;
 }
 
@@ -1129,8 +1145,16 @@ static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_g
     bool json = wants_json(req);
     nd_lang lang = request_lang(req);
     int kind = json ? ANSWER_JSON : (int)lang;
+    /* "gtin/serial": both fit their fields (the parser bounds them), so
+     * the key fits without cutting. */
     char key[CT_GTIN_LEN + 1 + CT_SERIAL_MAX + 1];
-    snprintf(key, sizeof key, "%s/%s", dl->gtin, dl->serial);
+    size_t gtin_len = strnlen(dl->gtin, CT_GTIN_LEN + 1);
+    size_t serial_len = strnlen(dl->serial, CT_SERIAL_MAX + 1);
+    assert(gtin_len <= CT_GTIN_LEN && serial_len <= CT_SERIAL_MAX);
+    memcpy(key, dl->gtin, gtin_len);
+    key[gtin_len] = '/';
+    memcpy(key + gtin_len + 1, dl->serial, serial_len);
+    key[gtin_len + 1 + serial_len] = '\0';
     uint64_t h = key_hash(key);
     answer_slot *slot = &api->answers[h % ANSWER_CACHE_SIZE];
     if (slot->hash != h || strcmp(slot->key, key) != 0 || slot->generation != api->generation) {
@@ -1159,16 +1183,18 @@ static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_g
     body_part parts[BODY_PARTS] = {
         {kept, at}, {(const uint8_t *)counter, n}, {kept + at, len - at}};
     /* Strong ETag without hashing the body per lookup: SHA-256 of (the kept
-     * rendering's tag || offset || counter text) differs whenever the bytes
-     * served differ. */
-    uint8_t tag_in[HM_HASH_LEN + 8 + ND_PAGE_LOOKUPS_MAX];
+     * rendering's tag || count || first lookup time). The counter's text is
+     * written from those two alone (in the rendering's kind, which its tag
+     * stands for), so the tag differs whenever the bytes served differ; 48
+     * bytes are one SHA-256 block, where the counter's text took up to five. */
+    uint8_t tag_in[HM_HASH_LEN + 16];
     memcpy(tag_in, slot->digest[kind], HM_HASH_LEN);
     for (int i = 0; i < 8; i++) {
-        tag_in[HM_HASH_LEN + i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
+        tag_in[HM_HASH_LEN + i] = (uint8_t)(count >> (56 - 8 * i));
+        tag_in[HM_HASH_LEN + 8 + i] = (uint8_t)(first_ms >> (56 - 8 * i));
     }
-    memcpy(tag_in + HM_HASH_LEN + 8, counter, n);
     uint8_t digest[HM_HASH_LEN];
-    hm_sha256(tag_in, HM_HASH_LEN + 8 + n, digest);
+    hm_sha256(tag_in, sizeof tag_in, digest);
     if (json) {
         add_header(req, "Vary", "Accept, Accept-Language");
         reply_parts(req, slot->status, "application/json", "no-cache", parts, digest);
@@ -1529,6 +1555,10 @@ static void consumer_api_free(void *arg) {
             free(api->blocks[i].json);
         }
     }
+    if (api->bundle_ready) {
+        ct_bundle_clear(api->bundle);
+    }
+    free(api->bundle);
     free(api->record_path);
     free(api->dl);
     free(api->bundle_head);
@@ -1567,7 +1597,8 @@ hm_err nd_http_consumer_register(nd_node *n) {
     api->lookup_cap = LOOKUP_SLOTS;
     api->record_path = malloc(HM_MERKLE_PROOF_MAX * sizeof *api->record_path);
     api->dl = malloc(sizeof *api->dl);
-    if (api->blocks == NULL || api->event == NULL || api->answers == NULL ||
+    api->bundle = calloc(1, sizeof *api->bundle);
+    if (api->bundle == NULL || api->blocks == NULL || api->event == NULL || api->answers == NULL ||
         api->record_path == NULL || api->dl == NULL || api->state_slots == NULL ||
         api->item == NULL || api->products == NULL ||
         hm_random_bytes(api->tag_salt, sizeof api->tag_salt) != HM_OK || api->lookups == NULL) {

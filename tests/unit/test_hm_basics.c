@@ -49,6 +49,19 @@ static void test_hex(void **state) {
     }
     hm_hex_encode(all, sizeof all, all_hex);
     assert_string_equal(all_hex, want);
+    /* Every length up to 100 and every start offset within 16 bytes (the
+     * encoder works 16 bytes at a time where it can), without writing past
+     * the NUL. */
+    for (size_t off = 0; off < 16; off++) {
+        for (size_t n = 0; n <= 100; n++) {
+            char got[2 * 100 + 2];
+            memset(got, 'X', sizeof got);
+            hm_hex_encode(all + 97 + off, n, got);
+            assert_memory_equal(got, want + 2 * (97 + off), 2 * n);
+            assert_int_equal(got[2 * n], '\0');
+            assert_int_equal(got[2 * n + 1], 'X');
+        }
+    }
 
     uint8_t out[4] = {0};
     assert_int_equal(hm_hex_decode("0001ABff", out, sizeof out), HM_OK);
