@@ -3,8 +3,9 @@
  * Layer: cli/ (top). Pre-signs N NOTE transactions with a fresh key, POSTs
  * them to one or more nodes over keep-alive HTTP/1.1 connections (a lean
  * client of its own on libevent sockets, one request in flight per
- * connection, many connections) at a fixed rate or as fast as the nodes take
- * them, and follows the chain on a node to see when each one commits. Prints
+ * connection, many connections), one per request or --batch of them per
+ * POST /v1/txs/batch, at a fixed rate or as fast as the nodes take them, and
+ * follows the chain on a node to see when each one commits. Prints
  * a JSON summary: accepted, committed, committed tx/s, commit latency
  * p50/p99, and its own CPU time per committed tx. Optionally writes the ids
  * of accepted txs and of txs seen committed (for the cluster tests'
@@ -33,6 +34,7 @@
 #define LOAD_NODES_MAX 16
 #define LOAD_CONNS_MAX 64
 #define LOAD_COUNT_MAX 2000000u
+#define LOAD_BATCH_MAX 1024u /* the node's limit per POST /v1/txs/batch */
 
 typedef struct {
     uint8_t *bytes;
@@ -40,7 +42,6 @@ typedef struct {
     uint8_t id[HM_HASH_LEN];
     uint64_t submit_us; /* 0 until sent */
     uint64_t commit_us; /* 0 until seen committed */
-    bool accepted;
 } load_tx;
 
 typedef struct load_state load_state;
@@ -49,6 +50,7 @@ typedef struct {
     load_state *ls;
     struct bufferevent *bev; /* NULL until (re)connected on the next send */
     int node;
+    uint32_t in_flight; /* txs in the request on the wire */
     bool busy;
     bool connected; /* the socket is up: requests may be sent directly */
 } load_conn;
@@ -67,7 +69,8 @@ struct load_state {
     uint32_t accepted;
     uint32_t rejected;
     uint32_t committed;
-    uint64_t rate; /* tx/s, 0 = unlimited */
+    uint64_t rate;  /* tx/s, 0 = unlimited */
+    uint32_t batch; /* txs per request: 1 posts to /v1/txs, more to /v1/txs/batch */
     uint64_t start_us;
     uint64_t last_commit_us;
     uint64_t deadline_us;
@@ -131,25 +134,29 @@ static void conn_close(load_conn *c) {
 }
 
 /* The request on c ended: status is the HTTP status, 0 when the connection
- * failed before an answer came. */
-static void submitted(load_conn *c, int status) {
+ * failed before an answer came; taken is how many of a batch's txs the node
+ * admitted (from its answer's "accepted"), -1 for a single tx. */
+static void submitted(load_conn *c, int status, long taken) {
     load_state *ls = c->ls;
-    assert(c->busy);
+    assert(c->busy && c->in_flight > 0);
     c->busy = false;
-    ls->done++;
-    if (status == 202 || status == 409) {
-        /* 409: a retry of a tx the node already has counts as accepted */
-        ls->accepted++;
-    } else {
-        ls->rejected++;
-    }
+    uint32_t n = c->in_flight, ok = 0;
+    c->in_flight = 0;
+    ls->done += n;
+    if (taken >= 0 && status == 202)
+        ok = (uint32_t)taken <= n ? (uint32_t)taken : n;
+    else if (taken < 0 && (status == 202 || status == 409))
+        ok = n; /* 409: a retry of a tx the node already has counts as accepted */
+    ls->accepted += ok;
+    ls->rejected += n - ok;
 }
 
 /* Parses one whole response at the head of in, if it is all there: returns
- * 1 and drains it (setting *status, *close), 0 when more bytes are needed,
- * -1 when it is not an answer this client can read (the connection is then
- * dropped). */
-static int response_take(struct evbuffer *in, int *status, bool *close) {
+ * 1 and drains it (setting *status, *close, and *taken to the "accepted"
+ * count that heads a batch's answer, -1 when there is none), 0 when more
+ * bytes are needed, -1 when it is not an answer this client can read (the
+ * connection is then dropped). */
+static int response_take(struct evbuffer *in, int *status, bool *close, long *taken) {
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     if (end.pos < 0)
         return evbuffer_get_length(in) > LOAD_RESPONSE_HEAD_MAX ? -1 : 0;
@@ -188,6 +195,19 @@ static int response_take(struct evbuffer *in, int *status, bool *close) {
         return -1;
     if (evbuffer_get_length(in) < head_len + body_len)
         return 0;
+    /* a batch's answer opens with {"accepted":N, the rest is not needed */
+    char opening[48] = {0};
+    size_t open_len = body_len < sizeof opening - 1 ? body_len : sizeof opening - 1;
+    struct evbuffer_ptr body_at;
+    *taken = -1;
+    if (evbuffer_ptr_set(in, &body_at, head_len, EVBUFFER_PTR_SET) == 0 &&
+        evbuffer_copyout_from(in, &body_at, opening, open_len) == (ev_ssize_t)open_len &&
+        !strncmp(opening, "{\"accepted\":", 12)) {
+        char *stop;
+        unsigned long v = strtoul(opening + 12, &stop, 10);
+        if (stop != opening + 12 && *stop == ',' && v <= LOAD_BATCH_MAX)
+            *taken = (long)v;
+    }
     evbuffer_drain(in, head_len + body_len);
     *status = (int)code;
     return 1;
@@ -198,13 +218,14 @@ static void conn_read(struct bufferevent *bev, void *arg) {
     struct evbuffer *in = bufferevent_get_input(bev);
     int status = 0;
     bool close = false;
-    int r = response_take(in, &status, &close);
+    long taken = -1;
+    int r = response_take(in, &status, &close, &taken);
     if (r == 0)
         return;
     if (r < 0 || !c->busy || evbuffer_get_length(in) > 0)
         close = true; /* not one answer to the one request in flight */
     if (c->busy)
-        submitted(c, r > 0 ? status : 0);
+        submitted(c, r > 0 ? status : 0, c->ls->batch > 1 ? (r > 0 ? taken : 0) : -1);
     if (close)
         conn_close(c);
     send_more(c->ls);
@@ -221,7 +242,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg) {
      * flight is lost, and the next one connects again */
     conn_close(c);
     if (c->busy)
-        submitted(c, 0);
+        submitted(c, 0, c->ls->batch > 1 ? 0 : -1);
     send_more(c->ls);
 }
 
@@ -241,13 +262,49 @@ static bool conn_open(load_state *ls, load_conn *c) {
     return true;
 }
 
+/* Sends txs [next, next + n) as one POST /v1/txs/batch: each tx framed as
+ * a 4-byte big-endian length and its bytes. */
+static void submit_batch(load_state *ls, load_conn *c, uint32_t n) {
+    uint64_t now = cli_monotonic_us();
+    size_t body_len = 0;
+    uint32_t first = ls->next;
+    for (uint32_t i = 0; i < n; i++) {
+        load_tx *t = &ls->txs[first + i];
+        t->submit_us = now;
+        body_len += 4 + t->len;
+    }
+    ls->next += n;
+    c->busy = true;
+    c->in_flight = n;
+    if (!c->bev && !conn_open(ls, c)) {
+        submitted(c, 0, 0);
+        return;
+    }
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    bool ok = evbuffer_add_printf(out,
+                                  "POST /v1/txs/batch HTTP/1.1\r\nHost: %s:%u\r\n"
+                                  "Content-Type: application/octet-stream\r\n"
+                                  "Content-Length: %zu\r\n\r\n",
+                                  ls->hosts[c->node], ls->ports[c->node], body_len) > 0;
+    for (uint32_t i = 0; ok && i < n; i++) {
+        const load_tx *t = &ls->txs[first + i];
+        uint8_t len[4] = {(uint8_t)(t->len >> 24), (uint8_t)(t->len >> 16), (uint8_t)(t->len >> 8),
+                          (uint8_t)t->len};
+        ok = evbuffer_add(out, len, sizeof len) == 0 && evbuffer_add(out, t->bytes, t->len) == 0;
+    }
+    if (!ok) {
+        conn_close(c);
+        submitted(c, 0, 0);
+    }
+}
+
 static void submit_one(load_state *ls, load_conn *c) {
     load_tx *t = &ls->txs[ls->next++];
     t->submit_us = cli_monotonic_us();
-    t->accepted = true; /* corrected below if refused: latency only uses committed ones */
     c->busy = true;
+    c->in_flight = 1;
     if (!c->bev && !conn_open(ls, c)) {
-        submitted(c, 0);
+        submitted(c, 0, -1);
         return;
     }
     uint8_t req[LOAD_REQUEST_MAX];
@@ -272,7 +329,7 @@ static void submit_one(load_state *ls, load_conn *c) {
         return;
     }
     conn_close(c);
-    submitted(c, 0);
+    submitted(c, 0, -1);
 }
 
 static void send_more(load_state *ls) {
@@ -285,8 +342,14 @@ static void send_more(load_state *ls) {
     }
     for (int i = 0; i < ls->conn_count && ls->next < allowed; i++) {
         load_conn *c = &ls->conns[(ls->next + (uint32_t)i) % (uint32_t)ls->conn_count];
-        if (!c->busy)
+        if (c->busy)
+            continue;
+        if (ls->batch > 1) {
+            uint64_t n = allowed - ls->next;
+            submit_batch(ls, c, n < ls->batch ? (uint32_t)n : ls->batch);
+        } else {
             submit_one(ls, c);
+        }
     }
 }
 
@@ -392,6 +455,7 @@ static const cli_opt load_opts[] = {
     {"count", "N", "transactions to send (default 1000)"},
     {"rate", "TPS", "offered load in tx/s (default 0: as fast as accepted)"},
     {"connections", "C", "keep-alive connections per node (default 8)"},
+    {"batch", "B", "txs per request (default 1: POST /v1/txs; 2..1024: POST /v1/txs/batch)"},
     {"body-size", "B", "note size in bytes (default 64, at most 1024)"},
     {"timeout", "S", "give up waiting for commits after S seconds (default 60)"},
     {"ids", "FILE", "write the id of every tx sent"},
@@ -400,7 +464,7 @@ static const cli_opt load_opts[] = {
     {NULL, NULL, NULL},
 };
 static const cli_spec load_spec = {
-    .usage = "hallmark load [--node URL]... [--genesis FILE] [--count N] [--rate TPS]",
+    .usage = "hallmark load [--node URL]... [--genesis FILE] [--count N] [--rate TPS] [--batch B]",
     .description =
         "Sends signed NOTE transactions and reports committed tx/s and commit latency\n"
         "(submission to the block that holds it being visible on the followed node) as\n"
@@ -454,7 +518,7 @@ int cli_cmd_load(int argc, char **argv) {
         return rc;
     if (cli_flag(&a, "verify-ceiling"))
         return verify_ceiling();
-    uint64_t count = 1000, rate = 0, conns = 8, body_size = 64, timeout_s = 60;
+    uint64_t count = 1000, rate = 0, conns = 8, body_size = 64, timeout_s = 60, batch = 1;
     if ((cli_arg(&a, "count") && !cli_parse_u64(cli_arg(&a, "count"), LOAD_COUNT_MAX, &count)) ||
         count == 0)
         return cli_usage_error(&load_spec, "--count must be 1..%u", LOAD_COUNT_MAX);
@@ -464,6 +528,9 @@ int cli_cmd_load(int argc, char **argv) {
          !cli_parse_u64(cli_arg(&a, "connections"), LOAD_CONNS_MAX, &conns)) ||
         conns == 0)
         return cli_usage_error(&load_spec, "--connections must be 1..%d", LOAD_CONNS_MAX);
+    if ((cli_arg(&a, "batch") && !cli_parse_u64(cli_arg(&a, "batch"), LOAD_BATCH_MAX, &batch)) ||
+        batch == 0)
+        return cli_usage_error(&load_spec, "--batch must be 1..%u", LOAD_BATCH_MAX);
     if (cli_arg(&a, "body-size") && !cli_parse_u64(cli_arg(&a, "body-size"), 1024, &body_size))
         return cli_usage_error(&load_spec, "--body-size must be 0..1024");
     if (cli_arg(&a, "timeout") && !cli_parse_u64(cli_arg(&a, "timeout"), 86400, &timeout_s))
@@ -555,6 +622,7 @@ int cli_cmd_load(int argc, char **argv) {
     if (!ls.base)
         return CLI_EXIT_IO;
     ls.rate = rate;
+    ls.batch = (uint32_t)batch;
     for (int nd = 0; nd < ls.node_count; nd++) {
         for (uint64_t c = 0; c < conns; c++) {
             load_conn *lc = &ls.conns[ls.conn_count++];

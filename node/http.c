@@ -717,6 +717,8 @@ static hm_err register_builtin(nd_node *n) {
     if (err == HM_OK)
         err = nd_http_add_route(n, "/v1/txs", route_txs, NULL);
     if (err == HM_OK)
+        err = nd_http_txs_batch_register(n);
+    if (err == HM_OK)
         err = nd_http_add_route(n, "/v1/blocks/", route_blocks, NULL);
     if (err == HM_OK)
         err = nd_http_add_route(n, "/v1/status", route_status, NULL);

@@ -250,6 +250,8 @@ bool nd_parse_u64_text(const char *text, uint64_t *out);
 HM_MUST_USE hm_err nd_http_provenance_register(nd_node *n);
 HM_MUST_USE hm_err nd_http_settlement_register(nd_node *n);
 HM_MUST_USE hm_err nd_http_consumer_register(nd_node *n);
+/* POST /v1/txs/batch (node/http_txs_batch.c). */
+HM_MUST_USE hm_err nd_http_txs_batch_register(nd_node *n);
 /* EPCIS 2.0 REST binding (node/http_epcis.c): capture jobs and event
  * queries; registered by nd_http_provenance_register. */
 HM_MUST_USE hm_err nd_http_epcis_register(nd_node *n);

@@ -8,8 +8,11 @@
 # checks every tx once; measured next to every run, because the machine is
 # shared, and reported as the median. Runs, against a fresh network: RUNS at
 # a fixed offered load (RATE tx/s) and RUNS at saturation (as fast as the
-# nodes accept), each COUNT signed NOTE txs spread over the four nodes; the
-# median run of each is reported. Latency is from a tx's submission to the
+# nodes accept), each COUNT signed NOTE txs spread over the four nodes, one
+# tx per request (POST /v1/txs), then RUNS at saturation again with BATCH
+# txs per request (POST /v1/txs/batch, BCONNS connections per node), as a
+# client that submits thousands of txs a second would send them; the median
+# run of each is reported. Latency is from a tx's submission to the
 # block holding it being visible on a node. The target is a saturation rate
 # of at least 0.55 of the ceiling. Figures only: this never fails on speed.
 #
@@ -25,6 +28,8 @@ RUNS=${RUNS:-3}
 COUNT=${COUNT:-20000}
 RATE=${RATE:-2000}
 BASE=${BENCH_BASE_PORT:-27000}
+BATCH=${BATCH:-64}
+BCONNS=${BCONNS:-4}
 hallmark="$PWD/$build/hallmark"
 hallmarkd="$PWD/$build/hallmarkd"
 dir="$PWD/$build/bench-cluster"
@@ -78,9 +83,11 @@ done
 nodes=()
 for i in 0 1 2 3; do nodes+=(--node "http://127.0.0.1:$((BASE + i))"); done
 
-# run KEY LABEL RATE: RUNS loads, prints each and the median by committed tx/s
+# run KEY LABEL RATE CONNECTIONS [LOAD ARGS...]: RUNS loads, prints each and
+# the median by committed tx/s
 run() {
-    local key=$1 label=$2 rate=$3 i out
+    local key=$1 label=$2 rate=$3 conns=$4 i out
+    shift 4
     : >"$dir/$key.runs"
     for i in $(seq 1 "$RUNS"); do
         # the machine is shared: the ceiling is measured next to each run
@@ -88,7 +95,7 @@ run() {
         echo "$c" >>"$dir/ceilings"
         t0=$(nodes_cpu_ticks)
         out=$("$hallmark" load --genesis "$dir/genesis.json" "${nodes[@]}" --count "$COUNT" \
-            --rate "$rate" --connections "${CONNS:-16}" --timeout 120) || true
+            --rate "$rate" --connections "$conns" --timeout 120 "$@") || true
         t1=$(nodes_cpu_ticks)
         # node CPU per committed tx, in microseconds, added to the JSON line
         nodes_us=$(echo "$out" | sed -n 's/.*"committed": \([0-9]*\).*/\1/p' |
@@ -118,19 +125,28 @@ run() {
         "load generator $(echo "$cpu" | cut -d' ' -f3); median of $RUNS runs)"
 }
 
-run fixed "fixed load ${RATE} tx/s" "$RATE"
-run saturation "saturation" 0
-ceiling=$(sort -n "$dir/ceilings" | sed -n "$(((2 * RUNS + 1) / 2))p")
-echo "signature ceiling: $ceiling tx/s (median of $((2 * RUNS)) measurements: BIP340 tx" \
+run fixed "fixed load ${RATE} tx/s" "$RATE" "${CONNS:-16}"
+run saturation "saturation" 0 "${CONNS:-16}"
+run batched "saturation, $BATCH txs per request" 0 "$BCONNS" --batch "$BATCH"
+ceiling=$(sort -n "$dir/ceilings" | sed -n "$(((3 * RUNS + 1) / 2))p")
+echo "signature ceiling: $ceiling tx/s (median of $((3 * RUNS)) measurements: BIP340 tx" \
     "checks/s on all $cores cores / 4 validators)"
 sat=$(cat "$dir/saturation.tps")
 echo "saturation / ceiling: $(awk -v s="$sat" -v c="$ceiling" 'BEGIN { printf "%.2f", s / c }')" \
     "(medians); median of the per-run ratios:" \
     "$(sort -n "$dir/saturation.ratios" | sed -n "$(((RUNS + 1) / 2))p") (target >= 0.55)"
+bat=$(cat "$dir/batched.tps")
+echo "saturation with $BATCH txs per request / ceiling:" \
+    "$(awk -v s="$bat" -v c="$ceiling" 'BEGIN { printf "%.2f", s / c }') (medians); median of the" \
+    "per-run ratios: $(sort -n "$dir/batched.ratios" | sed -n "$(((RUNS + 1) / 2))p")"
 vcpu=$(sort -n "$dir/verify_cpu" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-scpu=$(cut -d' ' -f1 "$dir/saturation.cpu")
-echo "in CPU time: 4 signature checks take $(awk -v v="$vcpu" 'BEGIN { printf "%.1f", 4 * v }') us" \
-    "(median check ${vcpu} us), a tx at saturation ${scpu} us:" \
-    "$(awk -v v="$vcpu" -v s="$scpu" 'BEGIN { if (s > 0) printf "%.2f", 4 * v / s }')" \
-    "of the cores' work is the signature checks (what the ratio above comes to" \
-    "when the nodes, CPU-bound, have the cores to themselves)"
+for key in saturation batched; do
+    scpu=$(cut -d' ' -f1 "$dir/$key.cpu")
+    what="a tx at saturation"
+    [ "$key" = batched ] && what="a tx at saturation sent $BATCH per request"
+    echo "in CPU time: 4 signature checks take $(awk -v v="$vcpu" 'BEGIN { printf "%.1f", 4 * v }') us" \
+        "(median check ${vcpu} us), $what ${scpu} us:" \
+        "$(awk -v v="$vcpu" -v s="$scpu" 'BEGIN { if (s > 0) printf "%.2f", 4 * v / s }')" \
+        "of the cores' work is the signature checks (what the ratio above comes to" \
+        "when the nodes, CPU-bound, have the cores to themselves)"
+done
