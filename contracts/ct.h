@@ -91,6 +91,15 @@ HM_MUST_USE hm_err ct_tx_decode(const uint8_t *data, size_t data_len, ct_tx *tx)
  * when the node's verify cache already saw this id) and that the records hash
  * to records_root. HM_ERR_BAD_SIG, HM_ERR_PROOF. */
 HM_MUST_USE hm_err ct_tx_check(const ct_tx *tx, const char *chain_id, bool sig_checked);
+/* How many chunk roots ct_tx_records_hash writes: one per CT_CHUNK_LEAVES
+ * (16) records, rounded up; 0 for a tx without records. */
+size_t ct_tx_records_chunks(const ct_tx *tx);
+/* Hashes tx's records: every leaf (tx->record_count of them) and the root of
+ * every aligned chunk of 16 leaves (ct_tx_records_chunks), and checks that
+ * they give records_root: HM_ERR_PROOF when not, HM_ERR_ARG for a tx without
+ * records. The signature is not looked at. */
+HM_MUST_USE hm_err ct_tx_records_hash(const ct_tx *tx, uint8_t (*leaves)[HM_HASH_LEN],
+                                      uint8_t (*chunk_roots)[HM_HASH_LEN]);
 /* Iterates the records: *pos starts at 0; returns false after the last. */
 bool ct_tx_record_next(const ct_tx *tx, size_t *pos, const uint8_t **rec, size_t *rec_len);
 /* Whether type may be sent keyless (all-zero signer and sig). */
@@ -175,6 +184,13 @@ HM_MUST_USE hm_err ct_exec_tx(ct_exec *x, const uint8_t *tx, size_t tx_len, bool
  * ct_exec_tx, which refuses it as malformed. */
 HM_MUST_USE hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *tx, bool sig_checked,
                                       ct_result *res);
+/* The same for a tx whose records the caller already hashed with
+ * ct_tx_records_hash, over these very bytes, and found to give its records
+ * root (a node does so when it admits a tx to its pool): they are not hashed
+ * again. leaves and chunk_roots are copied. */
+HM_MUST_USE hm_err ct_exec_tx_prehashed(ct_exec *x, const ct_tx *tx, bool sig_checked,
+                                        const uint8_t (*leaves)[HM_HASH_LEN],
+                                        const uint8_t (*chunk_roots)[HM_HASH_LEN], ct_result *res);
 /* Work driven by block time with no tx (maturing settlements); call once,
  * after the last tx. */
 HM_MUST_USE hm_err ct_exec_end_block(ct_exec *x);

@@ -393,17 +393,10 @@ static hm_err note_apply(ct_exec *x, const ct_tx *tx, ct_result *res) {
     return ct_state_put(x, key, sizeof key, tx->body, tx->body_len);
 }
 
-/* Checks that tx's records hash to its signed records root, as ct_tx_check
- * does, keeping what the contracts need again: every leaf hash, and the root
- * of every aligned chunk of CT_CHUNK_LEAVES leaves (each such chunk is a
- * subtree of the RFC 9162 tree, so the root over the chunk roots is the
- * records root). Nothing is hashed twice per tx. HM_ERR_PROOF when the roots
- * differ; HM_ERR_NOMEM. */
-static hm_err records_check(ct_exec *x, const ct_tx *tx) {
-    assert(tx->has_records);
-    x->hashes_valid = false;
+/* Room in x for the record hashes of tx; HM_ERR_NOMEM. */
+static hm_err hashes_reserve(ct_exec *x, const ct_tx *tx) {
     size_t n = tx->record_count;
-    size_t chunks = (n + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES;
+    size_t chunks = ct_tx_records_chunks(tx);
     if (n > x->leaves_cap) {
         uint8_t(*leaves)[HM_HASH_LEN] = realloc(x->leaves, n * HM_HASH_LEN);
         if (leaves == NULL)
@@ -418,22 +411,28 @@ static hm_err records_check(ct_exec *x, const ct_tx *tx) {
         x->chunk_roots = roots;
         x->chunk_roots_cap = chunks;
     }
-    size_t pos = 0, i = 0;
-    const uint8_t *rec;
-    size_t rec_len;
-    while (i < n && ct_tx_record_next(tx, &pos, &rec, &rec_len))
-        hm_merkle_leaf_hash(rec, rec_len, x->leaves[i++]);
-    assert(i == n); /* the decoder checked the count */
-    for (size_t c = 0; c < chunks; c++) {
-        size_t first = c * CT_CHUNK_LEAVES;
-        size_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
-        hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(x->leaves + first), count,
-                       x->chunk_roots[c]);
+    return HM_OK;
+}
+
+/* Checks that tx's records hash to its signed records root, as ct_tx_check
+ * does, keeping what the contracts need again: every leaf hash and the root
+ * of every aligned chunk of CT_CHUNK_LEAVES leaves (ct_tx_records_hash).
+ * With leaves given (prehashed by the caller over these bytes), copies them
+ * instead. Nothing is hashed twice per tx. HM_ERR_PROOF when the roots
+ * differ; HM_ERR_NOMEM. */
+static hm_err records_check(ct_exec *x, const ct_tx *tx, const uint8_t (*leaves)[HM_HASH_LEN],
+                            const uint8_t (*chunk_roots)[HM_HASH_LEN]) {
+    assert(tx->has_records);
+    x->hashes_valid = false;
+    hm_err err = hashes_reserve(x, tx);
+    if (err != HM_OK)
+        return err;
+    if (leaves != NULL) {
+        memcpy(x->leaves, leaves, (size_t)tx->record_count * HM_HASH_LEN);
+        memcpy(x->chunk_roots, chunk_roots, ct_tx_records_chunks(tx) * HM_HASH_LEN);
+    } else if ((err = ct_tx_records_hash(tx, x->leaves, x->chunk_roots)) != HM_OK) {
+        return err;
     }
-    uint8_t root[HM_HASH_LEN];
-    hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])x->chunk_roots, chunks, root);
-    if (memcmp(root, tx->records_root, HM_HASH_LEN) != 0)
-        return HM_ERR_PROOF;
     memcpy(x->hashes_tx_id, tx->id, HM_HASH_LEN);
     x->hashes_valid = true;
     return HM_OK;
@@ -473,9 +472,28 @@ hm_err ct_exec_tx(ct_exec *x, const uint8_t *data, size_t data_len, bool sig_che
     return ct_exec_tx_decoded(x, &tx, sig_checked, res);
 }
 
+static hm_err exec_tx(ct_exec *x, const ct_tx *txp, bool sig_checked,
+                      const uint8_t (*leaves)[HM_HASH_LEN],
+                      const uint8_t (*chunk_roots)[HM_HASH_LEN], ct_result *res);
+
 hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *txp, bool sig_checked, ct_result *res) {
     if (x == NULL || txp == NULL || res == NULL || txp->head == NULL)
         return HM_ERR_ARG;
+    return exec_tx(x, txp, sig_checked, NULL, NULL, res);
+}
+
+hm_err ct_exec_tx_prehashed(ct_exec *x, const ct_tx *txp, bool sig_checked,
+                            const uint8_t (*leaves)[HM_HASH_LEN],
+                            const uint8_t (*chunk_roots)[HM_HASH_LEN], ct_result *res) {
+    if (x == NULL || txp == NULL || res == NULL || txp->head == NULL || !txp->has_records ||
+        leaves == NULL || chunk_roots == NULL)
+        return HM_ERR_ARG;
+    return exec_tx(x, txp, sig_checked, leaves, chunk_roots, res);
+}
+
+static hm_err exec_tx(ct_exec *x, const ct_tx *txp, bool sig_checked,
+                      const uint8_t (*leaves)[HM_HASH_LEN],
+                      const uint8_t (*chunk_roots)[HM_HASH_LEN], ct_result *res) {
     assert(!x->in_tx && !x->ended);
     memset(res, 0, sizeof *res);
     const ct_tx tx = *txp;
@@ -501,7 +519,7 @@ hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *txp, bool sig_checked, ct_res
     head_only.has_records = false;
     err = ct_tx_check(&head_only, x->ctx.chain_id, sig_checked);
     if (err == HM_OK && tx.has_records) {
-        err = records_check(x, &tx);
+        err = records_check(x, &tx, leaves, chunk_roots);
         if (err == HM_ERR_NOMEM)
             return err;
     }

@@ -6,6 +6,7 @@
  * is in ct.h and docs/transactions.md. Never trusts a length it has not
  * bounded; never allocates. */
 #include "ct.h"
+#include "ct_provenance.h"
 
 #include <assert.h>
 #include <string.h>
@@ -133,6 +134,34 @@ hm_err ct_tx_check(const ct_tx *tx, const char *chain_id, bool sig_checked) {
             return HM_ERR_PROOF;
     }
     return HM_OK;
+}
+
+size_t ct_tx_records_chunks(const ct_tx *tx) {
+    return tx->has_records ? (tx->record_count + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES : 0;
+}
+
+hm_err ct_tx_records_hash(const ct_tx *tx, uint8_t (*leaves)[HM_HASH_LEN],
+                          uint8_t (*chunk_roots)[HM_HASH_LEN]) {
+    if (tx == NULL || !tx->has_records || leaves == NULL || chunk_roots == NULL)
+        return HM_ERR_ARG;
+    size_t n = tx->record_count;
+    size_t chunks = ct_tx_records_chunks(tx);
+    size_t pos = 0, i = 0;
+    const uint8_t *rec;
+    size_t rec_len;
+    while (i < n && ct_tx_record_next(tx, &pos, &rec, &rec_len))
+        hm_merkle_leaf_hash(rec, rec_len, leaves[i++]);
+    assert(i == n); /* the decoder checked the count */
+    /* each aligned chunk is a subtree of the RFC 9162 tree, so the root
+     * over the chunk roots is the records root */
+    for (size_t c = 0; c < chunks; c++) {
+        size_t first = c * CT_CHUNK_LEAVES;
+        size_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
+        hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(leaves + first), count, chunk_roots[c]);
+    }
+    uint8_t root[HM_HASH_LEN];
+    hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])chunk_roots, chunks, root);
+    return memcmp(root, tx->records_root, HM_HASH_LEN) == 0 ? HM_OK : HM_ERR_PROOF;
 }
 
 hm_err ct_tx_build(hm_writer *w, uint32_t type, const hm_keypair *kp, const char *chain_id,

@@ -559,15 +559,18 @@ static bool tree_evict_one(consumer_api *api, const tree_entry *keep) {
 
 /* Builds the record tree of the decoded batch tx d and checks it against
  * the root its signer signed (a mismatch is damage: HM_ERR_IO). */
-static hm_err tree_build(const ct_tx *d, hm_merkle_tree **out) {
+static hm_err tree_build(const ct_tx *d, const uint8_t (*given)[HM_HASH_LEN],
+                         hm_merkle_tree **out) {
     if (!d->has_records || d->record_count == 0) {
         return HM_ERR_IO;
     }
-    uint8_t(*leaves)[HM_HASH_LEN] = malloc((size_t)d->record_count * HM_HASH_LEN);
-    if (leaves == NULL) {
+    /* the leaves the node hashed when it admitted the tx, when it did */
+    uint8_t(*leaves)[HM_HASH_LEN] =
+        given != NULL ? NULL : malloc((size_t)d->record_count * HM_HASH_LEN);
+    if (given == NULL && leaves == NULL) {
         return HM_ERR_NOMEM;
     }
-    size_t pos = 0, n = 0;
+    size_t pos = 0, n = given != NULL ? d->record_count : 0;
     const uint8_t *rec;
     size_t rec_len;
     while (n < d->record_count && ct_tx_record_next(d, &pos, &rec, &rec_len)) {
@@ -575,7 +578,8 @@ static hm_err tree_build(const ct_tx *d, hm_merkle_tree **out) {
     }
     hm_merkle_tree *tree = NULL;
     hm_err err = n == d->record_count
-                     ? hm_merkle_tree_new((const uint8_t(*)[HM_HASH_LEN])leaves, n, &tree)
+                     ? hm_merkle_tree_new(
+                           given != NULL ? given : (const uint8_t(*)[HM_HASH_LEN])leaves, n, &tree)
                      : HM_ERR_IO;
     free(leaves);
     if (err != HM_OK) {
@@ -640,7 +644,7 @@ static hm_err get_tree(consumer_api *api, const uint8_t id[HM_HASH_LEN],
     }
     ct_tx d;
     hm_merkle_tree *tree = NULL;
-    err = ct_tx_decode(tx, tx_len, &d) == HM_OK ? tree_build(&d, &tree) : HM_ERR_IO;
+    err = ct_tx_decode(tx, tx_len, &d) == HM_OK ? tree_build(&d, NULL, &tree) : HM_ERR_IO;
     free(tx);
     if (err != HM_OK) {
         return err;
@@ -655,9 +659,9 @@ static hm_err get_tree(consumer_api *api, const uint8_t id[HM_HASH_LEN],
 /* Warms the caches with the large batch txs of the block just committed at
  * height: their record trees and positions, built now from the block's txs
  * as the node holds them (not read back from the store), so that no lookup waits for a batch's tree
- * (tens of milliseconds for 100,000 records). Costs about as much as hashing the records once more,
- * on top of a commit that executed them. Best effort: a failure only leaves
- * the work to the first lookup. */
+ * (tens of milliseconds for 100,000 records). Costs the tree's inner hashes; the leaves are those
+ * the node hashed when it admitted the batch (nd_block_txs), else hashed here once more. Best
+ * effort: a failure only leaves the work to the first lookup. */
 static void warm_block(consumer_api *api, uint64_t height, const nd_block_txs *blk) {
     /* Each tx decoded once: the large batches are warmed below, and all
      * txs' leaves are needed for the batches' own paths. */
@@ -700,7 +704,8 @@ static void warm_block(consumer_api *api, uint64_t height, const nd_block_txs *b
         if (tree_find(api, d->id) != NULL) {
             continue;
         }
-        if (tree_build(d, &tree) != HM_OK || tree_keep(api, d->id, tree, NULL) != HM_OK) {
+        if (tree_build(d, blk->leaves != NULL ? blk->leaves[i] : NULL, &tree) != HM_OK ||
+            tree_keep(api, d->id, tree, NULL) != HM_OK) {
             break;
         }
         hm_log(HM_LOG_INFO, "consumer_tree_built", "height=%llu index=%u records=%u from=commit",

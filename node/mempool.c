@@ -11,10 +11,12 @@
 
 #include "nd_int.h"
 
-/* One allocation per pooled tx: the entry and its bytes together. */
+/* One allocation per pooled tx: the entry, its bytes and its record hashes
+ * together. */
 typedef struct mp_entry {
     uint8_t id[HM_HASH_LEN];
     size_t tx_len;
+    size_t hash_count;              /* record hashes after the tx bytes */
     struct mp_entry *older, *newer; /* arrival order */
     struct mp_entry *chain;         /* hash bucket */
     uint8_t tx[];
@@ -92,21 +94,52 @@ bool nd_mempool_get(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const ui
     return true;
 }
 
+bool nd_mempool_hashes(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
+                       size_t tx_len, const uint8_t (**hashes)[HM_HASH_LEN], size_t *hash_count) {
+    const mp_entry *e = *find_slot(m, id);
+    if (!e || e->hash_count == 0 || e->tx_len != tx_len ||
+        (e->tx != tx && memcmp(e->tx, tx, tx_len) != 0))
+        return false;
+    *hashes = (const uint8_t(*)[HM_HASH_LEN])(e->tx + e->tx_len);
+    *hash_count = e->hash_count;
+    return true;
+}
+
+/* What an entry adds to the pool's bytes. */
+static size_t entry_bytes(const mp_entry *e) {
+    return e->tx_len + e->hash_count * HM_HASH_LEN;
+}
+
 hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
                       size_t tx_len) {
+    return nd_mempool_add_hashed(m, id, tx, tx_len, NULL, 0);
+}
+
+hm_err nd_mempool_add_hashed(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
+                             size_t tx_len, const uint8_t (*hashes)[HM_HASH_LEN],
+                             size_t hash_count) {
+    assert(hash_count == 0 || hashes != NULL);
     mp_entry **slot = find_slot(m, id);
     if (*slot)
         return HM_ERR_EXISTS;
-    if (m->count >= m->txs_max || tx_len > m->bytes_max || m->bytes > m->bytes_max - tx_len)
+    /* in this order, so that nothing below can wrap around */
+    if (m->count >= m->txs_max || tx_len > m->bytes_max ||
+        hash_count > (m->bytes_max - tx_len) / HM_HASH_LEN)
         return HM_ERR_FULL;
-    mp_entry *e = malloc(sizeof *e + tx_len);
+    size_t bytes = tx_len + hash_count * HM_HASH_LEN;
+    if (m->bytes > m->bytes_max - bytes)
+        return HM_ERR_FULL;
+    mp_entry *e = malloc(sizeof *e + bytes);
     if (!e)
         return HM_ERR_NOMEM;
     e->chain = NULL;
     e->newer = NULL;
     memcpy(e->tx, tx, tx_len);
+    if (hash_count)
+        memcpy(e->tx + tx_len, hashes, hash_count * HM_HASH_LEN);
     memcpy(e->id, id, HM_HASH_LEN);
     e->tx_len = tx_len;
+    e->hash_count = hash_count;
     *slot = e;
     e->older = m->newest;
     if (m->newest)
@@ -115,7 +148,7 @@ hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_
         m->oldest = e;
     m->newest = e;
     m->count++;
-    m->bytes += tx_len;
+    m->bytes += bytes;
     assert(m->count <= m->txs_max && m->bytes <= m->bytes_max);
     return HM_OK;
 }
@@ -134,9 +167,9 @@ void nd_mempool_remove(nd_mempool *m, const uint8_t id[HM_HASH_LEN]) {
         e->newer->older = e->older;
     else
         m->newest = e->older;
-    assert(m->count > 0 && m->bytes >= e->tx_len);
+    assert(m->count > 0 && m->bytes >= entry_bytes(e));
     m->count--;
-    m->bytes -= e->tx_len;
+    m->bytes -= entry_bytes(e);
     free(e);
 }
 

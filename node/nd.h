@@ -143,6 +143,10 @@ typedef struct {
     uint32_t count;
     const uint8_t *const *txs;
     const size_t *lens;
+    /* Per tx, the leaf hashes of its records (record_count of them) as this
+     * node computed them when it admitted these very bytes, NULL when it did
+     * not (a tx without records, or one it first saw in the block). */
+    const uint8_t (*const *leaves)[HM_HASH_LEN];
 } nd_block_txs;
 
 /* Called after each block is durably committed, with the block's header,

@@ -174,6 +174,19 @@ void nd_mempool_free(nd_mempool *m);
  * count or bytes would pass the bounds. The tx must already be checked. */
 HM_MUST_USE hm_err nd_mempool_add(nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
                                   size_t tx_len);
+/* nd_mempool_add, keeping beside the tx the hash_count hashes of its records
+ * (leaves, then chunk roots: ct_tx_records_hash) that admission computed,
+ * so that executing the tx does not hash them again. They count in the
+ * pool's bytes. */
+HM_MUST_USE hm_err nd_mempool_add_hashed(nd_mempool *m, const uint8_t id[HM_HASH_LEN],
+                                         const uint8_t *tx, size_t tx_len,
+                                         const uint8_t (*hashes)[HM_HASH_LEN], size_t hash_count);
+/* The record hashes kept with the pooled tx id, as a view valid until the
+ * next add/remove, if the pooled bytes are exactly tx[0..tx_len): a tx id
+ * does not cover the records, so a block may carry other records under a
+ * pooled id, and their hashes are not these. false otherwise. */
+bool nd_mempool_hashes(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
+                       size_t tx_len, const uint8_t (**hashes)[HM_HASH_LEN], size_t *hash_count);
 bool nd_mempool_contains(const nd_mempool *m, const uint8_t id[HM_HASH_LEN]);
 /* The pooled tx with this id, as a view into the pool valid until the next
  * add/remove: false when not pooled. */

@@ -253,9 +253,25 @@ static hm_err admit_tx(nd_node *n, const uint8_t *txb, size_t tx_len, uint8_t id
         return HM_ERR_EXISTS;
     /* the one signature check for this tx on this node: pool membership is
      * the verify cache that block execution consults */
-    if ((err = ct_tx_check(&tx, n->g.chain_id, false)) != HM_OK)
+    ct_tx head_only = tx;
+    head_only.has_records = false;
+    if ((err = ct_tx_check(&head_only, n->g.chain_id, false)) != HM_OK)
         return err;
-    return nd_mempool_add(n->mempool, tx.id, txb, tx_len);
+    if (!tx.has_records)
+        return nd_mempool_add(n->mempool, tx.id, txb, tx_len);
+    /* the records root, checked once here: the hashes are kept with the
+     * pooled tx, for its execution (execute) to use instead of hashing a
+     * batch of up to 100,000 records again */
+    size_t count = tx.record_count + ct_tx_records_chunks(&tx);
+    uint8_t(*hashes)[HM_HASH_LEN] = malloc(count * HM_HASH_LEN);
+    if (!hashes)
+        return HM_ERR_NOMEM;
+    err = ct_tx_records_hash(&tx, hashes, hashes + tx.record_count);
+    if (err == HM_OK)
+        err = nd_mempool_add_hashed(n->mempool, tx.id, txb, tx_len,
+                                    (const uint8_t(*)[HM_HASH_LEN])hashes, count);
+    free(hashes);
+    return err;
 }
 
 /* Sends the waiting tx batch to every validator. Called when it is full,
@@ -393,6 +409,13 @@ static ct_block_ctx block_ctx(const nd_node *n, const hm_block_header *h) {
     return ctx;
 }
 
+/* All the bytes of a decoded tx with records: head, signature and record
+ * list are contiguous, and ct_tx_decode allows nothing after the list. */
+static size_t tx_bytes_len(const ct_tx *tx) {
+    assert(tx->has_records && tx->records > tx->head);
+    return (size_t)(tx->records + tx->records_len - tx->head);
+}
+
 /* Executes the txs of a block, decoded once by nd_block_index_decoded, over
  * the committed state. HM_OK with *x and the state root, or an operating
  * error. */
@@ -407,8 +430,20 @@ static hm_err execute(nd_node *n, const hm_block_header *h, const ct_tx *txs, ui
         /* the verify cache: a pooled tx had its signature checked when this
          * node admitted it; any other is checked here, once */
         bool checked = nd_mempool_contains(n->mempool, txs[i].id);
+        /* and the record hashes of a pooled tx, when the block carries its
+         * very bytes */
+        const uint8_t(*hashes)[HM_HASH_LEN] = NULL;
+        size_t hash_count = 0;
         ct_result res;
-        if ((err = ct_exec_tx_decoded(x, &txs[i], checked, &res)) != HM_OK) {
+        if (txs[i].has_records && nd_mempool_hashes(n->mempool, txs[i].id, txs[i].head,
+                                                    tx_bytes_len(&txs[i]), &hashes, &hash_count)) {
+            assert(hash_count == txs[i].record_count + ct_tx_records_chunks(&txs[i]));
+            err = ct_exec_tx_prehashed(x, &txs[i], checked, hashes, hashes + txs[i].record_count,
+                                       &res);
+        } else {
+            err = ct_exec_tx_decoded(x, &txs[i], checked, &res);
+        }
+        if (err != HM_OK) {
             ct_exec_free(x);
             return err;
         }
@@ -654,8 +689,16 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
                                  pb->exec, h->state_root);
     if (err != HM_OK)
         return err;
-    for (uint32_t i = 0; i < count; i++)
-        nd_mempool_remove(n->mempool, ids[i]);
+    /* the record hashes admission kept, for the commit hooks (the consumer
+     * API builds each batch's tree from them); the txs leave the pool after
+     * the hooks ran */
+    const uint8_t(**leaves)[HM_HASH_LEN] = count ? calloc(count, sizeof *leaves) : NULL;
+    for (uint32_t i = 0; leaves && i < count; i++) {
+        size_t hash_count = 0;
+        if (!nd_mempool_hashes(n->mempool, ids[i], pb->block.txs[i], pb->block.tx_lens[i],
+                               &leaves[i], &hash_count))
+            leaves[i] = NULL;
+    }
     n->tip.height = h->height;
     memcpy(n->tip.block_hash, pb->id, HM_HASH_LEN);
     memcpy(n->tip.state_root, h->state_root, HM_HASH_LEN);
@@ -678,9 +721,13 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
     hm_log(count ? HM_LOG_INFO : HM_LOG_DEBUG, "block_committed",
            "height=%llu round=%u txs=%u hash=%s latency_ms=%llu", (unsigned long long)h->height,
            cert->round, count, hash_hex, (unsigned long long)lat);
-    const nd_block_txs txs = {count, pb->block.txs, pb->block.tx_lens};
+    const nd_block_txs txs = {count, pb->block.txs, pb->block.tx_lens,
+                              (const uint8_t(*const *)[HM_HASH_LEN])leaves};
     for (uint32_t i = 0; i < n->hook_count; i++)
         n->hooks[i].fn(n, h, &txs, pb->exec, n->hooks[i].arg);
+    free(leaves);
+    for (uint32_t i = 0; i < count; i++)
+        nd_mempool_remove(n->mempool, ids[i]);
     pending_drop_upto(n, h->height);
     if (n->has_orphan_cert && n->orphan_cert.height <= n->tip.height)
         n->has_orphan_cert = false;

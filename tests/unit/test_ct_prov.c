@@ -431,6 +431,82 @@ static void test_batch_stored_items_found(void **state) {
     world_free(w);
 }
 
+/* Record hashes computed once (a node does so when it admits a tx) and
+ * handed to the execution give the very writes and result that hashing
+ * them there gives; ct_tx_records_hash refuses records that are not the
+ * signed ones. */
+static void test_batch_prehashed(void **state) {
+    (void)state;
+    world *w = world_new();
+    env *e = w->e;
+    records rs;
+    serial_batch(w, &rs, "H", number_same, 1000, 1000, NULL); /* 63 chunks, the last short */
+    size_t len = 0;
+    uint8_t *txb = items_tx(w, &rs, &len);
+    ct_tx tx;
+    assert_int_equal(ct_tx_decode(txb, len, &tx), HM_OK);
+    assert_int_equal(ct_tx_records_chunks(&tx), 63);
+    uint8_t(*leaves)[HM_HASH_LEN] = malloc(1000 * HM_HASH_LEN);
+    uint8_t(*chunks)[HM_HASH_LEN] = malloc(63 * HM_HASH_LEN);
+    assert_non_null(leaves);
+    assert_non_null(chunks);
+    assert_int_equal(ct_tx_records_hash(&tx, leaves, chunks), HM_OK);
+    uint8_t roots[2][HM_HASH_LEN];
+    ct_result res[2];
+    for (int pre = 0; pre < 2; pre++) {
+        ct_exec *x = env_block_open(e);
+        e->height--; /* both run as the same block */
+        e->time_ms -= 1000;
+        if (pre)
+            assert_int_equal(ct_exec_tx_prehashed(x, &tx, false,
+                                                  (const uint8_t(*)[HM_HASH_LEN])leaves,
+                                                  (const uint8_t(*)[HM_HASH_LEN])chunks, &res[pre]),
+                             HM_OK);
+        else
+            assert_int_equal(ct_exec_tx_decoded(x, &tx, false, &res[pre]), HM_OK);
+        assert_int_equal(ct_exec_end_block(x), HM_OK);
+        ct_exec_state_root(x, e->root, roots[pre]);
+        ct_exec_free(x);
+    }
+    assert_int_equal(res[0].code, HM_OK);
+    assert_int_equal(res[1].code, HM_OK);
+    assert_memory_equal(roots[0], roots[1], HM_HASH_LEN);
+    /* and they are what the execution stores (not hashed again): another
+     * chunk root gives other writes */
+    chunks[62][0] ^= 1;
+    ct_exec *x = env_block_open(e);
+    ct_result other;
+    assert_int_equal(ct_exec_tx_prehashed(x, &tx, false, (const uint8_t(*)[HM_HASH_LEN])leaves,
+                                          (const uint8_t(*)[HM_HASH_LEN])chunks, &other),
+                     HM_OK);
+    assert_int_equal(ct_exec_end_block(x), HM_OK);
+    uint8_t other_root[HM_HASH_LEN];
+    e->height--;
+    e->time_ms -= 1000;
+    ct_exec_state_root(x, e->root, other_root);
+    ct_exec_free(x);
+    assert_memory_not_equal(other_root, roots[0], HM_HASH_LEN);
+    /* one byte of the last record changed: its records no longer give the
+     * signed root (the id, over head and signature, is the same) */
+    uint8_t *bad = malloc(len);
+    assert_non_null(bad);
+    memcpy(bad, txb, len);
+    bad[len - 1] ^= 1;
+    ct_tx bad_tx;
+    assert_int_equal(ct_tx_decode(bad, len, &bad_tx), HM_OK);
+    assert_memory_equal(bad_tx.id, tx.id, HM_HASH_LEN);
+    assert_int_equal(ct_tx_records_hash(&bad_tx, leaves, chunks), HM_ERR_PROOF);
+    ct_tx no_records;
+    memset(&no_records, 0, sizeof no_records);
+    assert_int_equal(ct_tx_records_hash(&no_records, leaves, chunks), HM_ERR_ARG);
+    free(bad);
+    free(leaves);
+    free(chunks);
+    free(txb);
+    records_free(&rs);
+    world_free(w);
+}
+
 static void test_batch_proofs_and_all_or_nothing(void **state) {
     (void)state;
     world *w = world_new();
@@ -1107,6 +1183,7 @@ int main(void) {
         cmocka_unit_test(test_batch_first_refusal_in_record_order),
         cmocka_unit_test(test_batch_stored_items_found),
         cmocka_unit_test(test_batch_proofs_and_all_or_nothing),
+        cmocka_unit_test(test_batch_prehashed),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_recalls),
         cmocka_unit_test(test_custody),

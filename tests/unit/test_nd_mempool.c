@@ -79,6 +79,54 @@ static void test_get(void **state) {
     nd_mempool_free(m);
 }
 
+/* Record hashes kept with a tx count in the pool's bytes, and are handed
+ * out only for the very bytes they were computed over: a block may carry
+ * other records under the same id. */
+static void test_hashes(void **state) {
+    (void)state;
+    nd_mempool *m = NULL;
+    assert_int_equal(nd_mempool_new(4, 200, &m), HM_OK);
+    uint8_t a[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, other[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11};
+    uint8_t hashes[3][HM_HASH_LEN];
+    memset(hashes, 0x5a, sizeof hashes);
+    uint8_t ida[HM_HASH_LEN], idb[HM_HASH_LEN], idc[HM_HASH_LEN];
+    id_of(1, ida);
+    id_of(2, idb);
+    id_of(3, idc);
+    /* 10 + 6 x 32 bytes do not fit in 200 */
+    uint8_t many[6][HM_HASH_LEN] = {{0}};
+    assert_int_equal(
+        nd_mempool_add_hashed(m, idc, a, sizeof a, (const uint8_t(*)[HM_HASH_LEN])many, 6),
+        HM_ERR_FULL);
+    assert_int_equal(
+        nd_mempool_add_hashed(m, ida, a, sizeof a, (const uint8_t(*)[HM_HASH_LEN])hashes, 3),
+        HM_OK);
+    assert_int_equal(nd_mempool_bytes(m), sizeof a + sizeof hashes);
+    const uint8_t(*got)[HM_HASH_LEN] = NULL;
+    size_t count = 0;
+    /* a copy of the same bytes */
+    uint8_t copy[10];
+    memcpy(copy, a, sizeof copy);
+    assert_true(nd_mempool_hashes(m, ida, copy, sizeof copy, &got, &count));
+    assert_int_equal(count, 3);
+    assert_memory_equal(got, hashes, sizeof hashes);
+    /* the same id with other bytes, or fewer of them: none */
+    assert_false(nd_mempool_hashes(m, ida, other, sizeof other, &got, &count));
+    assert_false(nd_mempool_hashes(m, ida, a, sizeof a - 1, &got, &count));
+    assert_false(nd_mempool_hashes(m, idc, a, sizeof a, &got, &count));
+    /* a tx pooled without hashes has none */
+    assert_int_equal(nd_mempool_add(m, idb, other, sizeof other), HM_OK);
+    assert_false(nd_mempool_hashes(m, idb, other, sizeof other, &got, &count));
+    /* 10 + 96 + 10 + 96 > 200: the pool's bytes count the hashes */
+    assert_int_equal(
+        nd_mempool_add_hashed(m, idc, a, sizeof a, (const uint8_t(*)[HM_HASH_LEN])hashes, 3),
+        HM_ERR_FULL);
+    nd_mempool_remove(m, ida);
+    assert_int_equal(nd_mempool_bytes(m), sizeof other);
+    assert_false(nd_mempool_hashes(m, ida, a, sizeof a, &got, &count));
+    nd_mempool_free(m);
+}
+
 static void test_reap_order(void **state) {
     (void)state;
     nd_mempool *m = NULL;
@@ -146,6 +194,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds_and_duplicates),
         cmocka_unit_test(test_get),
+        cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_reap_order),
         cmocka_unit_test(test_many),
     };
