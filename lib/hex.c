@@ -1,4 +1,4 @@
-/* lib/hex.c — lower-case hex encoding and strict hex decoding.
+/* lib/hex.c — lower-case hex encoding, decimal digits, strict hex decoding.
  *
  * Layer: lib/, the bottom. Decoders take text from outside (config files,
  * command lines, HTTP), so they validate every character and write nothing
@@ -43,6 +43,18 @@ static void hex_encode_16(const uint8_t *data, char *out) {
     _mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_unpackhi_epi8(hi, lo));
 }
 #endif
+
+size_t hm_u64_decimal(uint64_t v, char out[20]) {
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
+}
 
 void hm_hex_encode(const uint8_t *data, size_t data_len, char *out) {
     assert(out != NULL);

@@ -68,6 +68,9 @@ const char *hm_err_message(hm_err err);
 /* Writes 2*data_len lower-case hex digits and a NUL to out (capacity
  * 2*data_len+1). */
 void hm_hex_encode(const uint8_t *data, size_t data_len, char *out);
+/* Writes the decimal digits of v at out (no sign, no NUL) and returns how
+ * many (1 to 20): a number in an HTTP header or a page without printf. */
+size_t hm_u64_decimal(uint64_t v, char out[20]);
 /* Decodes exactly out_len bytes from text (upper or lower case); HM_ERR_HEX
  * if text is not exactly 2*out_len hex digits. Writes nothing on error. */
 HM_MUST_USE hm_err hm_hex_decode(const char *text, uint8_t *out, size_t out_len);

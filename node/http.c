@@ -30,16 +30,7 @@
 
 /* Writes v in decimal into out (at least 21 bytes) and NUL-terminates it. */
 static void u64_text(uint64_t v, char *out) {
-    char rev[20];
-    size_t n = 0;
-    do {
-        rev[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = rev[n - 1 - i];
-    }
-    out[n] = '\0';
+    out[hm_u64_decimal(v, out)] = '\0';
 }
 
 /* The Date header (RFC 9110 IMF-fixdate), formatted once per second: libevent

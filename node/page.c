@@ -383,20 +383,6 @@ static void subst(char *out, size_t cap, const char *template, const char *value
     put_text(out, cap, &used, mark + 2, strlen(mark + 2));
 }
 
-/* The decimal digits of v at out (no NUL); returns how many. */
-static size_t put_u64(char out[20], uint64_t v) {
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = digits[n - 1 - i];
-    }
-    return n;
-}
-
 /* "2026-11-28 10:15 UTC", as strftime("%Y-%m-%d %H:%M UTC") writes it,
  * written by hand: the counter paragraph carries one on every lookup. */
 static void format_time(uint64_t ms, char *out, size_t cap) {
@@ -408,7 +394,7 @@ static void format_time(uint64_t ms, char *out, size_t cap) {
         text[n++] = '?';
     } else {
         assert(tm.tm_year >= 70); /* t >= 0 */
-        n = put_u64(text, (uint64_t)tm.tm_year + 1900);
+        n = hm_u64_decimal((uint64_t)tm.tm_year + 1900, text);
         const int fields[4] = {tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min};
         const char seps[4] = {'-', '-', ' ', ':'};
         for (int i = 0; i < 4; i++) {
@@ -589,7 +575,7 @@ size_t nd_page_render_lookups(uint64_t count, uint64_t first_ms, nd_lang lang, c
     char text[256];
     char number[24];
     char when[64];
-    number[put_u64(number, count)] = '\0';
+    number[hm_u64_decimal(count, number)] = '\0';
     subst(text, sizeof text, W(lang, S_LOOKUPS), number);
     if (first_ms != 0) {
         format_time(first_ms, when, sizeof when);

@@ -63,6 +63,17 @@ static void test_hex(void **state) {
         }
     }
 
+    /* Decimal digits, against printf, with nothing written past them. */
+    static const uint64_t nums[] = {0, 7, 10, 99, 1000, 4294967296u, UINT64_MAX};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        char dec[21], ref[21];
+        memset(dec, 'X', sizeof dec);
+        int len = snprintf(ref, sizeof ref, "%llu", (unsigned long long)nums[i]);
+        assert_int_equal(hm_u64_decimal(nums[i], dec), (size_t)len);
+        assert_memory_equal(dec, ref, (size_t)len);
+        assert_int_equal(dec[len], 'X');
+    }
+
     uint8_t out[4] = {0};
     assert_int_equal(hm_hex_decode("0001ABff", out, sizeof out), HM_OK);
     assert_memory_equal(out, data, sizeof data);

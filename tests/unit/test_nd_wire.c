@@ -133,6 +133,13 @@ static void test_txs_malformed(void **state) {
     assert_int_equal(pos, 0);
 }
 
+/* A key whose 32 secret bytes are all seed. */
+static void key_of_seed(hm_keypair *kp, uint8_t seed) {
+    uint8_t sk[32];
+    memset(sk, seed, sizeof sk);
+    assert_int_equal(hm_keypair_from_seckey(kp, sk), HM_OK);
+}
+
 static size_t make_note(uint8_t **out, const hm_keypair *kp, uint64_t nonce) {
     hm_writer w;
     hm_writer_init_growable(&w, 4096);
@@ -148,9 +155,7 @@ static size_t make_note(uint8_t **out, const hm_keypair *kp, uint64_t nonce) {
 static void test_block_round_trip(void **state) {
     (void)state;
     hm_keypair kp;
-    uint8_t sk[32];
-    memset(sk, 7, sizeof sk);
-    assert_int_equal(hm_keypair_from_seckey(&kp, sk), HM_OK);
+    key_of_seed(&kp, 7);
     uint8_t *txs[3];
     size_t lens[3];
     for (int i = 0; i < 3; i++)
@@ -249,9 +254,7 @@ static void test_block_round_trip(void **state) {
 static void test_block_build_and_compact(void **state) {
     (void)state;
     hm_keypair kp;
-    uint8_t sk[32];
-    memset(sk, 5, sizeof sk);
-    assert_int_equal(hm_keypair_from_seckey(&kp, sk), HM_OK);
+    key_of_seed(&kp, 5);
     enum { N = 4 };
     uint8_t *txs[N];
     size_t lens[N];
@@ -342,9 +345,7 @@ static void test_block_build_and_compact(void **state) {
 static void test_block_execute_decoded(void **state) {
     (void)state;
     hm_keypair kp;
-    uint8_t sk[32];
-    memset(sk, 9, sizeof sk);
-    assert_int_equal(hm_keypair_from_seckey(&kp, sk), HM_OK);
+    key_of_seed(&kp, 9);
     enum { N = 5 };
     uint8_t *txs[N];
     size_t lens[N];
