@@ -187,7 +187,9 @@ HM_MUST_USE hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *tx, bool sig_chec
 /* The same for a tx whose records the caller already hashed with
  * ct_tx_records_hash, over these very bytes, and found to give its records
  * root (a node does so when it admits a tx to its pool): they are not hashed
- * again. leaves and chunk_roots are copied. */
+ * again, but the chunk roots must still give the records root (else the tx
+ * is refused with HM_ERR_PROOF, as a tx whose records do not match). leaves
+ * and chunk_roots are copied. */
 HM_MUST_USE hm_err ct_exec_tx_prehashed(ct_exec *x, const ct_tx *tx, bool sig_checked,
                                         const uint8_t (*leaves)[HM_HASH_LEN],
                                         const uint8_t (*chunk_roots)[HM_HASH_LEN], ct_result *res);

@@ -428,8 +428,16 @@ static hm_err records_check(ct_exec *x, const ct_tx *tx, const uint8_t (*leaves)
     if (err != HM_OK)
         return err;
     if (leaves != NULL) {
+        /* The caller's word for the leaves; the chunk roots still have to
+         * give the signed root (one hash per 16 records), so that a wrong
+         * caller is refused rather than storing other hashes. */
+        size_t chunks = ct_tx_records_chunks(tx);
+        uint8_t root[HM_HASH_LEN];
+        hm_merkle_root(chunk_roots, chunks, root);
+        if (memcmp(root, tx->records_root, HM_HASH_LEN) != 0)
+            return HM_ERR_PROOF;
         memcpy(x->leaves, leaves, (size_t)tx->record_count * HM_HASH_LEN);
-        memcpy(x->chunk_roots, chunk_roots, ct_tx_records_chunks(tx) * HM_HASH_LEN);
+        memcpy(x->chunk_roots, chunk_roots, chunks * HM_HASH_LEN);
     } else if ((err = ct_tx_records_hash(tx, x->leaves, x->chunk_roots)) != HM_OK) {
         return err;
     }

@@ -382,7 +382,8 @@ static hm_err genesis_from_json(json_t *root, nd_genesis *g, char *err, size_t e
             json_object_foreach(v, k2, v2) {
                 uint64_t tmp;
                 if (!strcmp(k2, "block_txs_max")) {
-                    if ((err_ = get_uint(v2, k2, 1, 1000000, &tmp, err, err_cap)) != HM_OK)
+                    if ((err_ = get_uint(v2, k2, 1, ND_BLOCK_TXS_LIMIT, &tmp, err, err_cap)) !=
+                        HM_OK)
                         goto out;
                     g->block_txs_max = (uint32_t)tmp;
                 } else if (!strcmp(k2, "block_bytes_max")) {

@@ -106,7 +106,14 @@ size_t nd_evalloc_cached_bytes(void) {
 }
 
 bool nd_evalloc_caches(void) {
-    return EVALLOC_CACHES;
+    if (!EVALLOC_CACHES) {
+        return false;
+    }
+    /* glibc gives 40 usable bytes for 30 asked (its class of 24 + 16) */
+    void *p = malloc(30);
+    size_t u = p != NULL ? malloc_usable_size(p) : 0;
+    free(p);
+    return u == CLASS_MIN + CLASS_STEP;
 }
 
 void nd_evalloc_install(void) {

@@ -45,7 +45,11 @@ void nd_evalloc_free(void *p);
 void nd_evalloc_drain(void);
 /* Usable bytes this thread's cache holds (for tests). */
 size_t nd_evalloc_cached_bytes(void);
-/* False when built to hand every block straight back to glibc (ASan). */
+/* False when built to hand every block straight back to glibc (ASan), or
+ * when the allocator in use does not give glibc's size classes (under
+ * valgrind, a block's usable size is what was asked): blocks are then kept
+ * only when their size happens to fall on a class, and tests that count on
+ * reuse have nothing to check. */
 bool nd_evalloc_caches(void);
 
 #endif

@@ -103,7 +103,9 @@ static void route_txs_batch(nd_node *n, struct evhttp_request *req, const char *
         return;
     }
     const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-    if (!ctype || strncmp(ctype, "application/octet-stream", 24) != 0) {
+    /* the media type, with parameters after a ';' allowed */
+    if (!ctype || strncmp(ctype, "application/octet-stream", 24) != 0 ||
+        (ctype[24] != '\0' && ctype[24] != ';' && ctype[24] != ' ')) {
         nd_http_reply_error(req, 415, "unsupported_media_type",
                             "a batch is sent as application/octet-stream");
         return;
@@ -135,7 +137,9 @@ static void route_txs_batch(nd_node *n, struct evhttp_request *req, const char *
         assert(err == HM_OK); /* batch_check walked the same bytes */
         uint8_t id[HM_HASH_LEN];
         err = nd_node_submit_tx(n, tx, tx_len, id);
-        bool has_id = err == HM_OK || err == HM_ERR_EXISTS;
+        /* the id is known (non-zero) once the tx decoded, whatever came after */
+        static const uint8_t no_id[HM_HASH_LEN];
+        bool has_id = memcmp(id, no_id, HM_HASH_LEN) != 0;
         if (err == HM_OK)
             accepted++;
         ok = ok && verdict_append(out, i == 0, err, id, has_id);

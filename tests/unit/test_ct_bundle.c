@@ -121,6 +121,7 @@ static void fill_bundle(fixture *f, ct_bundle *b) {
     const uint8_t *rec_ptrs[BATCH_RECORDS];
     size_t rec_lens[BATCH_RECORDS];
     uint8_t leaves[BATCH_RECORDS][HM_HASH_LEN];
+    memset(recs, 0, sizeof recs); /* the text fills 19 of each record's 24 bytes */
     for (uint32_t i = 0; i < BATCH_RECORDS; i++) {
         snprintf((char *)recs[i], sizeof recs[i], "record-%03u-payload", i);
         rec_ptrs[i] = recs[i];
