@@ -134,8 +134,8 @@ static void conn_close(load_conn *c) {
 }
 
 /* The request on c ended: status is the HTTP status, 0 when the connection
- * failed before an answer came; taken is how many of a batch's txs the node
- * admitted (from its answer's "accepted"), -1 for a single tx. */
+ * failed before an answer came; taken is the "accepted" count a batch's
+ * answer opened with, -1 when there was none. */
 static void submitted(load_conn *c, int status, long taken) {
     load_state *ls = c->ls;
     assert(c->busy && c->in_flight > 0);
@@ -143,9 +143,9 @@ static void submitted(load_conn *c, int status, long taken) {
     uint32_t n = c->in_flight, ok = 0;
     c->in_flight = 0;
     ls->done += n;
-    if (taken >= 0 && status == 202)
+    if (ls->batch > 1 && status == 202 && taken >= 0)
         ok = (uint32_t)taken <= n ? (uint32_t)taken : n;
-    else if (taken < 0 && (status == 202 || status == 409))
+    else if (ls->batch == 1 && (status == 202 || status == 409))
         ok = n; /* 409: a retry of a tx the node already has counts as accepted */
     ls->accepted += ok;
     ls->rejected += n - ok;
@@ -225,7 +225,7 @@ static void conn_read(struct bufferevent *bev, void *arg) {
     if (r < 0 || !c->busy || evbuffer_get_length(in) > 0)
         close = true; /* not one answer to the one request in flight */
     if (c->busy)
-        submitted(c, r > 0 ? status : 0, c->ls->batch > 1 ? (r > 0 ? taken : 0) : -1);
+        submitted(c, r > 0 ? status : 0, r > 0 ? taken : -1);
     if (close)
         conn_close(c);
     send_more(c->ls);
@@ -242,7 +242,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg) {
      * flight is lost, and the next one connects again */
     conn_close(c);
     if (c->busy)
-        submitted(c, 0, c->ls->batch > 1 ? 0 : -1);
+        submitted(c, 0, -1);
     send_more(c->ls);
 }
 
@@ -277,7 +277,7 @@ static void submit_batch(load_state *ls, load_conn *c, uint32_t n) {
     c->busy = true;
     c->in_flight = n;
     if (!c->bev && !conn_open(ls, c)) {
-        submitted(c, 0, 0);
+        submitted(c, 0, -1);
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -294,7 +294,7 @@ static void submit_batch(load_state *ls, load_conn *c, uint32_t n) {
     }
     if (!ok) {
         conn_close(c);
-        submitted(c, 0, 0);
+        submitted(c, 0, -1);
     }
 }
 

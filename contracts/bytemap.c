@@ -187,15 +187,13 @@ static ct_bytemap_node *node_new(ct_bytemap *m, const uint8_t *key, size_t key_l
     return fresh;
 }
 
-#define PATH_MAX_DEPTH CT_BYTEMAP_DEPTH_MAX
-
 /* One descent: finds key's node, or creates it where the search ends and
  * rebalances back up only as far as the subtree heights change (an AVL
  * insertion changes at most one rotation's worth; above a subtree whose
  * height did not change, nothing does). */
 hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_bytemap_node **out) {
     assert(key_len <= CT_KEY_MAX);
-    ct_bytemap_node **path[PATH_MAX_DEPTH]; /* the links followed, root first */
+    ct_bytemap_node **path[CT_BYTEMAP_DEPTH_MAX]; /* the links followed, root first */
     size_t depth = 0;
     ct_bytemap_node **link = &m->root;
     while (*link != NULL) {
@@ -205,7 +203,7 @@ hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_byt
             *out = n;
             return HM_OK;
         }
-        assert(depth < PATH_MAX_DEPTH);
+        assert(depth < CT_BYTEMAP_DEPTH_MAX);
         path[depth++] = link;
         link = c < 0 ? &n->left : &n->right;
     }
@@ -232,20 +230,14 @@ hm_err ct_bytemap_slot(ct_bytemap *m, const uint8_t *key, size_t key_len, ct_byt
  * cache miss), which then cost less than walking all of it. */
 #define SORTED_REBUILD_FACTOR 8
 
-/* The nodes of the subtree n, in order, into out; returns how many. */
-static size_t flatten(ct_bytemap_node *n, ct_bytemap_node **out) {
-    ct_bytemap_node *stack[PATH_MAX_DEPTH];
-    size_t depth = 0, count = 0;
-    while (n != NULL || depth > 0) {
-        while (n != NULL) {
-            assert(depth < PATH_MAX_DEPTH);
-            stack[depth++] = n;
-            n = n->left;
-        }
-        n = stack[--depth];
-        out[count++] = n;
-        n = n->right;
-    }
+/* The nodes of m, in order, into out; returns how many. */
+static size_t flatten(ct_bytemap *m, ct_bytemap_node **out) {
+    ct_bytemap_iter it;
+    ct_bytemap_iter_init(&it, m, NULL, 0, NULL, 0);
+    size_t count = 0;
+    const ct_bytemap_node *n;
+    while ((n = ct_bytemap_iter_next(&it)) != NULL)
+        out[count++] = (ct_bytemap_node *)n; /* m is the caller's to relink */
     return count;
 }
 
@@ -288,7 +280,7 @@ hm_err ct_bytemap_slots_sorted(ct_bytemap *m, const ct_write_ref *w, size_t n,
     /* The old nodes go to the back, the merge writes from the front: at
      * every step it has taken j old nodes and i <= n keys and writes slot
      * i + j <= n + j, never past the next old node it has yet to read. */
-    size_t got = flatten(m->root, all + n);
+    size_t got = flatten(m, all + n);
     assert(got == old);
     (void)got;
     size_t i = 0, j = 0, k = 0, fresh = 0;
@@ -401,25 +393,13 @@ const ct_bytemap_node *ct_bytemap_iter_next(ct_bytemap_iter *it) {
     return n;
 }
 
-/* In-order walk of [start, end); returns false when the visitor stopped. */
-static bool walk(ct_bytemap_node *n, const uint8_t *start, size_t start_len, const uint8_t *end,
-                 size_t end_len, ct_bytemap_walk_fn fn, void *arg) {
-    while (n != NULL) {
-        bool above_start =
-            start == NULL || ct_key_compare(n->key, n->key_len, start, start_len) >= 0;
-        bool below_end = end == NULL || ct_key_compare(n->key, n->key_len, end, end_len) < 0;
-        if (above_start && !walk(n->left, start, start_len, end, end_len, fn, arg))
-            return false;
-        if (above_start && below_end && !fn(arg, n))
-            return false;
-        if (!below_end)
-            return true;
-        n = n->right;
-    }
-    return true;
-}
-
 bool ct_bytemap_walk(const ct_bytemap *m, const uint8_t *start, size_t start_len,
                      const uint8_t *end, size_t end_len, ct_bytemap_walk_fn fn, void *arg) {
-    return walk(m->root, start, start_len, end, end_len, fn, arg);
+    ct_bytemap_iter it;
+    ct_bytemap_iter_init(&it, m, start, start_len, end, end_len);
+    const ct_bytemap_node *n;
+    while ((n = ct_bytemap_iter_next(&it)) != NULL)
+        if (!fn(arg, n))
+            return false;
+    return true;
 }

@@ -91,6 +91,10 @@ HM_MUST_USE hm_err ct_tx_decode(const uint8_t *data, size_t data_len, ct_tx *tx)
  * when the node's verify cache already saw this id) and that the records hash
  * to records_root. HM_ERR_BAD_SIG, HM_ERR_PROOF. */
 HM_MUST_USE hm_err ct_tx_check(const ct_tx *tx, const char *chain_id, bool sig_checked);
+/* The signature part of ct_tx_check alone (a keyless tx passes):
+ * HM_ERR_BAD_SIG, HM_ERR_BAD_KEY. For callers that check the records with
+ * ct_tx_records_hash, which keeps the hashes. */
+HM_MUST_USE hm_err ct_tx_check_sig(const ct_tx *tx, const char *chain_id);
 /* How many chunk roots ct_tx_records_hash writes: one per CT_CHUNK_LEAVES
  * (16) records, rounded up; 0 for a tx without records. */
 size_t ct_tx_records_chunks(const ct_tx *tx);
@@ -189,7 +193,7 @@ HM_MUST_USE hm_err ct_exec_tx_decoded(ct_exec *x, const ct_tx *tx, bool sig_chec
  * root (a node does so when it admits a tx to its pool): they are not hashed
  * again, but the chunk roots must still give the records root (else the tx
  * is refused with HM_ERR_PROOF, as a tx whose records do not match). leaves
- * and chunk_roots are copied. */
+ * and chunk_roots are read during the call, not kept. */
 HM_MUST_USE hm_err ct_exec_tx_prehashed(ct_exec *x, const ct_tx *tx, bool sig_checked,
                                         const uint8_t (*leaves)[HM_HASH_LEN],
                                         const uint8_t (*chunk_roots)[HM_HASH_LEN], ct_result *res);

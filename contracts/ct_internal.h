@@ -232,6 +232,11 @@ HM_MUST_USE hm_err ct_result_encode(const ct_result *res, uint64_t height, hm_wr
 hm_err ct_refuse(ct_result *res, hm_err code, uint32_t rule, uint32_t index, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Whether chunk_roots (ct_tx_records_chunks of them) give tx's records
+ * root: HM_OK or HM_ERR_PROOF. */
+HM_MUST_USE hm_err ct_tx_chunk_roots_check(const ct_tx *tx,
+                                           const uint8_t (*chunk_roots)[HM_HASH_LEN]);
+
 /* The hashes the executor computed once when it checked tx's records root:
  * the leaf hash of every record and the root of every aligned chunk of
  * CT_CHUNK_LEAVES leaves. Borrowed: valid while tx executes. false when x has

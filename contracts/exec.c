@@ -53,8 +53,12 @@ struct ct_exec {
     uint8_t (*leaves)[HM_HASH_LEN];
     uint8_t (*chunk_roots)[HM_HASH_LEN];
     size_t leaves_cap, chunk_roots_cap;
+    /* The record hashes of the tx executing (ct_exec_tx_hashes): views of
+     * the buffers above, or of the caller's for ct_exec_tx_prehashed; NULL
+     * but from records_check to the end of that tx. */
+    const uint8_t (*tx_leaves)[HM_HASH_LEN];
+    const uint8_t (*tx_chunk_roots)[HM_HASH_LEN];
     uint8_t hashes_tx_id[HM_HASH_LEN];
-    bool hashes_valid;
     bool in_tx;
     bool ended; /* end_block ran */
     base_cached base_cache[BASE_CACHE_SLOTS];
@@ -417,41 +421,38 @@ static hm_err hashes_reserve(ct_exec *x, const ct_tx *tx) {
 /* Checks that tx's records hash to its signed records root, as ct_tx_check
  * does, keeping what the contracts need again: every leaf hash and the root
  * of every aligned chunk of CT_CHUNK_LEAVES leaves (ct_tx_records_hash).
- * With leaves given (prehashed by the caller over these bytes), copies them
- * instead. Nothing is hashed twice per tx. HM_ERR_PROOF when the roots
- * differ; HM_ERR_NOMEM. */
+ * With leaves given (prehashed by the caller over these bytes), uses them
+ * for the tx instead; their chunk roots must still give the signed root
+ * (one hash per 16 records), so that a wrong caller is refused rather than
+ * storing other hashes. Nothing is hashed twice per tx. HM_ERR_PROOF when
+ * the roots differ; HM_ERR_NOMEM. */
 static hm_err records_check(ct_exec *x, const ct_tx *tx, const uint8_t (*leaves)[HM_HASH_LEN],
                             const uint8_t (*chunk_roots)[HM_HASH_LEN]) {
-    assert(tx->has_records);
-    x->hashes_valid = false;
-    hm_err err = hashes_reserve(x, tx);
-    if (err != HM_OK)
-        return err;
+    assert(tx->has_records && x->tx_leaves == NULL);
+    hm_err err;
     if (leaves != NULL) {
-        /* The caller's word for the leaves; the chunk roots still have to
-         * give the signed root (one hash per 16 records), so that a wrong
-         * caller is refused rather than storing other hashes. */
-        size_t chunks = ct_tx_records_chunks(tx);
-        uint8_t root[HM_HASH_LEN];
-        hm_merkle_root(chunk_roots, chunks, root);
-        if (memcmp(root, tx->records_root, HM_HASH_LEN) != 0)
-            return HM_ERR_PROOF;
-        memcpy(x->leaves, leaves, (size_t)tx->record_count * HM_HASH_LEN);
-        memcpy(x->chunk_roots, chunk_roots, chunks * HM_HASH_LEN);
-    } else if ((err = ct_tx_records_hash(tx, x->leaves, x->chunk_roots)) != HM_OK) {
-        return err;
+        if ((err = ct_tx_chunk_roots_check(tx, chunk_roots)) != HM_OK)
+            return err;
+    } else {
+        if ((err = hashes_reserve(x, tx)) != HM_OK ||
+            (err = ct_tx_records_hash(tx, x->leaves, x->chunk_roots)) != HM_OK)
+            return err;
+        leaves = (const uint8_t(*)[HM_HASH_LEN])x->leaves;
+        chunk_roots = (const uint8_t(*)[HM_HASH_LEN])x->chunk_roots;
     }
     memcpy(x->hashes_tx_id, tx->id, HM_HASH_LEN);
-    x->hashes_valid = true;
+    x->tx_leaves = leaves;
+    x->tx_chunk_roots = chunk_roots;
     return HM_OK;
 }
 
 bool ct_exec_tx_hashes(const ct_exec *x, const ct_tx *tx, const uint8_t (**leaves)[HM_HASH_LEN],
                        const uint8_t (**chunk_roots)[HM_HASH_LEN]) {
-    if (!x->hashes_valid || !tx->has_records || memcmp(x->hashes_tx_id, tx->id, HM_HASH_LEN) != 0)
+    if (x->tx_leaves == NULL || !tx->has_records ||
+        memcmp(x->hashes_tx_id, tx->id, HM_HASH_LEN) != 0)
         return false;
-    *leaves = (const uint8_t(*)[HM_HASH_LEN])x->leaves;
-    *chunk_roots = (const uint8_t(*)[HM_HASH_LEN])x->chunk_roots;
+    *leaves = x->tx_leaves;
+    *chunk_roots = x->tx_chunk_roots;
     return true;
 }
 
@@ -518,14 +519,12 @@ static hm_err exec_tx(ct_exec *x, const ct_tx *txp, bool sig_checked,
     if (err != HM_ERR_NOT_FOUND)
         return err;
 
-    /* A tx that fails this check was not authored as it stands: the id does
-     * not cover the records, so anyone can pair a genuine head and signature
-     * with altered records. Spending the id here would let them burn the
-     * genuine tx for good; like a malformed tx, it is refused and writes
-     * nothing. */
-    ct_tx head_only = tx; /* the signature here; the records by records_check */
-    head_only.has_records = false;
-    err = ct_tx_check(&head_only, x->ctx.chain_id, sig_checked);
+    /* The signature, then the records (records_check). A tx that fails
+     * this check was not authored as it stands: the id does not cover the
+     * records, so anyone can pair a genuine head and signature with
+     * altered records. Spending the id here would let them burn the genuine
+     * tx for good; like a malformed tx, it is refused and writes nothing. */
+    err = sig_checked ? HM_OK : ct_tx_check_sig(&tx, x->ctx.chain_id);
     if (err == HM_OK && tx.has_records) {
         err = records_check(x, &tx, leaves, chunk_roots);
         if (err == HM_ERR_NOMEM)
@@ -544,8 +543,10 @@ static hm_err exec_tx(ct_exec *x, const ct_tx *txp, bool sig_checked,
         err = ct_member_lookup(x, &tx.signer, &member);
         if (err == HM_OK)
             signer = &member;
-        else if (err != HM_ERR_NOT_FOUND)
+        else if (err != HM_ERR_NOT_FOUND) {
+            x->tx_leaves = NULL; /* the hashes are this tx's alone */
             return err;
+        }
     }
     if (!keyless && signer == NULL && tx.type != CT_TX_NOTE) {
         (void)ct_refuse(res, HM_ERR_DENIED, 0, 0, "signer is not a member, or was revoked");
@@ -554,7 +555,7 @@ static hm_err exec_tx(ct_exec *x, const ct_tx *txp, bool sig_checked,
         err = dispatch(x, &tx, signer, res);
         if (err != HM_OK) {
             tx_rollback(x);
-            x->hashes_valid = false;
+            x->tx_leaves = NULL;
             return err;
         }
         if (res->code != HM_OK)
@@ -563,7 +564,7 @@ static hm_err exec_tx(ct_exec *x, const ct_tx *txp, bool sig_checked,
             tx_commit(x);
     }
 
-    x->hashes_valid = false; /* they belong to this tx alone */
+    x->tx_leaves = NULL; /* the hashes are this tx's alone */
 
     uint8_t buf[256];
     hm_writer w;

@@ -357,7 +357,6 @@ static hm_err next_batch_number(ct_exec *x, uint64_t *out) {
 typedef struct {
     const uint8_t (*leaves)[HM_HASH_LEN];      /* one per record */
     const uint8_t (*chunk_roots)[HM_HASH_LEN]; /* one per CT_CHUNK_LEAVES records */
-    uint8_t (*owned)[HM_HASH_LEN];             /* when computed here: free it */
 } batch_hashes;
 
 /* Stores what makes each record of tx provable alone: the chunk roots (one
@@ -375,7 +374,7 @@ static hm_err batch_store(ct_exec *x, const ct_tx *tx, const batch_hashes *h, bo
     if (err != HM_OK)
         return err;
     uint32_t n = tx->record_count;
-    uint32_t chunks = (n + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES;
+    uint32_t chunks = (uint32_t)ct_tx_records_chunks(tx);
     hm_writer meta;
     hm_writer_init_growable(&meta, 128 + (size_t)chunks * HM_HASH_LEN);
     hm_put_u8(&meta, (uint8_t)tx->type);
@@ -415,33 +414,13 @@ static hm_err batch_store(ct_exec *x, const ct_tx *tx, const batch_hashes *h, bo
 }
 
 /* Leaf hashes and chunk roots of tx's records: the executor's, which it
- * computed once checking the records root; else (a caller that did not go
- * through ct_exec_tx) computed here into h->owned. */
+ * computed (or was handed) checking the records root before any contract
+ * ran. */
 static hm_err batch_hashes_get(ct_exec *x, const ct_tx *tx, batch_hashes *h) {
     memset(h, 0, sizeof *h);
-    if (ct_exec_tx_hashes(x, tx, &h->leaves, &h->chunk_roots))
-        return HM_OK;
-    uint32_t n = tx->record_count;
-    uint32_t chunks = (n + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES;
-    uint8_t(*buf)[HM_HASH_LEN] = malloc(((size_t)n + chunks) * HM_HASH_LEN);
-    if (buf == NULL)
-        return HM_ERR_NOMEM;
-    size_t pos = 0;
-    const uint8_t *rec = NULL;
-    size_t rec_len = 0;
-    uint32_t i = 0;
-    while (i < n && ct_tx_record_next(tx, &pos, &rec, &rec_len))
-        hm_merkle_leaf_hash(rec, rec_len, buf[i++]);
-    assert(i == n);
-    for (uint32_t c = 0; c < chunks; c++) {
-        uint32_t first = c * CT_CHUNK_LEAVES;
-        uint32_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
-        hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(buf + first), count, buf[n + c]);
-    }
-    h->owned = buf;
-    h->leaves = (const uint8_t(*)[HM_HASH_LEN])buf;
-    h->chunk_roots = (const uint8_t(*)[HM_HASH_LEN])(buf + n);
-    return HM_OK;
+    bool have = ct_exec_tx_hashes(x, tx, &h->leaves, &h->chunk_roots);
+    assert(have); /* every tx with records went through records_check */
+    return have ? HM_OK : HM_ERR_IO;
 }
 
 /* ------------------------------------------------------ prefix, product */
@@ -632,22 +611,19 @@ static bool stored_visit(void *arg, const uint8_t *key, size_t key_len, const ui
     (void)val_len;
     stored_scan *s = arg;
     size_t before = s->next;
-    bool match = false;
     /* Batch keys below the stored key are not stored; equal ones are. */
     while (s->next < s->end) {
         const batch_item *it = &s->items[s->order[s->next]];
         int c = ct_key_compare(it->key, it->key_len, key, key_len);
         if (c > 0)
             break;
-        if (c == 0) {
+        if (c == 0)
             stored_note(s, s->order[s->next]);
-            match = true;
-        }
         s->next++;
     }
     if (s->next == s->end)
-        return false; /* all settled */
-    if (match || s->next > before) {
+        return false;       /* all settled */
+    if (s->next > before) { /* some settled, a match among them or not */
         s->misses = 0;
         return true;
     }
@@ -752,12 +728,11 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
         return err;
     uint64_t batch = 0;
     err = batch_store(x, tx, &hashes, false, &batch);
-    free(hashes.owned);
     if (err != HM_OK)
         return err;
 
     const size_t n = tx->record_count;
-    const size_t chunks = (n + CT_CHUNK_LEAVES - 1) / CT_CHUNK_LEAVES;
+    const size_t chunks = ct_tx_records_chunks(tx);
     const size_t bi_key_max = 5 + HM_PUBKEY_LEN + ITEM_KEY_MAX, chunk_key_len = 4 + 8 + 4;
     const size_t vals_cap = tx->records_len + n * ITEM_VALUE_FRESH_HEAD_MAX;
     const size_t keys_cap = n * (bi_key_max + ITEM_KEY_MAX) + chunks * chunk_key_len;
@@ -780,12 +755,11 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
     size_t pos = 0, vals_len = 0, checked = 0;
     const uint8_t *rec = NULL;
     size_t rec_len = 0;
-    bool refused = false;
-    for (uint32_t i = 0; !refused && ct_tx_record_next(tx, &pos, &rec, &rec_len); i++) {
+    /* a refused record ends the loop: checked < n tells it afterwards */
+    for (uint32_t i = 0; ct_tx_record_next(tx, &pos, &rec, &rec_len); i++) {
         ct_item_record ir;
         err = ct_item_record_decode(rec, rec_len, &ir);
         if (err != HM_OK) {
-            refused = true;
             (void)ct_refuse(res, err, CT_RULE_BODY, i, "record %u: not a valid item record: %s", i,
                             hm_err_message(err));
             break;
@@ -796,7 +770,6 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
             if (err != HM_OK && err != HM_ERR_NOT_FOUND)
                 goto out;
             if (err == HM_ERR_NOT_FOUND || memcmp(owner.bytes, me.bytes, HM_PUBKEY_LEN) != 0) {
-                refused = true;
                 (void)ct_refuse(res, HM_ERR_DENIED, CT_RULE_PREFIX_OWNER, i,
                                 "record %u: GTIN %s does not carry a prefix of the signer", i,
                                 ir.gtin);
@@ -805,7 +778,6 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
             ct_member_id powner;
             err = product_read(&from, ir.gtin, &powner, cached_hash, NULL, NULL);
             if (err == HM_ERR_NOT_FOUND) {
-                refused = true;
                 (void)ct_refuse(res, HM_ERR_NOT_FOUND, CT_RULE_NO_PRODUCT, i,
                                 "record %u: GTIN %s has no product metadata", i, ir.gtin);
                 break;
@@ -815,7 +787,6 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
             memcpy(cached_gtin, ir.gtin, sizeof cached_gtin);
         }
         if (memcmp(ir.product_hash, cached_hash, HM_HASH_LEN) != 0) {
-            refused = true;
             (void)ct_refuse(res, HM_ERR_CONFLICT, CT_RULE_PRODUCT_HASH, i,
                             "record %u: product hash is not that of GTIN %s's metadata", i,
                             ir.gtin);
@@ -843,7 +814,7 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
         vals_len += w.len;
         checked = i + 1;
     }
-    assert(refused || checked == n);
+    assert(checked <= n);
 
     /* The earliest record, among those checked, whose item is stored or
      * repeats an earlier record's. */
@@ -862,14 +833,13 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
         repeat = stored;
     if (repeat < checked) {
         const batch_item *it = &b.items[repeat];
-        refused = true;
         (void)ct_refuse(res, HM_ERR_CONFLICT, CT_RULE_ITEM_EXISTS, (uint32_t)repeat,
                         "record %u: item %.*s/%.*s is already registered", (unsigned)repeat,
                         CT_GTIN_LEN, (const char *)it->key + 4, (int)it->key[4 + CT_GTIN_LEN],
                         (const char *)it->key + 4 + CT_GTIN_LEN + 1);
     }
-    if (refused) {
-        err = HM_OK;
+    if (checked < n || repeat < checked) {
+        err = HM_OK; /* refused above */
         goto out;
     }
 
@@ -1383,7 +1353,6 @@ static hm_err apply_events(ct_exec *x, const ct_tx *tx, const ct_member *signer,
         return err;
     uint64_t batch = 0;
     err = batch_store(x, tx, &hashes, true, &batch);
-    free(hashes.owned);
     if (err != HM_OK)
         return err;
     ct_event_record *ev = malloc(sizeof *ev);

@@ -6,6 +6,7 @@
  * is in ct.h and docs/transactions.md. Never trusts a length it has not
  * bounded; never allocates. */
 #include "ct.h"
+#include "ct_internal.h"
 #include "ct_provenance.h"
 
 #include <assert.h>
@@ -106,15 +107,24 @@ void ct_tx_leaf_hash(const ct_tx *tx, uint8_t out[HM_HASH_LEN]) {
     hm_merkle_leaf_hash(tx->head, tx->head_len + HM_SIG_LEN, out);
 }
 
+hm_err ct_tx_check_sig(const ct_tx *tx, const char *chain_id) {
+    if (tx == NULL || chain_id == NULL)
+        return HM_ERR_ARG;
+    if (memcmp(tx->signer.bytes, zero32, 32) == 0)
+        return HM_OK; /* keyless: the decoder saw the signature is all zero */
+    hm_err err = hm_verify(&tx->signer, HM_PURPOSE_TX, chain_id, tx->head, tx->head_len, &tx->sig);
+    if (err != HM_OK)
+        return err == HM_ERR_BAD_KEY ? HM_ERR_BAD_KEY : HM_ERR_BAD_SIG;
+    return HM_OK;
+}
+
 hm_err ct_tx_check(const ct_tx *tx, const char *chain_id, bool sig_checked) {
     if (tx == NULL || chain_id == NULL)
         return HM_ERR_ARG;
-    bool keyless = memcmp(tx->signer.bytes, zero32, 32) == 0;
-    if (!keyless && !sig_checked) {
-        hm_err err =
-            hm_verify(&tx->signer, HM_PURPOSE_TX, chain_id, tx->head, tx->head_len, &tx->sig);
+    if (!sig_checked) {
+        hm_err err = ct_tx_check_sig(tx, chain_id);
         if (err != HM_OK)
-            return err == HM_ERR_BAD_KEY ? HM_ERR_BAD_KEY : HM_ERR_BAD_SIG;
+            return err;
     }
     if (tx->has_records) {
         hm_merkle_builder b;
@@ -152,15 +162,19 @@ hm_err ct_tx_records_hash(const ct_tx *tx, uint8_t (*leaves)[HM_HASH_LEN],
     while (i < n && ct_tx_record_next(tx, &pos, &rec, &rec_len))
         hm_merkle_leaf_hash(rec, rec_len, leaves[i++]);
     assert(i == n); /* the decoder checked the count */
-    /* each aligned chunk is a subtree of the RFC 9162 tree, so the root
-     * over the chunk roots is the records root */
     for (size_t c = 0; c < chunks; c++) {
         size_t first = c * CT_CHUNK_LEAVES;
         size_t count = n - first < CT_CHUNK_LEAVES ? n - first : CT_CHUNK_LEAVES;
         hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])(leaves + first), count, chunk_roots[c]);
     }
+    return ct_tx_chunk_roots_check(tx, (const uint8_t(*)[HM_HASH_LEN])chunk_roots);
+}
+
+hm_err ct_tx_chunk_roots_check(const ct_tx *tx, const uint8_t (*chunk_roots)[HM_HASH_LEN]) {
+    /* each aligned chunk is a subtree of the RFC 9162 tree, so the root
+     * over the chunk roots is the records root */
     uint8_t root[HM_HASH_LEN];
-    hm_merkle_root((const uint8_t(*)[HM_HASH_LEN])chunk_roots, chunks, root);
+    hm_merkle_root(chunk_roots, ct_tx_records_chunks(tx), root);
     return memcmp(root, tx->records_root, HM_HASH_LEN) == 0 ? HM_OK : HM_ERR_PROOF;
 }
 

@@ -1,5 +1,6 @@
-/* node/evalloc.c — libevent's allocator in hallmarkd: glibc's malloc with a
- * larger per-thread cache of small freed blocks (node/evalloc.h says why).
+/* node/evalloc.c — hallmarkd's allocator settings: glibc's tuning for large
+ * blocks, and libevent's allocator, glibc's malloc with a larger per-thread
+ * cache of small freed blocks (node/evalloc.h says why).
  *
  * Layer: node/. Never: hand out a block smaller than asked, keep a block
  * that is not a plain glibc block of a known size class, or keep more than
@@ -114,6 +115,23 @@ bool nd_evalloc_caches(void) {
     size_t u = p != NULL ? malloc_usable_size(p) : 0;
     free(p);
     return u == CLASS_MIN + CLASS_STEP;
+}
+
+/* Keeps the allocator from handing a batch's buffers back to the kernel.
+ * By default glibc serves a block above its mmap threshold (128 KiB, raised
+ * dynamically only up to the size of the last such block freed) with its own
+ * mapping and returns the heap top once 128 KiB of it is free; a batch of
+ * 100,000 records allocates and frees many buffers of several MiB (the tx,
+ * leaf hashes, sorted keys, the WriteBatch), so each block paid for fresh
+ * zeroed pages again. Heap blocks up to 32 MiB (the largest threshold glibc
+ * allows) and trimming only past 64 MiB of free top keep those pages mapped
+ * for the next batch (bench_prov_node: page faults and system time about
+ * halved). The cost: up to 64 MiB of freed memory may stay resident after
+ * a burst, and a freed block below 32 MiB inside the heap is reused rather
+ * than unmapped (docs/operations.md, "Memory allocator settings"). */
+void nd_malloc_tune(void) {
+    (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    (void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 }
 
 void nd_evalloc_install(void) {

@@ -30,6 +30,10 @@
 /* Makes libevent allocate through the three functions below. Must run
  * before any other libevent call (libevent's rule); call it once. */
 void nd_evalloc_install(void);
+/* glibc's settings for large blocks that hallmarkd (and the benchmarks that
+ * stand for it) start with: heap blocks up to 32 MiB, trimming past 64 MiB
+ * (node/evalloc.c says why). */
+void nd_malloc_tune(void);
 
 /* malloc(n), served from this thread's cache when it holds a block of a
  * size class that fits n. NULL when out of memory. */

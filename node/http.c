@@ -154,6 +154,15 @@ uint8_t *nd_http_read_body(struct evhttp_request *req, size_t *len) {
     return out;
 }
 
+void nd_http_tx_refusal(hm_err err, const char **code, const char **message) {
+    *code = err == HM_ERR_FULL     ? "mempool_full"
+            : err == HM_ERR_EXISTS ? "duplicate"
+                                   : hm_err_name(err);
+    *message = err == HM_ERR_FULL     ? "the mempool is full, retry later"
+               : err == HM_ERR_EXISTS ? "this tx is already pending or committed"
+                                      : hm_err_message(err);
+}
+
 int nd_http_status_for(hm_err err) {
     switch (err) {
     case HM_OK:
@@ -327,13 +336,8 @@ static void route_txs(nd_node *n, struct evhttp_request *req, const char *rest, 
         free(body);
         if (err != HM_OK) {
             int status = nd_http_status_for(err);
-            /* the two refusals that are about the node, not the bytes */
-            const char *code = err == HM_ERR_FULL     ? "mempool_full"
-                               : err == HM_ERR_EXISTS ? "duplicate"
-                                                      : hm_err_name(err);
-            const char *msg = err == HM_ERR_FULL     ? "the mempool is full, retry later"
-                              : err == HM_ERR_EXISTS ? "this tx is already pending or committed"
-                                                     : hm_err_message(err);
+            const char *code, *msg;
+            nd_http_tx_refusal(err, &code, &msg);
             json_t *j = json_pack("{s:s, s:s}", "error", code, "message", msg);
             if (j && err == HM_ERR_EXISTS)
                 json_object_set_new(j, "tx", hex_json(id, HM_HASH_LEN));
@@ -423,9 +427,7 @@ static void route_blocks(nd_node *n, struct evhttp_request *req, const char *res
         nd_http_reply_error(req, 500, "internal", "store read failed");
         return;
     }
-    hm_err err = nd_block_decode(raw, raw_len, UINT32_MAX, &b);
-    free(raw);
-    if (err != HM_OK) {
+    if (nd_block_take(raw, raw_len, UINT32_MAX, &b) != HM_OK) {
         nd_http_reply_error(req, 500, "internal", "stored block does not decode");
         return;
     }

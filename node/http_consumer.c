@@ -371,16 +371,21 @@ static size_t ref_victim(const cache_ref *refs, size_t n) {
     return pick;
 }
 
-/* The slot holding key (*hit true), else the one to fill. */
-static size_t ref_find(const cache_ref *refs, size_t n, uint64_t key, bool *hit) {
+/* The slot holding key, or n when none does. */
+static size_t ref_lookup(const cache_ref *refs, size_t n, uint64_t key) {
     for (size_t i = 0; i < n; i++) {
         if (refs[i].key == key) {
-            *hit = true;
             return i;
         }
     }
-    *hit = false;
-    return ref_victim(refs, n);
+    return n;
+}
+
+/* The slot holding key (*hit true), else the one to fill. */
+static size_t ref_find(const cache_ref *refs, size_t n, uint64_t key, bool *hit) {
+    size_t i = ref_lookup(refs, n, key);
+    *hit = i < n;
+    return *hit ? i : ref_victim(refs, n);
 }
 
 static hm_err get_block(consumer_api *api, uint64_t height, const ct_bundle_block **out) {
@@ -1028,9 +1033,8 @@ static hm_err bundle_json_text(consumer_api *api, const ct_bundle *b, char **out
         blocks[i] = (ct_bundle_json_piece){NULL, 0};
         /* A kept slot of a height holds that height's committed block, the
          * one the bundle copied (committed blocks never change). */
-        bool hit = false;
-        size_t k = ref_find(api->block_refs, BLOCK_CACHE_SIZE, b->blocks[i].header.height, &hit);
-        if (hit && api->blocks[k].json != NULL) {
+        size_t k = ref_lookup(api->block_refs, BLOCK_CACHE_SIZE, b->blocks[i].header.height);
+        if (k < BLOCK_CACHE_SIZE && api->blocks[k].json != NULL) {
             blocks[i] = (ct_bundle_json_piece){api->blocks[k].json, api->blocks[k].json_len};
         }
     }

@@ -24,19 +24,6 @@
  * one request holds the event loop (about 30 ms of signature checks). */
 #define ND_TXS_BATCH_MAX 1024u
 
-/* The code a refusal carries, as POST /v1/txs names it. */
-static const char *refusal_code(hm_err err) {
-    return err == HM_ERR_FULL     ? "mempool_full"
-           : err == HM_ERR_EXISTS ? "duplicate"
-                                  : hm_err_name(err);
-}
-
-static const char *refusal_message(hm_err err) {
-    return err == HM_ERR_FULL     ? "the mempool is full, retry later"
-           : err == HM_ERR_EXISTS ? "this tx is already pending or committed"
-                                  : hm_err_message(err);
-}
-
 /* Counts the entries of body, refusing it (with a reply) when it is not a
  * whole batch of 1..ND_TXS_BATCH_MAX non-empty txs. */
 static bool batch_check(struct evhttp_request *req, const uint8_t *body, size_t len,
@@ -81,8 +68,9 @@ static bool verdict_append(struct evbuffer *out, bool first, hm_err err,
         return evbuffer_add_printf(out, "%s{\"tx\":\"%s\"}", sep, hex) >= 0;
     /* Codes and messages are the node's own constant texts; jansson writes
      * them as JSON all the same, so that no text can break the answer. */
-    json_t *j =
-        json_pack("{s:s, s:s}", "error", refusal_code(err), "message", refusal_message(err));
+    const char *code, *message;
+    nd_http_tx_refusal(err, &code, &message);
+    json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
     if (j && has_id)
         json_object_set_new(j, "tx", json_string(hex));
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;

@@ -4,7 +4,6 @@
  * logging and runs the node until SIGINT/SIGTERM. Never holds node logic:
  * that lives in node/node.c. Exit codes: 0 clean shutdown, 1 runtime
  * failure, 2 usage or config error, 3 data directory in use. */
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,37 +51,9 @@ static int dump_votes(const nd_config *cfg) {
     return e == HM_OK ? 0 : 1;
 }
 
-/* Keeps the allocator from handing a batch's buffers back to the kernel.
- * By default glibc serves a block above its mmap threshold (128 KiB, raised
- * dynamically only up to the size of the last such block freed) with its own
- * mapping and returns the heap top once 128 KiB of it is free; a batch of
- * 100,000 records allocates and frees many buffers of several MiB (the tx,
- * leaf hashes, sorted keys, the WriteBatch), so each block paid for fresh
- * zeroed pages again. Heap blocks up to 32 MiB (the largest threshold glibc
- * allows) and trimming only past 64 MiB of free top keep those pages mapped
- * for the next batch (bench_prov_node: page faults and system time about
- * halved). The cost: up to 64 MiB of freed memory may stay resident after
- * a burst, and a freed block below 32 MiB inside the heap is reused rather
- * than unmapped (docs/operations.md, "Memory allocator settings"). */
-static void malloc_tune(void) {
-    (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-    (void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
-}
-
-/* libevent allocates through node/evalloc.c: glibc's malloc with a larger
- * cache of small freed blocks than glibc's own per-thread cache (seven per
- * size), which the fifty-odd blocks libevent allocates and frees around
- * every HTTP answer overflowed (docs/operations.md, "Memory allocator
- * settings"). Every block is still a glibc block, so what libevent hands
- * out is released with free() as before. Must run before any other
- * libevent call. */
-static void libevent_alloc_tune(void) {
-    nd_evalloc_install();
-}
-
 int main(int argc, char **argv) {
-    libevent_alloc_tune();
-    malloc_tune();
+    nd_evalloc_install(); /* before any other libevent call */
+    nd_malloc_tune();
     const char *config_path = NULL;
     bool votes = false;
     for (int i = 1; i < argc; i++) {

@@ -97,8 +97,7 @@ bool nd_mempool_get(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const ui
 bool nd_mempool_hashes(const nd_mempool *m, const uint8_t id[HM_HASH_LEN], const uint8_t *tx,
                        size_t tx_len, const uint8_t (**hashes)[HM_HASH_LEN], size_t *hash_count) {
     const mp_entry *e = *find_slot(m, id);
-    if (!e || e->hash_count == 0 || e->tx_len != tx_len ||
-        (e->tx != tx && memcmp(e->tx, tx, tx_len) != 0))
+    if (!e || e->hash_count == 0 || e->tx_len != tx_len || memcmp(e->tx, tx, tx_len) != 0)
         return false;
     *hashes = (const uint8_t(*)[HM_HASH_LEN])(e->tx + e->tx_len);
     *hash_count = e->hash_count;

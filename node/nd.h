@@ -224,6 +224,10 @@ uint8_t *nd_http_read_body(struct evhttp_request *req, size_t *len);
 /* HTTP status for an hm_err from a submission or decoder (400, 404, 409, 413,
  * 503, 500). */
 int nd_http_status_for(hm_err err);
+/* The error code and message of a submitted tx that was not admitted: the
+ * two refusals that are about the node, not the bytes, have names of their
+ * own ("mempool_full", "duplicate"); the others are hm_err's. */
+void nd_http_tx_refusal(hm_err err, const char **code, const char **message);
 
 /* What nd_http_query_lookup found. */
 typedef enum {

@@ -78,6 +78,9 @@ HM_MUST_USE hm_err nd_block_encode(const hm_block_header *h, const uint8_t *cons
 /* Decodes a block, taking a copy of data; free with nd_block_clear(). */
 HM_MUST_USE hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_max,
                                    nd_block *b);
+/* The same for a malloc'd raw (a block just read from the store), which b
+ * takes instead of copying it: freed with b, or here on failure. */
+HM_MUST_USE hm_err nd_block_take(uint8_t *raw, size_t raw_len, uint32_t tx_count_max, nd_block *b);
 void nd_block_clear(nd_block *b);
 /* Encodes header + txs (as nd_block_encode) straight into b, which then owns
  * the bytes and views into them, as after nd_block_decode of the same bytes:
@@ -376,7 +379,8 @@ struct nd_node {
      * on_compact_proposal): u16 msg_len | msg | compact, as received */
     uint8_t *held_compact;
     size_t held_compact_len;
-    int held_from; /* validator index of the peer that sent it */
+    int held_from;         /* validator index of the peer that sent it */
+    uint32_t held_missing; /* its txs not pooled at the last try */
     struct event *held_timer;
     /* tx tree leaves of recently proven committed blocks (node.c,
      * nd_node_tx_inclusion_proof): immutable once committed */

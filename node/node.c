@@ -253,9 +253,7 @@ static hm_err admit_tx(nd_node *n, const uint8_t *txb, size_t tx_len, uint8_t id
         return HM_ERR_EXISTS;
     /* the one signature check for this tx on this node: pool membership is
      * the verify cache that block execution consults */
-    ct_tx head_only = tx;
-    head_only.has_records = false;
-    if ((err = ct_tx_check(&head_only, n->g.chain_id, false)) != HM_OK)
+    if ((err = ct_tx_check_sig(&tx, n->g.chain_id)) != HM_OK)
         return err;
     if (!tx.has_records)
         return nd_mempool_add(n->mempool, tx.id, txb, tx_len);
@@ -353,9 +351,7 @@ static nd_pending_block *pending_load(nd_node *n, const uint8_t id[HM_HASH_LEN])
     if (nd_store_get_proposed(n->store, n->tip.height + 1, id, &raw, &len) != HM_OK)
         return NULL;
     nd_block b;
-    hm_err err = nd_block_decode(raw, len, n->g.block_txs_max, &b);
-    free(raw);
-    if (err != HM_OK)
+    if (nd_block_take(raw, len, n->g.block_txs_max, &b) != HM_OK)
         return NULL;
     pb = pending_slot(n);
     pb->block = b;
@@ -427,16 +423,17 @@ static hm_err execute(nd_node *n, const hm_block_header *h, const ct_tx *txs, ui
     if (err != HM_OK)
         return err;
     for (uint32_t i = 0; i < tx_count; i++) {
-        /* the verify cache: a pooled tx had its signature checked when this
-         * node admitted it; any other is checked here, once */
-        bool checked = nd_mempool_contains(n->mempool, txs[i].id);
-        /* and the record hashes of a pooled tx, when the block carries its
-         * very bytes */
+        /* the record hashes of a pooled tx, when the block carries its very
+         * bytes; and the verify cache: a pooled tx had its signature checked
+         * when this node admitted it; any other is checked here, once */
         const uint8_t(*hashes)[HM_HASH_LEN] = NULL;
         size_t hash_count = 0;
+        bool prehashed =
+            txs[i].has_records && nd_mempool_hashes(n->mempool, txs[i].id, txs[i].head,
+                                                    tx_bytes_len(&txs[i]), &hashes, &hash_count);
+        bool checked = prehashed || nd_mempool_contains(n->mempool, txs[i].id);
         ct_result res;
-        if (txs[i].has_records && nd_mempool_hashes(n->mempool, txs[i].id, txs[i].head,
-                                                    tx_bytes_len(&txs[i]), &hashes, &hash_count)) {
+        if (prehashed) {
             assert(hash_count == txs[i].record_count + ct_tx_records_chunks(&txs[i]));
             err = ct_exec_tx_prehashed(x, &txs[i], checked, hashes, hashes + txs[i].record_count,
                                        &res);
@@ -1343,19 +1340,15 @@ static void proposal_fetch(nd_node *n, nd_peer *p, const cs_msg *m) {
     (void)nd_net_send(p, ND_MSG_GET_PROPOSAL, m->proposal.block_id, HM_HASH_LEN);
 }
 
-/* Splits u16 msg_len | msg | rest; false (the frame rejected) when malformed. */
-static bool consensus_frame_split(nd_node *n, nd_peer *p, const uint8_t *data, size_t len,
-                                  const uint8_t **msg, size_t *msg_len, const uint8_t **rest,
-                                  size_t *rest_len) {
-    if (len < 2) {
-        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+/* Splits u16 msg_len | msg | rest (a consensus or compact proposal
+ * frame); false when malformed. */
+static bool consensus_frame_split(const uint8_t *data, size_t len, const uint8_t **msg,
+                                  size_t *msg_len, const uint8_t **rest, size_t *rest_len) {
+    if (len < 2)
         return false;
-    }
     *msg_len = ((size_t)data[0] << 8) | data[1];
-    if (*msg_len > CS_MSG_MAX || 2 + *msg_len > len) {
-        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
+    if (*msg_len > CS_MSG_MAX || 2 + *msg_len > len)
         return false;
-    }
     *msg = data + 2;
     *rest = data + 2 + *msg_len;
     *rest_len = len - 2 - *msg_len;
@@ -1382,8 +1375,10 @@ static void consensus_feed_peer(nd_node *n, const uint8_t *msg, size_t msg_len) 
 static void on_consensus_msg(nd_node *n, nd_peer *p, const uint8_t *data, size_t len) {
     const uint8_t *msg, *block;
     size_t msg_len, block_len;
-    if (!consensus_frame_split(n, p, data, len, &msg, &msg_len, &block, &block_len))
+    if (!consensus_frame_split(data, len, &msg, &msg_len, &block, &block_len)) {
+        nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
         return;
+    }
     if (block_len) {
         cs_msg m;
         if (cs_msg_decode(msg, msg_len, &m) != HM_OK || m.type != CS_MSG_PROPOSAL) {
@@ -1435,21 +1430,18 @@ typedef enum {
 static compact_result compact_take(nd_node *n, const uint8_t *data, size_t len, cs_msg *m,
                                    uint32_t *missing) {
     *missing = 0;
-    if (len < 2)
-        return COMPACT_BAD;
-    size_t msg_len = ((size_t)data[0] << 8) | data[1];
-    if (msg_len > CS_MSG_MAX || 2 + msg_len > len)
-        return COMPACT_BAD;
-    const uint8_t *msg = data + 2;
-    if (cs_msg_decode(msg, msg_len, m) != HM_OK || m->type != CS_MSG_PROPOSAL)
+    const uint8_t *msg, *compact;
+    size_t msg_len, compact_len;
+    if (!consensus_frame_split(data, len, &msg, &msg_len, &compact, &compact_len) ||
+        cs_msg_decode(msg, msg_len, m) != HM_OK || m->type != CS_MSG_PROPOSAL)
         return COMPACT_BAD;
     if (proposal_block_wanted(n, m)) {
         hm_block_header h;
         const uint8_t(*ids)[HM_HASH_LEN] = NULL;
         uint32_t count = 0;
         uint8_t id[HM_HASH_LEN];
-        if (nd_compact_decode(msg + msg_len, len - 2 - msg_len, n->g.block_txs_max, &h, &ids,
-                              &count) != HM_OK ||
+        if (nd_compact_decode(compact, compact_len, n->g.block_txs_max, &h, &ids, &count) !=
+                HM_OK ||
             hm_block_header_hash(&h, id) != HM_OK ||
             memcmp(id, m->proposal.block_id, HM_HASH_LEN) != 0)
             return COMPACT_BAD;
@@ -1523,13 +1515,21 @@ static void held_timer_cb(evutil_socket_t fd, short what, void *arg) {
     held_fetch(arg);
 }
 
-/* After txs joined the pool from a peer: the held proposal may be whole. */
-static void held_retry(nd_node *n) {
+/* After admitted txs joined the pool from a peer: the held proposal may be
+ * whole, though not before as many txs came as it missed at the last try. */
+static void held_retry(nd_node *n, uint32_t admitted) {
+    if (!n->held_compact)
+        return;
+    if (admitted < n->held_missing) {
+        n->held_missing -= admitted;
+        return;
+    }
     cs_msg m;
     uint32_t missing = 0;
-    if (n->held_compact &&
-        compact_take(n, n->held_compact, n->held_compact_len, &m, &missing) != COMPACT_MISSING)
+    if (compact_take(n, n->held_compact, n->held_compact_len, &m, &missing) != COMPACT_MISSING)
         held_clear(n);
+    else
+        n->held_missing = missing;
 }
 
 /* A compact proposal (ND_MSG_PROPOSAL_IDS): the block is rebuilt from the
@@ -1566,6 +1566,7 @@ static void on_compact_proposal(nd_node *n, nd_peer *p, const uint8_t *data, siz
     memcpy(n->held_compact, data, len);
     n->held_compact_len = len;
     n->held_from = nd_peer_validator_index(p);
+    n->held_missing = missing;
     struct timeval tv = {0, ND_COMPACT_WAIT_MS * 1000};
     evtimer_add(n->held_timer, &tv);
 }
@@ -1700,7 +1701,7 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
         break;
     case ND_MSG_TX:
         if (admit_peer_tx(n, p, payload, len)) {
-            held_retry(n);
+            held_retry(n, 1);
             maybe_build_deferred(n);
         }
         break;
@@ -1709,14 +1710,14 @@ static void on_message(void *arg, nd_peer *p, uint8_t type, const uint8_t *paylo
          * signature checks run back to back */
         size_t pos = 0, tx_len = 0;
         const uint8_t *tx = NULL;
-        bool any = false;
+        uint32_t admitted = 0;
         hm_err err;
         while ((err = nd_txs_next(payload, len, &pos, &tx, &tx_len)) == HM_OK)
-            any |= admit_peer_tx(n, p, tx, tx_len);
+            admitted += admit_peer_tx(n, p, tx, tx_len);
         if (err != HM_ERR_NOT_FOUND)
             nd_net_reject(n->net, p, ND_REJECT_MESSAGE, false);
-        if (any) {
-            held_retry(n);
+        if (admitted) {
+            held_retry(n, admitted);
             maybe_build_deferred(n);
         }
         break;

@@ -85,7 +85,8 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
      * in a block without a binary search) and are stored uncompressed (a
      * block-cache miss is then a read, not a read and a Snappy
      * decompression). The table factory copies its options, so these are
-     * released here; the filter policy and the cache are shared. */
+     * released here; the cache is shared, and the filter policy is one of
+     * its own (the options take ownership of the policy they are given). */
     rocksdb_block_based_table_options_t *state_table = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_filter_policy(state_table,
                                                   rocksdb_filterpolicy_create_bloom_full(10));

@@ -18,8 +18,7 @@ hm_err nd_node_block_read(nd_node *n, uint64_t height, nd_block *out) {
     if (err != HM_OK) {
         return err;
     }
-    err = nd_block_decode(raw, len, n->g.block_txs_max, out);
-    free(raw);
+    err = nd_block_take(raw, len, n->g.block_txs_max, out);
     /* A stored block that does not decode is damage, not bad input. */
     return err == HM_OK ? HM_OK : HM_ERR_IO;
 }

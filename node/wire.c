@@ -10,7 +10,10 @@
 
 #include "nd_int.h"
 
-static hm_err block_parse(uint8_t *raw, size_t data_len, uint32_t tx_count_max, nd_block *b);
+/* A compact proposal with the most txs any genesis allows fits its frame,
+ * whose length the header carries in 32 bits. */
+static_assert((uint64_t)2 + CS_MSG_MAX + ND_COMPACT_MAX <= UINT32_MAX,
+              "a PROPOSAL_IDS frame's maximum fits the frame header");
 
 uint32_t nd_frame_max(uint8_t type) {
     switch (type) {
@@ -124,7 +127,7 @@ hm_err nd_block_build(const hm_block_header *h, const uint8_t *const *txs, const
     if (err != HM_OK)
         return err;
     /* the views are found by reading the encoding back, as a receiver does */
-    return block_parse(raw, raw_len, tx_count, b);
+    return nd_block_take(raw, raw_len, tx_count, b);
 }
 
 void nd_block_clear(nd_block *b) {
@@ -143,12 +146,15 @@ hm_err nd_block_decode(const uint8_t *data, size_t data_len, uint32_t tx_count_m
     if (!raw)
         return HM_ERR_NOMEM;
     memcpy(raw, data, data_len);
-    return block_parse(raw, data_len, tx_count_max, b);
+    return nd_block_take(raw, data_len, tx_count_max, b);
 }
 
-/* Parses raw[0..data_len) into b, which takes raw (freed on failure too). */
-static hm_err block_parse(uint8_t *raw, size_t data_len, uint32_t tx_count_max, nd_block *b) {
+hm_err nd_block_take(uint8_t *raw, size_t data_len, uint32_t tx_count_max, nd_block *b) {
     memset(b, 0, sizeof *b);
+    if (data_len > ND_BLOCK_BYTES_MAX) {
+        free(raw);
+        return HM_ERR_TOO_LONG;
+    }
     b->raw = raw;
     b->raw_len = data_len;
     hm_reader r;

@@ -110,17 +110,8 @@ assert r[2] == {"tx": sys.argv[2], "error": "duplicate",
 PY
 id2=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][0]['tx'])" \
     "$CL_DIR/ans")
-cl_wait_tx_any() { # until v4 knows ID as committed (whatever the contract said)
-    local j
-    for _ in $(seq 1 300); do
-        j=$(curl -s --max-time 2 "$(cl_url v4)/v1/txs/$1" || true)
-        [ "$(echo "$j" | cl_field status)" = committed ] && return 0
-        sleep 0.1
-    done
-    cl_fail "tx $1 not committed on v4: $j"
-}
-cl_wait_tx_any "$id1"
-cl_wait_tx_any "$id2"
+cl_wait_tx "$id1" v4 any
+cl_wait_tx "$id2" v4 any
 curl -s "$(cl_url v2)/metrics" | grep -q '^hallmark_rejected_total{source="tx"' ||
     cl_fail "the batch's refusals are not counted in /metrics"
 cl_log "ok"

@@ -261,14 +261,19 @@ static void test_bytemap_slots_sorted(void **state) {
             assert_int_equal(m.nodes, before);
 
             size_t existing = 0;
-            for (size_t i = 0; i < n; i++)
-                existing += ct_bytemap_find(&m, w[i].key, w[i].key_len) != NULL;
+            static bool was[KEYS];
+            for (size_t i = 0; i < n; i++) {
+                was[i] = ct_bytemap_find(&m, w[i].key, w[i].key_len) != NULL;
+                existing += was[i];
+            }
             assert_int_equal(ct_bytemap_slots_sorted(&m, w, n, out), HM_OK);
             assert_int_equal(m.nodes, before + n - existing);
             avl_check(m.root);
             for (size_t i = 0; i < n; i++) {
                 assert_ptr_equal(out[i], ct_bytemap_find(&m, w[i].key, w[i].key_len));
-                if (out[i]->state == CT_SLOT_SET)
+                /* old slots kept with their values, new ones absent */
+                assert_int_equal(out[i]->state, was[i] ? CT_SLOT_SET : CT_SLOT_ABSENT);
+                if (was[i])
                     assert_memory_equal(out[i]->val, w[i].key, w[i].key_len);
             }
             /* In order, each key once: as many as the map counts. */
@@ -526,9 +531,22 @@ static void test_state_put_sorted_same_as_puts(void **state) {
         }
         for (size_t i = 1; i < n; i++)
             assert_true(ct_key_compare(w[i - 1].key, w[i - 1].key_len, w[i].key, w[i].key_len) < 0);
-        if (n >= 2) {
-            ct_write_ref swapped[2] = {w[1], w[0]};
-            assert_int_equal(ct_state_put_sorted(b.x, swapped, 2), HM_ERR_ARG);
+        /* two keys nothing else writes, out of order: refused, and neither
+         * written */
+        uint8_t odd[2][12];
+        ct_write_ref swapped[2];
+        for (int k = 0; k < 2; k++) {
+            swapped[k].key = odd[k];
+            swapped[k].key_len = sorted_test_key(6002 - (uint64_t)k, odd[k]);
+            swapped[k].val = (const uint8_t *)"x";
+            swapped[k].val_len = 1;
+        }
+        assert_int_equal(ct_state_put_sorted(b.x, swapped, 2), HM_ERR_ARG);
+        for (int k = 0; k < 2; k++) {
+            uint8_t *v = NULL;
+            size_t vl = 0;
+            assert_int_equal(ct_state_get(b.x, odd[k], swapped[k].key_len, &v, &vl),
+                             HM_ERR_NOT_FOUND);
         }
         for (size_t i = 0; i < n; i++)
             assert_int_equal(ct_state_put(a.x, w[i].key, w[i].key_len, w[i].val, w[i].val_len),
