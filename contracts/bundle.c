@@ -136,10 +136,26 @@ void ct_bundle_clear(ct_bundle *b) {
     b->blocks = NULL;
 }
 
+/* Copies a certificate's signatures in use only: the struct has room for
+ * HM_VALIDATORS_MAX of them (8.7 KB), a network of four fills 3 or 4, and
+ * a consumer lookup adds a block or two to its bundle. Everything that reads
+ * a certificate stops at count. */
+static void cert_copy(hm_cert *dst, const hm_cert *src) {
+    assert(src->count <= HM_VALIDATORS_MAX);
+    dst->height = src->height;
+    dst->round = src->round;
+    memcpy(dst->block_id, src->block_id, HM_HASH_LEN);
+    dst->count = src->count;
+    memcpy(dst->sigs, src->sigs, src->count * sizeof src->sigs[0]);
+}
+
 hm_err ct_bundle_add_block(ct_bundle *b, const hm_block_header *header, const hm_cert *cert,
                            uint32_t *index) {
     if (b == NULL || header == NULL || cert == NULL || index == NULL) {
         return HM_ERR_ARG;
+    }
+    if (cert->count > HM_VALIDATORS_MAX) {
+        return HM_ERR_BAD_VALUE;
     }
     uint32_t pos = 0;
     while (pos < b->block_count && b->blocks[pos].header.height < header->height) {
@@ -164,7 +180,7 @@ hm_err ct_bundle_add_block(ct_bundle *b, const hm_block_header *header, const hm
     b->blocks = grown;
     memmove(&b->blocks[pos + 1], &b->blocks[pos], (b->block_count - pos) * sizeof *grown);
     b->blocks[pos].header = *header;
-    b->blocks[pos].cert = *cert;
+    cert_copy(&b->blocks[pos].cert, cert);
     b->block_count++;
     for (uint32_t i = 0; i < b->entry_count; i++) {
         if (b->entries[i].block >= pos) {

@@ -145,7 +145,10 @@ static const ai_def *ai_lookup(const char *ai, size_t len) {
         return NULL;
     }
     for (size_t i = 0; i < sizeof ai_table / sizeof ai_table[0]; i++) {
-        if (strlen(ai_table[i].ai) == len && memcmp(ai_table[i].ai, ai, len) == 0) {
+        /* every AI has two digits or more: the first two rule out nearly
+         * every entry without measuring it */
+        const char *t = ai_table[i].ai;
+        if (t[0] == ai[0] && t[1] == ai[1] && strlen(t) == len && memcmp(t, ai, len) == 0) {
             return &ai_table[i];
         }
     }
@@ -897,9 +900,8 @@ hm_err ct_gs1_dl_item_uri(const char *stem, const char *gtin, const char *serial
     if (reason == NULL) {
         reason = &reason_sink;
     }
-    ct_gs1_ai ais[2];
+    ct_gs1_ai ais[1];
     memset(ais, 0, sizeof ais);
-    memcpy(ais[0].ai, "01", 3);
     hm_err err = ct_gtin_normalize(gtin, ais[0].value, reason);
     if (err != HM_OK) {
         return err;
@@ -908,7 +910,31 @@ hm_err ct_gs1_dl_item_uri(const char *stem, const char *gtin, const char *serial
     if (err != HM_OK) {
         return err;
     }
-    memcpy(ais[1].ai, "21", 3);
-    memcpy(ais[1].value, serial, strlen(serial) + 1);
-    return ct_gs1_dl_generate(stem, ais, 2, out, out_cap, reason);
+    /* Checked as above, a GTIN and a serial make the URI that
+     * ct_gs1_dl_generate() would make of them (the key, then AI 21, its one
+     * qualifier), written here without the generic qualifier search: this
+     * runs for every consumer lookup. */
+    if (stem == NULL) {
+        stem = "https://id.gs1.org";
+    }
+    size_t stem_len = strnlen(stem, CT_GS1_DL_STEM_MAX + 1);
+    if (stem_len > CT_GS1_DL_STEM_MAX) {
+        *reason = "the stem is too long";
+        return HM_ERR_TOO_LONG;
+    }
+    if (stem_len > 0 && stem[stem_len - 1] == '/') {
+        stem_len--;
+    }
+    size_t pos = 0;
+    if (out_cap == 0 || !append(out, out_cap, &pos, stem, stem_len) ||
+        !append(out, out_cap, &pos, "/01/", 4) ||
+        !append(out, out_cap, &pos, ais[0].value, CT_GTIN_LEN) ||
+        !append(out, out_cap, &pos, "/21/", 4) || !append_escaped(out, out_cap, &pos, serial)) {
+        if (out_cap > 0) {
+            out[0] = '\0';
+        }
+        *reason = "the URI does not fit";
+        return HM_ERR_FULL;
+    }
+    return HM_OK;
 }

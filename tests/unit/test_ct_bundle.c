@@ -517,6 +517,42 @@ static void test_path_bits_and_misuse(void **state) {
     assert_int_equal(ct_bundle_decode(junk, sizeof junk, &b), HM_ERR_UNKNOWN_TYPE);
 }
 
+/* A block's certificate is copied up to its count; one that claims more
+ * signatures than any validator set holds is refused, and nothing added. */
+static void test_add_block_cert_copy(void **state) {
+    fixture *f = *state;
+    ct_bundle b;
+    assert_int_equal(ct_bundle_init(&b, CHAIN, &f->vset), HM_OK);
+    hm_block_header h;
+    memset(&h, 0, sizeof h);
+    h.height = 3;
+    hm_cert *cert = calloc(1, sizeof *cert);
+    assert_non_null(cert);
+    cert->height = 3;
+    cert->round = 1;
+    memset(cert->block_id, 0xab, HM_HASH_LEN);
+    cert->count = HM_VALIDATORS_MAX + 1;
+    uint32_t blk = 99;
+    assert_int_equal(ct_bundle_add_block(&b, &h, cert, &blk), HM_ERR_BAD_VALUE);
+    assert_int_equal(b.block_count, 0);
+    assert_int_equal(blk, 99);
+    cert->count = 2;
+    for (uint32_t i = 0; i < 2; i++) {
+        cert->sigs[i].validator_index = i + 1;
+        memset(cert->sigs[i].sig.bytes, (int)(0x10 + i), HM_SIG_LEN);
+    }
+    assert_int_equal(ct_bundle_add_block(&b, &h, cert, &blk), HM_OK);
+    assert_int_equal(blk, 0);
+    const hm_cert *kept = &b.blocks[0].cert;
+    assert_int_equal(kept->height, 3);
+    assert_int_equal(kept->round, 1);
+    assert_int_equal(kept->count, 2);
+    assert_memory_equal(kept->block_id, cert->block_id, HM_HASH_LEN);
+    assert_memory_equal(kept->sigs, cert->sigs, 2 * sizeof cert->sigs[0]);
+    free(cert);
+    ct_bundle_clear(&b);
+}
+
 static void test_genesis_parse(void **state) {
     fixture *f = *state;
     char text[2048];
@@ -576,7 +612,8 @@ int main(void) {
         cmocka_unit_test(test_valid_bundle_verifies), cmocka_unit_test(test_every_byte_flip_fails),
         cmocka_unit_test(test_wrong_genesis_fails),   cmocka_unit_test(test_bad_certificates_fail),
         cmocka_unit_test(test_json_round_trip),       cmocka_unit_test(test_path_bits_and_misuse),
-        cmocka_unit_test(test_genesis_parse),         cmocka_unit_test(test_reset_reuse),
+        cmocka_unit_test(test_genesis_parse),         cmocka_unit_test(test_add_block_cert_copy),
+        cmocka_unit_test(test_reset_reuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -293,6 +293,38 @@ static void test_item_uri_and_path(void **state) {
     char tiny[10];
     assert_int_equal(ct_gs1_dl_item_uri(NULL, "9520123456788", "A", tiny, sizeof tiny, &why),
                      HM_ERR_FULL);
+    /* The item URI is written directly: it must be what the generic
+     * generator makes of the same two AIs, for every serial character GS1
+     * allows (escaped or not), for each kind of stem, and on every length
+     * of buffer the generator's URI does or does not fit. */
+    static const char *const stems[] = {NULL, "", "https://hm.example", "https://hm.example/",
+                                        "https://hm.example/x/"};
+    static const char *const serials[] = {"B0001234", "A1/2", "!\"%&'()*+,-./:;<=>?_", "0",
+                                          "ABCDEFGHIJKLMNOPQRST"};
+    for (size_t si = 0; si < sizeof stems / sizeof stems[0]; si++) {
+        for (size_t ri = 0; ri < sizeof serials / sizeof serials[0]; ri++) {
+            ct_gs1_ai ais[2];
+            memset(ais, 0, sizeof ais);
+            memcpy(ais[0].ai, "01", 3);
+            memcpy(ais[0].value, "09520123456788", 15);
+            memcpy(ais[1].ai, "21", 3);
+            snprintf(ais[1].value, sizeof ais[1].value, "%s", serials[ri]);
+            char want[CT_GS1_DL_URI_MAX];
+            assert_int_equal(ct_gs1_dl_generate(stems[si], ais, 2, want, sizeof want, &why), HM_OK);
+            assert_int_equal(
+                ct_gs1_dl_item_uri(stems[si], "9520123456788", serials[ri], uri, sizeof uri, &why),
+                HM_OK);
+            assert_string_equal(uri, want);
+            size_t need = strlen(want) + 1;
+            assert_int_equal(
+                ct_gs1_dl_item_uri(stems[si], "9520123456788", serials[ri], uri, need, &why),
+                HM_OK);
+            assert_string_equal(uri, want);
+            assert_int_equal(
+                ct_gs1_dl_item_uri(stems[si], "9520123456788", serials[ri], uri, need - 1, &why),
+                HM_ERR_FULL);
+        }
+    }
 
     ct_gs1_dl dl;
     ct_gs1_dl_options zs = {.zero_suppressed_gtin = true};
