@@ -64,7 +64,8 @@ typedef struct {
 
 /* A parsed Digital Link: ais[0] is the primary key, ais[1..path_ai_count)
  * its key qualifiers from the path, the rest the query's data attributes in
- * URI order. gtin/serial/lot are copies of AIs 01/21/10 ("" when absent). */
+ * URI order; slots from ai_count on hold nothing to read. gtin/serial/lot
+ * are copies of AIs 01/21/10 ("" when absent). */
 typedef struct {
     uint32_t ai_count;
     uint32_t path_ai_count;

@@ -467,7 +467,13 @@ static hm_err dl_parse_parts(const char *path, size_t path_len, const char *quer
     if (opt == NULL) {
         opt = &strict;
     }
-    memset(out, 0, sizeof *out);
+    /* Only what ai_count does not cover: the 64 AI slots (6 KB) are
+     * written as AIs are added, and nothing reads one past ai_count. */
+    out->ai_count = 0;
+    out->path_ai_count = 0;
+    out->gtin[0] = '\0';
+    out->serial[0] = '\0';
+    out->lot[0] = '\0';
     if (path_len == 0 || path[0] != '/') {
         *reason = "the URI has no path";
         return HM_ERR_BAD_VALUE;
