@@ -153,7 +153,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 $(FUZZ_FLAGS) $(CPPFLAGS_ALL) $(shell pkg-config --cflags $(PKG_ALL)) -c $< -o $@
 $(FUZZ): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
-        $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(HM_SRC) $(CS_SRC) $(CT_SRC) node/wire.c)
+        $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(HM_SRC) $(CS_SRC) $(CT_SRC) node/wire.c node/lane_req.c)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LIBS_CT)
 
 fuzz-build: $(FUZZ)

@@ -23,12 +23,21 @@
 #include "cli.h"
 
 #define GENESIS_NODES_MAX 64
+/* Ports of a generated network, from --base-port P: validators' APIs at
+ * P..P+63 and observers' at P+50..P+65 (more than 50 validators would meet
+ * the observers' ports: a limit of the scheme from before resolvers),
+ * validators' peer listeners at P+100..P+163 (observers listen for no
+ * peers: they dial), and validators' resolvers (resolver_listen) at
+ * P+180..P+243, apart from all of them. */
+#define RESOLVER_PORT_OFFSET 180
+#define BASE_PORT_MAX (65535 - RESOLVER_PORT_OFFSET - GENESIS_NODES_MAX)
 
 static const cli_opt init_opts[] = {
     {"validators", "N", "number of validators (1..64, default 4)"},
     {"observers", "N", "number of observer nodes (0..16, default 0)"},
     {"out", "DIR", "folder to create (must not exist or be empty)"},
-    {"base-port", "P", "first HTTP port (default 7000); peer ports start at P+100"},
+    {"base-port", "P",
+     "first HTTP port (default 7000); peer ports start at P+100, resolver ports at P+180"},
     {"chain-id", "ID", "chain id (default hallmark-local)"},
     {"host", "IP", "address nodes listen on and dial (default 127.0.0.1)"},
     {NULL, NULL, NULL},
@@ -161,8 +170,8 @@ static int genesis_init(int argc, char **argv) {
     if (cli_arg(&a, "observers") && !cli_parse_u64(cli_arg(&a, "observers"), 16, &observers))
         return cli_usage_error(&init_spec, "--observers must be 0..16");
     if (cli_arg(&a, "base-port") &&
-        (!cli_parse_u64(cli_arg(&a, "base-port"), 65535 - 200, &base_port) || base_port < 1024))
-        return cli_usage_error(&init_spec, "--base-port must be 1024..65335");
+        (!cli_parse_u64(cli_arg(&a, "base-port"), BASE_PORT_MAX, &base_port) || base_port < 1024))
+        return cli_usage_error(&init_spec, "--base-port must be 1024..%d", BASE_PORT_MAX);
     if (cli_check_chain_id(chain_id) != HM_OK)
         return CLI_EXIT_USAGE;
     if (strlen(out) > 900 || strlen(host) > 64)
@@ -235,17 +244,20 @@ static int genesis_init(int argc, char **argv) {
     /* node configs */
     for (uint32_t i = 0; i < total; i++) {
         bool is_val = i < validators;
-        char name[16], http[96], peer[96];
+        char name[16], http[96], peer[96], resolver[96];
         uint32_t k = is_val ? i : i - (uint32_t)validators;
         snprintf(name, sizeof name, is_val ? "v%u" : "o%u", k + 1);
         snprintf(http, sizeof http, "%s:%u", host, (unsigned)(base_port + (is_val ? 0 : 50) + k));
         snprintf(peer, sizeof peer, "%s:%u", host, (unsigned)(base_port + 100 + k));
+        snprintf(resolver, sizeof resolver, "%s:%u", host,
+                 (unsigned)(base_port + RESOLVER_PORT_OFFSET + k));
         json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name, "data_dir",
                               "data", "genesis", "../genesis.json", "tls_cert", "tls.crt",
                               "tls_key", "tls.key", "http_listen", http, "log_level", "info");
         if (is_val) {
             json_object_set_new(c, "consensus_key", json_string("consensus.key"));
             json_object_set_new(c, "peer_listen", json_string(peer));
+            json_object_set_new(c, "resolver_listen", json_string(resolver));
             json_t *obs = json_array();
             for (uint32_t j = (uint32_t)validators; j < total; j++)
                 json_array_append_new(obs, hex_string(fps[j], HM_HASH_LEN));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/util.h>
 #include <jansson.h>
 
 #include "nd_int.h"
@@ -139,14 +140,24 @@ static hm_err config_from_json(json_t *root, const char *base_dir, nd_config *c,
         } else if (!strcmp(key, "tls_key")) {
             err_ =
                 get_path(v, key, base_dir, c->tls_key_path, sizeof c->tls_key_path, err, err_cap);
-        } else if (!strcmp(key, "peer_listen") || !strcmp(key, "http_listen")) {
-            char *dst = key[0] == 'p' ? c->peer_listen : c->http_listen;
+        } else if (!strcmp(key, "peer_listen") || !strcmp(key, "http_listen") ||
+                   !strcmp(key, "resolver_listen")) {
+            char *dst = key[0] == 'p'   ? c->peer_listen
+                        : key[0] == 'h' ? c->http_listen
+                                        : c->resolver_listen;
             err_ = get_text(v, key, dst, ND_ADDR_MAX + 1, err, err_cap);
             char host[ND_ADDR_MAX + 1];
             uint16_t port;
             if (err_ == HM_OK && dst[0] &&
                 nd_split_hostport(dst, host, sizeof host, &port) != HM_OK)
                 err_ = fail(err, err_cap, "%s must be host:port", key);
+            /* The lane binds the address as given (nd_lane_start): a host
+             * name would pass the split above and only fail at start. */
+            struct sockaddr_storage ss;
+            int sslen = (int)sizeof ss;
+            if (err_ == HM_OK && key[0] == 'r' && dst[0] &&
+                evutil_parse_sockaddr_port(dst, (struct sockaddr *)&ss, &sslen) != 0)
+                err_ = fail(err, err_cap, "%s must be a numeric IP:port", key);
         } else if (!strcmp(key, "observers")) {
             if (!json_is_array(v) || json_array_size(v) > ND_OBSERVERS_MAX) {
                 err_ = fail(err, err_cap, "observers must be an array of at most %d fingerprints",

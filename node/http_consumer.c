@@ -7,6 +7,11 @@
  *   GET  /v1/items/{gtin}/{serial}/qr.svg                  QR of the item's URI
  *   GET  /v1/proofs/{tx id hex}/{record index}             one record's bundle
  *
+ * The Digital Link paths (/01/...) are also served on the resolver listener
+ * (resolver_listen, node/lane.c), which this module opens: one function
+ * (answer_dl) builds each answer from the request's fields for both ports,
+ * so that both send the same bytes.
+ *
  * Layer: node/. Reads committed state through contracts/ct_provenance.h and
  * the chain through nd.h; renders with node/page.c; builds bundles with
  * contracts/ct_bundle.h. The lookup counter is node-local memory (not
@@ -37,6 +42,7 @@
 #include "ct_bundle.h"
 #include "ct_gs1.h"
 #include "nd.h"
+#include "lane.h"
 #include "nd_int.h"
 #include "page.h"
 
@@ -894,56 +900,44 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
     return HM_OK;
 }
 
-/* ------------------------------------------------------------- replies */
+/* ------------------------------------------------------------- replies
+ *
+ * Every answer of the Digital Link routes is built once as an nd_answer
+ * (node/lane.h) from the request's fields (nd_consumer_request), and then
+ * sent by whichever port took the request: answer_send hands it to
+ * libevent on the API port, node/lane.c writes it itself on the resolver
+ * port. The headers are listed in the order libevent's answers always
+ * carried them. */
 
-static void add_header(struct evhttp_request *req, const char *name, const char *value) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), name, value);
-}
-
-/* A body in up to three pieces (a kept answer split around its counter),
- * copied once, into the reply's buffer. */
+/* A body in up to three pieces (a kept answer split around its counter). */
 typedef struct {
     const uint8_t *data;
     size_t len;
 } body_part;
 
-#define BODY_PARTS 3
+#define BODY_PARTS ND_ANSWER_PARTS
 
-/* Replies the parts with a strong ETag; 304 when the client has it.
- * digest NULL: the ETag is the SHA-256 of the body (one part); else digest
- * is used (a hash that already stands for exactly these bytes). */
-static void reply_parts(struct evhttp_request *req, int status, const char *content_type,
-                        const char *cache_control, const body_part parts[BODY_PARTS],
-                        const uint8_t *given_digest) {
-    uint8_t digest[HM_HASH_LEN];
-    if (given_digest != NULL) {
-        memcpy(digest, given_digest, HM_HASH_LEN);
-    } else {
-        assert(parts[1].len == 0 && parts[2].len == 0);
-        hm_sha256(parts[0].data, parts[0].len, digest);
+/* Sends a through libevent: its headers, then nd_http_send (Date,
+ * Content-Length, HEAD without a body). The body is copied once, into one
+ * chain. */
+static void answer_send(struct evhttp_request *req, const nd_answer *a) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    for (uint32_t i = 0; i < a->header_count; i++) {
+        evhttp_add_header(h, a->headers[i].name, a->headers[i].value);
     }
-    char etag[2 + 2 * HM_HASH_LEN + 1];
-    etag[0] = '"';
-    hm_hex_encode(digest, HM_HASH_LEN, etag + 1);
-    etag[1 + 2 * HM_HASH_LEN] = '"';
-    etag[2 + 2 * HM_HASH_LEN] = '\0';
-    add_header(req, "ETag", etag);
-    add_header(req, "Cache-Control", cache_control);
-    add_header(req, "X-Content-Type-Options", "nosniff");
-    const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
-    if (status == 200 && inm != NULL && strstr(inm, etag) != NULL) {
-        nd_http_send(req, 304, "Not Modified", NULL);
+    if (!a->has_body) {
+        nd_http_send(req, a->status, a->reason, NULL);
         return;
     }
     struct evbuffer *b = evbuffer_new();
     size_t total = 0;
     for (int i = 0; i < BODY_PARTS; i++) {
-        total += parts[i].len;
+        total += a->part_len[i];
     }
     /* One chain for the whole body: one copy, one write. */
     bool ok = b != NULL && evbuffer_expand(b, total) == 0;
     for (int i = 0; ok && i < BODY_PARTS; i++) {
-        ok = parts[i].len == 0 || evbuffer_add(b, parts[i].data, parts[i].len) == 0;
+        ok = a->part_len[i] == 0 || evbuffer_add(b, a->part[i], a->part_len[i]) == 0;
     }
     if (!ok) {
         if (b != NULL) {
@@ -952,48 +946,126 @@ static void reply_parts(struct evhttp_request *req, int status, const char *cont
         nd_http_reply_error(req, 500, "internal", "out of memory");
         return;
     }
-    add_header(req, "Content-Type", content_type);
-    nd_http_send(req, status, NULL, b);
+    nd_http_send(req, a->status, a->reason, b);
     evbuffer_free(b);
 }
 
+/* The fields of an evhttp request that the routes read. */
+static void request_fields(struct evhttp_request *req, nd_consumer_request *q) {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    q->method = cmd == EVHTTP_REQ_GET    ? ND_LANE_GET
+                : cmd == EVHTTP_REQ_HEAD ? ND_LANE_HEAD
+                : cmd == EVHTTP_REQ_POST ? ND_LANE_POST
+                                         : ND_LANE_OTHER;
+    q->uri = evhttp_request_get_uri(req);
+    q->accept = evhttp_find_header(in, "Accept");
+    q->accept_language = evhttp_find_header(in, "Accept-Language");
+    q->if_none_match = evhttp_find_header(in, "If-None-Match");
+    q->body = NULL;
+    q->body_len = 0;
+    if (cmd == EVHTTP_REQ_POST) {
+        struct evbuffer *body = evhttp_request_get_input_buffer(req);
+        q->body_len = evbuffer_get_length(body);
+        /* Only the claim form reads a body, and form_code refuses one over
+         * CLAIM_FORM_MAX by its length alone: a larger body (up to
+         * http_body_max) is not made contiguous for nothing. */
+        if (q->body_len > CLAIM_FORM_MAX) {
+            return;
+        }
+        q->body = q->body_len > 0 ? evbuffer_pullup(body, -1) : NULL;
+        if (q->body == NULL) {
+            q->body_len = 0;
+        }
+    }
+}
+
+/* Fills a with the parts and a strong ETag; 304 when the client has it.
+ * digest NULL: the ETag is the SHA-256 of the body (one part); else digest
+ * is used (a hash that already stands for exactly these bytes). */
+static void answer_parts(nd_answer *a, const char *if_none_match, int status,
+                         const char *content_type, const char *cache_control,
+                         const body_part parts[BODY_PARTS], const uint8_t *given_digest) {
+    uint8_t digest[HM_HASH_LEN];
+    if (given_digest != NULL) {
+        memcpy(digest, given_digest, HM_HASH_LEN);
+    } else {
+        assert(parts[1].len == 0 && parts[2].len == 0);
+        hm_sha256(parts[0].data, parts[0].len, digest);
+    }
+    static_assert(sizeof a->etag == 2 + 2 * HM_HASH_LEN + 1, "an ETag is a quoted digest");
+    a->etag[0] = '"';
+    hm_hex_encode(digest, HM_HASH_LEN, a->etag + 1);
+    a->etag[1 + 2 * HM_HASH_LEN] = '"';
+    a->etag[2 + 2 * HM_HASH_LEN] = '\0';
+    nd_answer_header_add(a, "ETag", a->etag);
+    nd_answer_header_add(a, "Cache-Control", cache_control);
+    nd_answer_header_add(a, "X-Content-Type-Options", "nosniff");
+    if (status == 200 && if_none_match != NULL && strstr(if_none_match, a->etag) != NULL) {
+        a->status = 304;
+        a->reason = "Not Modified";
+        a->has_body = false;
+        return;
+    }
+    a->status = status;
+    a->has_body = true;
+    for (int i = 0; i < BODY_PARTS; i++) {
+        a->part[i] = parts[i].data;
+        a->part_len[i] = parts[i].len;
+    }
+    nd_answer_header_add(a, "Content-Type", content_type);
+}
+
+/* An answer of static bytes with a content type (nd_http_reply_bytes). */
+static void answer_bytes(nd_answer *a, int status, const char *content_type, const uint8_t *data,
+                         size_t len) {
+    a->status = status;
+    nd_answer_header_add(a, "Content-Type", content_type);
+    nd_answer_body(a, data, len);
+}
+
+/* evhttp routes that reply with one tagged body (QR codes, proofs). */
 static void reply_tagged(struct evhttp_request *req, int status, const char *content_type,
                          const char *cache_control, const uint8_t *body, size_t len) {
     body_part parts[BODY_PARTS] = {{body, len}, {NULL, 0}, {NULL, 0}};
-    reply_parts(req, status, content_type, cache_control, parts, NULL);
+    nd_answer a;
+    nd_answer_init(&a);
+    answer_parts(&a, evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match"),
+                 status, content_type, cache_control, parts, NULL);
+    answer_send(req, &a);
+    nd_answer_clear(&a);
 }
 
-static void reply_html(struct evhttp_request *req, int status, nd_lang lang,
-                       const body_part parts[BODY_PARTS], const uint8_t *digest) {
-    add_header(req, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
-    add_header(req, "Vary", "Accept, Accept-Language");
+static void answer_html(nd_answer *a, const nd_consumer_request *q, int status, nd_lang lang,
+                        const body_part parts[BODY_PARTS], const uint8_t *digest) {
+    nd_answer_header_add(a, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
+    nd_answer_header_add(a, "Vary", "Accept, Accept-Language");
     /* Inline style and script are ours; nothing may load from elsewhere. */
-    add_header(req, "Content-Security-Policy",
-               "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-               "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
-    reply_parts(req, status, "text/html; charset=utf-8", "no-cache", parts, digest);
+    nd_answer_header_add(
+        a, "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    answer_parts(a, q->if_none_match, status, "text/html; charset=utf-8", "no-cache", parts,
+                 digest);
 }
 
-static bool wants_json(struct evhttp_request *req) {
-    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
-    return accept != NULL && strstr(accept, "application/json") != NULL &&
-           strstr(accept, "text/html") == NULL;
+static bool wants_json(const nd_consumer_request *q) {
+    return q->accept != NULL && strstr(q->accept, "application/json") != NULL &&
+           strstr(q->accept, "text/html") == NULL;
 }
 
-static nd_lang request_lang(struct evhttp_request *req) {
-    const char *uri = evhttp_request_get_uri(req);
-    const char *q = strchr(uri, '?');
+static nd_lang request_lang(const nd_consumer_request *q) {
+    const char *q_mark = strchr(q->uri, '?');
     /* ?lang=zh|en (the page's language switch) wins over the header. */
-    if (q != NULL) {
-        if (strstr(q, "lang=zh") != NULL) {
+    if (q_mark != NULL) {
+        if (strstr(q_mark, "lang=zh") != NULL) {
             return ND_LANG_ZH;
         }
-        if (strstr(q, "lang=en") != NULL) {
+        if (strstr(q_mark, "lang=en") != NULL) {
             return ND_LANG_EN;
         }
     }
-    return nd_page_lang(
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Accept-Language"));
+    return nd_page_lang(q->accept_language);
 }
 
 /* ------------------------------------------------------------ routes */
@@ -1043,7 +1115,7 @@ static hm_err bundle_json_text(consumer_api *api, const ct_bundle *b, char **out
 
 /* Renders the answer of kind for dl into slot (which is for dl's key and
  * the current generation). Returns HM_OK, or an error already replied. */
-static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl,
+static hm_err answer_build(consumer_api *api, nd_answer *ans, const ct_gs1_dl *dl,
                            answer_slot *slot, int kind) {
     /* The events array is read only up to event_count: clearing the rest
      * of the scratch item is enough. */
@@ -1072,8 +1144,7 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
                hm_err_name(err));
         have_bundle = false;
         if (it->state == 0) {
-            nd_http_reply_error(req, nd_http_status_for(err), hm_err_name(err),
-                                "cannot read the item");
+            nd_answer_error(ans, nd_http_status_for(err), hm_err_name(err), "cannot read the item");
             return err;
         }
     }
@@ -1135,7 +1206,7 @@ static hm_err answer_build(consumer_api *api, struct evhttp_request *req, const 
                                         &slot->lookups_at[kind]);
     }
     if (err != HM_OK) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
+        nd_answer_error(ans, 500, "internal", "out of memory");
     } else {
         answer_tag(api, kind, slot->digest[kind]);
     }
@@ -1150,9 +1221,10 @@ static void answer_clear(answer_slot *slot) {
     memset(slot, 0, sizeof *slot);
 }
 
-static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl) {
-    bool json = wants_json(req);
-    nd_lang lang = request_lang(req);
+static void serve_item(consumer_api *api, const nd_consumer_request *q, const ct_gs1_dl *dl,
+                       nd_answer *ans) {
+    bool json = wants_json(q);
+    nd_lang lang = request_lang(q);
     int kind = json ? ANSWER_JSON : (int)lang;
     /* "gtin/serial": both fit their fields (the parser bounds them), so
      * the key fits without cutting. */
@@ -1172,20 +1244,23 @@ static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_g
         memcpy(slot->key, key, sizeof key);
         slot->generation = api->generation;
     }
-    if (slot->body[kind] == NULL && answer_build(api, req, dl, slot, kind) != HM_OK) {
+    if (slot->body[kind] == NULL && answer_build(api, ans, dl, slot, kind) != HM_OK) {
         answer_clear(slot);
         return;
     }
     uint64_t count, first_ms;
     lookup_count(api, key, &count, &first_ms);
-    char counter[ND_PAGE_LOOKUPS_MAX];
+    /* The counter's text lives in the answer: the body points at it. */
+    static_assert(sizeof ans->counter >= ND_PAGE_LOOKUPS_MAX, "the counter fits the answer");
+    char *counter = ans->counter;
     size_t n;
     if (json) {
-        int w = snprintf(counter, sizeof counter, "\"lookups\":{\"count\":%llu,\"since_ms\":%llu},",
+        int w = snprintf(counter, sizeof ans->counter,
+                         "\"lookups\":{\"count\":%llu,\"since_ms\":%llu},",
                          (unsigned long long)count, (unsigned long long)first_ms);
-        n = w > 0 && (size_t)w < sizeof counter ? (size_t)w : 0;
+        n = w > 0 && (size_t)w < sizeof ans->counter ? (size_t)w : 0;
     } else {
-        n = nd_page_render_lookups(count, first_ms, lang, counter, sizeof counter);
+        n = nd_page_render_lookups(count, first_ms, lang, counter, sizeof ans->counter);
     }
     size_t len = slot->len[kind], at = slot->lookups_at[kind];
     const uint8_t *kept = (const uint8_t *)slot->body[kind];
@@ -1205,10 +1280,11 @@ static void serve_item(consumer_api *api, struct evhttp_request *req, const ct_g
     uint8_t digest[HM_HASH_LEN];
     hm_sha256(tag_in, sizeof tag_in, digest);
     if (json) {
-        add_header(req, "Vary", "Accept, Accept-Language");
-        reply_parts(req, slot->status, "application/json", "no-cache", parts, digest);
+        nd_answer_header_add(ans, "Vary", "Accept, Accept-Language");
+        answer_parts(ans, q->if_none_match, slot->status, "application/json", "no-cache", parts,
+                     digest);
     } else {
-        reply_html(req, slot->status, lang, parts, digest);
+        answer_html(ans, q, slot->status, lang, parts, digest);
     }
 }
 
@@ -1249,16 +1325,23 @@ static int claim_precheck(consumer_api *api, const ct_gs1_dl *dl, const ct_claim
 }
 
 /* Reads the "code" field of a urlencoded form body. */
-static bool form_code(struct evhttp_request *req, uint8_t *code, size_t *code_len) {
-    size_t len = 0;
-    uint8_t *body = nd_http_read_body(req, &len);
-    if (body == NULL || len > CLAIM_FORM_MAX) {
-        free(body);
+static bool form_code(const nd_consumer_request *q, uint8_t *code, size_t *code_len) {
+    if (q->body_len > CLAIM_FORM_MAX) {
         return false;
     }
+    /* NUL-terminated for the query parser; the code is a secret until it is
+     * on the chain, so the copy is wiped. The lane wipes the request's
+     * bytes in its own buffer too (node/lane.c); on the API port route_dl
+     * wipes the body where libevent holds it, but copies libevent made on
+     * the way (its read buffers, freed unwiped) are beyond reach. */
+    char body[CLAIM_FORM_MAX + 1];
+    if (q->body_len > 0) {
+        memcpy(body, q->body, q->body_len);
+    }
+    body[q->body_len] = '\0';
     struct evkeyvalq fields;
     memset(&fields, 0, sizeof fields); /* evhttp_parse_query_str initialises it */
-    bool ok = evhttp_parse_query_str((const char *)body, &fields) == 0;
+    bool ok = evhttp_parse_query_str(body, &fields) == 0;
     const char *value = ok ? evhttp_find_header(&fields, "code") : NULL;
     ok = value != NULL && strlen(value) > 0 && strlen(value) <= CT_CLAIM_CODE_MAX;
     if (ok) {
@@ -1266,16 +1349,16 @@ static bool form_code(struct evhttp_request *req, uint8_t *code, size_t *code_le
         memcpy(code, value, *code_len);
     }
     evhttp_clear_headers(&fields);
-    OPENSSL_cleanse(body, len);
-    free(body);
+    OPENSSL_cleanse(body, sizeof body);
     return ok;
 }
 
-static void serve_claim(consumer_api *api, struct evhttp_request *req, const ct_gs1_dl *dl) {
-    nd_lang lang = request_lang(req);
+static void serve_claim(consumer_api *api, const nd_consumer_request *q, const ct_gs1_dl *dl,
+                        nd_answer *ans) {
+    nd_lang lang = request_lang(q);
     char self[CT_GS1_DL_URI_MAX];
     if (ct_gs1_dl_item_uri("", dl->gtin, dl->serial, self, sizeof self, NULL) != HM_OK) {
-        nd_http_reply_error(req, 400, "bad_value", "not an item URI");
+        nd_answer_error(ans, 400, "bad_value", "not an item URI");
         return;
     }
     ct_claim_body body;
@@ -1285,7 +1368,7 @@ static void serve_claim(consumer_api *api, struct evhttp_request *req, const ct_
     const char *reason = NULL;
     int status = 202;
     hm_err err = HM_OK;
-    if (!form_code(req, body.code, &body.code_len)) {
+    if (!form_code(q, body.code, &body.code_len)) {
         reason = lang == ND_LANG_ZH ? "请输入隐藏码（最多 64 个字符）"
                                     : "enter the hidden code (at most 64 characters)";
         status = 400;
@@ -1320,23 +1403,21 @@ static void serve_claim(consumer_api *api, struct evhttp_request *req, const ct_
     char *html = NULL;
     size_t len = 0;
     if (nd_page_render_claim(self, status == 202, reason, lang, &html, &len) != HM_OK) {
-        nd_http_reply_error(req, 500, "internal", "out of memory");
+        nd_answer_error(ans, 500, "internal", "out of memory");
         return;
     }
-    add_header(req, "Cache-Control", "no-store");
-    add_header(req, "Content-Security-Policy",
-               "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'");
-    nd_http_reply_bytes(req, status, "text/html; charset=utf-8", (const uint8_t *)html, len);
-    free(html);
+    ans->owned = html;
+    nd_answer_header_add(ans, "Cache-Control", "no-store");
+    nd_answer_header_add(ans, "Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'");
+    answer_bytes(ans, status, "text/html; charset=utf-8", (const uint8_t *)html, len);
 }
 
-static void route_dl(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
-    (void)n;
-    (void)rest;
-    consumer_api *api = arg;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && cmd != EVHTTP_REQ_POST) {
-        nd_http_reply_error(req, 405, "method_not_allowed", "GET, HEAD or POST");
+/* The answer to a request for a Digital Link path (/01/...): the page or
+ * its JSON, a claim, or the error; the same for both ports. */
+static void answer_dl(consumer_api *api, const nd_consumer_request *q, nd_answer *ans) {
+    if (q->method == ND_LANE_OTHER) {
+        nd_answer_error(ans, 405, "method_not_allowed", "GET, HEAD or POST");
         return;
     }
     /* A parsed link is large: the api keeps one (routes run one at a time,
@@ -1346,29 +1427,63 @@ static void route_dl(nd_node *n, struct evhttp_request *req, const char *rest, v
      * a short GTIN must still resolve). */
     ct_gs1_dl_options opt = {.zero_suppressed_gtin = true};
     const char *why = NULL;
-    hm_err err = ct_gs1_dl_parse_path(evhttp_request_get_uri(req), &opt, dl, &why);
-    if (err != HM_OK && !wants_json(req)) {
+    hm_err err = ct_gs1_dl_parse_path(q->uri, &opt, dl, &why);
+    if (err != HM_OK && !wants_json(q)) {
         /* A person scanned it: say so in words, as a warning. */
-        nd_lang lang = request_lang(req);
+        nd_lang lang = request_lang(q);
         char *html = NULL;
         size_t len = 0;
         if (nd_page_render_bad_code(why, lang, &html, &len) == HM_OK) {
-            add_header(req, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
-            add_header(req, "Cache-Control", "no-cache");
-            nd_http_reply_bytes(req, 400, "text/html; charset=utf-8", (const uint8_t *)html, len);
-            free(html);
+            ans->owned = html;
+            nd_answer_header_add(ans, "Content-Language", lang == ND_LANG_ZH ? "zh-CN" : "en");
+            nd_answer_header_add(ans, "Cache-Control", "no-cache");
+            answer_bytes(ans, 400, "text/html; charset=utf-8", (const uint8_t *)html, len);
         } else {
-            nd_http_reply_error(req, 500, "internal", "out of memory");
+            nd_answer_error(ans, 500, "internal", "out of memory");
         }
     } else if (err != HM_OK) {
-        nd_http_reply_error(req, 400, "bad_digital_link", "%s", why);
+        nd_answer_error(ans, 400, "bad_digital_link", why != NULL ? why : "");
     } else if (dl->gtin[0] == '\0' || dl->serial[0] == '\0') {
-        nd_http_reply_error(req, 404, "not_an_item",
-                            "this resolver answers GTIN + serial links (/01/{gtin}/21/{serial})");
-    } else if (cmd == EVHTTP_REQ_POST) {
-        serve_claim(api, req, dl);
+        nd_answer_error(ans, 404, "not_an_item",
+                        "this resolver answers GTIN + serial links (/01/{gtin}/21/{serial})");
+    } else if (q->method == ND_LANE_POST) {
+        serve_claim(api, q, dl, ans);
     } else {
-        serve_item(api, req, dl);
+        serve_item(api, q, dl, ans);
+    }
+}
+
+static void route_dl(nd_node *n, struct evhttp_request *req, const char *rest, void *arg) {
+    (void)n;
+    (void)rest;
+    consumer_api *api = arg;
+    nd_consumer_request q;
+    request_fields(req, &q);
+    nd_answer ans;
+    nd_answer_init(&ans);
+    answer_dl(api, &q, &ans);
+    if (q.body != NULL) {
+        /* The claim code, in the request's input buffer (made contiguous
+         * by request_fields): see form_code. */
+        OPENSSL_cleanse((void *)(uintptr_t)q.body, q.body_len);
+    }
+    answer_send(req, &ans);
+    nd_answer_clear(&ans);
+}
+
+/* The resolver lane's whole routing (node/lane.c calls it for every
+ * request): the Digital Link paths as the API port's "/01/" route serves
+ * them, and for anything else the API's own 414 and 404. */
+static void lane_answer(void *arg, const nd_consumer_request *q, nd_answer *ans) {
+    consumer_api *api = arg;
+    size_t path_len = strcspn(q->uri, "?#");
+    /* node/http.c's dispatch bound on a path (1,023 bytes) */
+    if (path_len >= 1024) {
+        nd_answer_error(ans, 414, "uri_too_long", "request path too long");
+    } else if (strncmp(q->uri, "/01/", 4) != 0 || path_len < 4) {
+        nd_answer_error(ans, 404, "not_found", "no such resource");
+    } else {
+        answer_dl(api, q, ans);
     }
 }
 
@@ -1589,6 +1704,38 @@ static void consumer_api_free(void *arg) {
     free(api);
 }
 
+static void lane_close(void *arg) {
+    nd_lane *lane = arg;
+    nd_lane_stats st;
+    nd_lane_get_stats(lane, &st);
+    hm_log(HM_LOG_INFO, "lane_stopped",
+           "accepted=%llu refused=%llu requests=%llu bad_requests=%llu timeouts=%llu",
+           (unsigned long long)st.accepted, (unsigned long long)st.refused,
+           (unsigned long long)st.requests, (unsigned long long)st.bad_requests,
+           (unsigned long long)st.timeouts);
+    nd_lane_free(lane);
+}
+
+/* Opens the resolver listener (resolver_listen), serving through
+ * lane_answer. Its cleanup is registered after the api's, so it runs
+ * first: no connection outlives the state its answers read. */
+static hm_err lane_open(nd_node *n, consumer_api *api) {
+    nd_lane *lane = NULL;
+    hm_err err = nd_lane_start(nd_node_event_base(n), &n->cfg, lane_answer, api, &lane);
+    if (err != HM_OK) {
+        hm_log(HM_LOG_ERROR, "lane_listen", "resolver_listen=%s err=%s", n->cfg.resolver_listen,
+               hm_err_name(err));
+        return err;
+    }
+    err = nd_http_add_cleanup(n, lane_close, lane);
+    if (err != HM_OK) {
+        nd_lane_free(lane);
+        return err;
+    }
+    hm_log(HM_LOG_INFO, "lane_listen", "resolver_listen=%s", n->cfg.resolver_listen);
+    return HM_OK;
+}
+
 hm_err nd_http_consumer_register(nd_node *n) {
     consumer_api *api = calloc(1, sizeof *api);
     if (api == NULL) {
@@ -1635,6 +1782,9 @@ hm_err nd_http_consumer_register(nd_node *n) {
         if (items != HM_OK && items != HM_ERR_EXISTS) {
             err = items;
         }
+    }
+    if (err == HM_OK && n->cfg.resolver_listen[0] != '\0') {
+        err = lane_open(n, api);
     }
     return err;
 }

@@ -89,6 +89,8 @@ typedef struct {
     char tls_key_path[ND_PATH_MAX];
     char peer_listen[ND_ADDR_MAX + 1]; /* host:port, empty: no listener */
     char http_listen[ND_ADDR_MAX + 1]; /* host:port, empty: no API */
+    /* host:port of the consumer resolver (node/lane.h), empty: none */
+    char resolver_listen[ND_ADDR_MAX + 1];
     /* observers allowed to connect: TLS fingerprints */
     uint32_t observer_count;
     uint8_t observer_fingerprints[ND_OBSERVERS_MAX][HM_HASH_LEN];

@@ -132,15 +132,17 @@ nd_lang nd_page_lang(const char *accept) {
     nd_lang best = ND_LANG_EN;
     const char *p = accept;
     while (*p != '\0') {
-        while (*p == ' ' || *p == ',') {
+        /* Tabs are whitespace too (RFC 9110 OWS): libevent keeps a tab
+         * after the colon, the lane skips it, and both must agree. */
+        while (*p == ' ' || *p == '\t' || *p == ',') {
             p++;
         }
         const char *tag = p;
-        size_t tag_len = strcspn(p, ";, ");
+        size_t tag_len = strcspn(p, ";, \t");
         p += tag_len;
         int q = 1000;
         const char *semi = p;
-        while (*semi == ' ') {
+        while (*semi == ' ' || *semi == '\t') {
             semi++;
         }
         if (*semi == ';') {

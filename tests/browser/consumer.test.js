@@ -6,9 +6,11 @@
 // it yourself" hash recomputation; submits an ownership claim through the
 // form and sees the item become claimed; checks Chinese, no-JavaScript
 // reading, labelled controls and that nothing loads from another origin.
-// Screenshots go to tests/artifacts/.
+// Screenshots go to tests/artifacts/. Item pages and the claim are opened on
+// the resolver listener (RESOLVER_URL, default BASE_URL); one page and the
+// QR code on the API port (BASE_URL).
 //
-//   node consumer.test.js BASE_URL ARTIFACT_DIR
+//   node consumer.test.js BASE_URL ARTIFACT_DIR [RESOLVER_URL]
 //
 // Prints one line per check and "N passed, N failed"; exits 1 on failure.
 'use strict';
@@ -18,6 +20,7 @@ const { chromium } = require('playwright-core');
 
 const base = process.argv[2];
 const artifacts = process.argv[3];
+const resolver = process.argv[4] || base;
 const gtin = '09520123456788';
 const code = 'SCRATCH-7Q4M';
 const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
@@ -55,9 +58,11 @@ async function main() {
   const page = await ctx.newPage();
   const foreign = [];
   page.on('request', (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreign.push(r.url());
+    if (!r.url().startsWith(resolver) && !r.url().startsWith(base) && !r.url().startsWith('data:')) {
+      foreign.push(r.url());
+    }
   });
-  const item = (serial) => `${base}/01/${gtin}/21/${serial}`;
+  const item = (serial) => `${resolver}/01/${gtin}/21/${serial}`;
 
   await check('genuine item reads "Genuine" with its history', async () => {
     const resp = await page.goto(item('GEN1'));
@@ -134,15 +139,27 @@ async function main() {
   });
 
   await check('GTIN-13 and a lot qualifier resolve to the same item', async () => {
-    await page.goto(`${base}/01/9520123456788/10/L1/21/GEN1`);
+    await page.goto(`${resolver}/01/9520123456788/10/L1/21/GEN1`);
     expect((await statusText(page)) === 'Genuine', `status "${await statusText(page)}"`);
   });
 
   await check('a GTIN with a wrong check digit is refused with a warning', async () => {
-    const resp = await page.goto(`${base}/01/09520123456789/21/GEN1`);
+    const resp = await page.goto(`${resolver}/01/09520123456789/21/GEN1`);
     expect(resp.status() === 400, `HTTP ${resp.status()}`);
     expect((await statusText(page)) === 'Not a valid product code', `status "${await statusText(page)}"`);
     await page.screenshot({ path: path.join(artifacts, 'bad-code.png'), fullPage: true });
+  });
+
+  await check('the API port serves the same item page', async () => {
+    const resp = await page.goto(`${base}/01/${gtin}/21/GEN1`);
+    expect(resp.status() === 200, `HTTP ${resp.status()}`);
+    expect((await statusText(page)) === 'Genuine', `status "${await statusText(page)}"`);
+  });
+
+  await check('the claim form posts back to the port that served the page', async () => {
+    await page.goto(item('GEN1'));
+    const action = await page.locator('form').first().evaluate((f) => f.action);
+    expect(action.startsWith(resolver), `form action ${action}`);
   });
 
   await check('nothing was loaded from another origin', async () => {

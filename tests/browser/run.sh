@@ -2,11 +2,15 @@
 # tests/browser/run.sh BUILD_DIR — the consumer page in a real browser.
 #
 # Starts a single-validator network of its own (BUILD_DIR/browser-net, HTTP
-# on $HALLMARK_BROWSER_PORT, default 17800), puts the demo data on it
+# on $HALLMARK_BROWSER_PORT, default 17800, the resolver listener on that
+# port + 180, idle timeout 3 s), puts the demo data on it
 # (tests/browser/demo_data.c, built here against BUILD_DIR's archives),
 # installs playwright-core from the npm registry if node_modules is missing
 # (never a browser: Debian's /usr/bin/chromium is used), runs
-# consumer.test.js at a phone viewport, stops the node, and prints
+# consumer.test.js at a phone viewport (item pages and the claim on the
+# resolver port, one page and the QR code on the API port), then
+# lane_check.py (the resolver's answers byte for byte against the API
+# port's, and its refusals of bad requests), stops the node, and prints
 # "N passed, N failed". Screenshots go to tests/artifacts/. Exits non-zero on
 # any failure. Before the browser, the same node's bundles are checked with
 # `hallmark verify` (among them a batch of 3,000 bulk items, before and after
@@ -21,6 +25,9 @@ port=${HALLMARK_BROWSER_PORT:-17800}
 net="$root/$build/browser-net"
 artifacts="$root/tests/artifacts"
 url="http://127.0.0.1:$port"
+resolver_port=$((port + 180))
+resolver="http://127.0.0.1:$resolver_port"
+idle_s=3
 
 fail() {
     echo "browser: $*" >&2
@@ -45,6 +52,15 @@ cc -std=c11 -O2 -Wall -Wextra -Werror ${DEMO_CFLAGS:-} -D_DEFAULT_SOURCE -D_POSI
 rm -rf "$net"
 "$build/hallmark" genesis init --out "$net" --validators 1 --base-port "$port" >/dev/null ||
     fail "genesis init failed"
+# A short idle timeout, so that lane_check.py sees a dripped request closed.
+python3 - "$net/v1/node.json" "$idle_s" <<'PY' || fail "cannot set the idle timeout"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["http_idle_timeout_s"] = int(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+grep -q "\"resolver_listen\": \"127.0.0.1:$resolver_port\"" "$net/v1/node.json" ||
+    fail "genesis init did not set resolver_listen"
 (cd "$net/v1" && exec "$root/$build/hallmarkd" --config node.json 2>node.log) &
 node_pid=$!
 stop() {
@@ -189,11 +205,15 @@ cli_check "hallmark qr --sheet lays out a range" bash -c \
      [ \"\$(grep -c '<g><title>' '$out/sheet.svg')\" = 25 ]"
 cp "$out/gen1.svg" "$out/gen1.png" "$out/sheet.svg" "$artifacts/" 2>/dev/null
 
-(cd tests/browser && node consumer.test.js "$url" "$artifacts") | tee "$net/browser.log" |
-    grep -v '^[0-9]* passed, [0-9]* failed$'
+(cd tests/browser && node consumer.test.js "$url" "$artifacts" "$resolver") |
+    tee "$net/browser.log" | grep -v '^[0-9]* passed, [0-9]* failed$'
 browser_passed=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$net/browser.log")
 browser_failed=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$net/browser.log")
-passed=$((cli_passed + ${browser_passed:-0}))
-failed=$((cli_failed + ${browser_failed:-1}))
+python3 tests/browser/lane_check.py 127.0.0.1 "$port" "$resolver_port" "$idle_s" |
+    tee "$net/lane.log" | grep -v '^[0-9]* passed, [0-9]* failed$'
+lane_passed=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$net/lane.log")
+lane_failed=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$net/lane.log")
+passed=$((cli_passed + ${browser_passed:-0} + ${lane_passed:-0}))
+failed=$((cli_failed + ${browser_failed:-1} + ${lane_failed:-1}))
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -65,6 +65,35 @@ static void test_refusals(void **state) {
     }
 }
 
+/* resolver_listen is bound as given: a host name is refused at parse time,
+ * naming the key, rather than when the node starts the lane. */
+static void test_resolver_listen(void **state) {
+    (void)state;
+    static const char *const bad[] = {
+        "{\"resolver_listen\": \"localhost:7180\"}",
+        "{\"resolver_listen\": \"example.org:80\"}",
+        "{\"resolver_listen\": \"127.0.0.1:0\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nd_config c;
+        char err[256] = "";
+        nd_config_defaults(&c);
+        assert_int_equal(nd_config_parse(bad[i], ".", &c, err, sizeof err), HM_ERR_BAD_VALUE);
+        assert_non_null(strstr(err, "resolver_listen"));
+    }
+    static const char *const good[] = {
+        "{\"resolver_listen\": \"127.0.0.1:7180\"}",
+        "{\"resolver_listen\": \"0.0.0.0:80\"}",
+        "{\"resolver_listen\": \"[::1]:7180\"}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        nd_config c;
+        char err[256] = "";
+        nd_config_defaults(&c);
+        assert_int_equal(nd_config_parse(good[i], ".", &c, err, sizeof err), HM_OK);
+    }
+}
+
 static void test_hostport(void **state) {
     (void)state;
     char host[64];
@@ -161,6 +190,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_overrides),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_resolver_listen),
         cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_genesis),
     };

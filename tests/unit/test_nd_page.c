@@ -161,6 +161,11 @@ static void test_language_choice(void **state) {
     assert_int_equal(nd_page_lang("ZH-tw"), ND_LANG_ZH);
     assert_int_equal(nd_page_lang("zhx, de"), ND_LANG_EN);
     assert_int_equal(nd_page_lang(";;;,,,q=,"), ND_LANG_EN);
+    /* A tab is whitespace, as a space is: the API port hands the value on
+     * with a leading tab, the lane without; both pick the same language. */
+    assert_int_equal(nd_page_lang("\tzh-CN"), ND_LANG_ZH);
+    assert_int_equal(nd_page_lang("zh-CN"), ND_LANG_ZH);
+    assert_int_equal(nd_page_lang("fr,\tzh\t;q=0.5,\ten;q=0.4"), ND_LANG_ZH);
 }
 
 static void test_step_labels(void **state) {
