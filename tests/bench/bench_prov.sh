@@ -23,7 +23,9 @@
 #     batch this is mostly fixed latency (the wait for the next block,
 #     consensus round trips, polling), not a throughput.
 #
-# Each figure is the median of BENCH_PROV_RUNS runs (default 3). Beside each,
+# Each figure is the median of BENCH_PROV_RUNS runs (default 5; every run's
+# figure is printed beside it: a run that overlaps the validators' RocksDB
+# compactions, or another program's burst on the machine, reads lower). Beside each,
 # the ceiling measured by the same benchmark in the same run: RocksDB alone
 # writing the very same state writes of one batch of N into four databases
 # (BUILD/bench/bench_prov_store), and the ratio (target >= 0.5); then the
@@ -39,7 +41,7 @@ set -euo pipefail
 build=${1:-build}
 export CLUSTER_BUILD="$PWD/$build"
 source "$(dirname "$0")/../cluster/node_common.sh"
-runs=${BENCH_PROV_RUNS:-3}
+runs=${BENCH_PROV_RUNS:-5}
 sizes=${BENCH_PROV_SIZES:-"1000 10000 100000"}
 sustained_records=${BENCH_PROV_SUSTAINED_RECORDS:-200000}
 store_bench="$CLUSTER_BUILD/bench/bench_prov_store"
@@ -224,7 +226,7 @@ for n in $sizes; do
     ceiling=$(echo "$line" | field rocksdb4_rps)
     ceiling=${ceiling%.*}
     echo "prov: batches of $n, sustained ($m batches back to back): $sus records/s committed" \
-        "on 4 validators (median of $runs); RocksDB alone x4: $ceiling records/s;" \
+        "on 4 validators (median of $runs: $(paste -sd' ' "$CL_DIR/sus-$n")); RocksDB alone x4: $ceiling records/s;" \
         "ratio $(ratio "$sus" "$ceiling") (target >= 0.5)"
     echo "prov: one batch of $n, client start to readable on 4 validators:" \
         "$(awk -v t="$lat_ns" 'BEGIN { printf "%.2f", t / 1e9 }') s (median of $runs)," \
