@@ -52,6 +52,19 @@ static void sb_str(sbuf *b, const char *text) {
     sb_add(b, text, strlen(text));
 }
 
+/* A signed decimal, as printf's %lld writes it. */
+static void sb_lld(sbuf *b, long long v) {
+    char digits[21];
+    size_t n = 0;
+    if (v < 0) {
+        digits[n++] = '-';
+        n += hm_u64_decimal(0 - (uint64_t)v, digits + n);
+    } else {
+        n = hm_u64_decimal((uint64_t)v, digits);
+    }
+    sb_add(b, digits, n);
+}
+
 static void sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_fmt(sbuf *b, const char *fmt, ...) {
     char tmp[512];
@@ -532,11 +545,13 @@ static const char *state_class(nd_item_state s) {
 }
 
 static void page_head(sbuf *b, nd_lang lang, const char *title) {
-    sb_fmt(b,
-           "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
-           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-           "<meta name=\"referrer\" content=\"no-referrer\">\n<title>",
-           lang == ND_LANG_ZH ? "zh-CN" : "en");
+    /* fixed text around the one variable part, without printf: every
+     * consumer page starts here */
+    sb_str(b, "<!DOCTYPE html>\n<html lang=\"");
+    sb_str(b, lang == ND_LANG_ZH ? "zh-CN" : "en");
+    sb_str(b, "\">\n<head>\n<meta charset=\"utf-8\">\n"
+              "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+              "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
     sb_esc(b, title);
     sb_str(b, "</title>\n<style>");
     sb_str(b, page_css);
@@ -631,14 +646,15 @@ hm_err nd_page_render_html_split(const nd_page_item *it, nd_lang lang, char **ou
     sb_esc(&b, W(lang, S_TITLE));
     sb_str(&b, "</h1><a href=\"?lang=");
     sb_str(&b, lang == ND_LANG_ZH ? "en" : "zh");
-    sb_fmt(&b, "\" lang=\"%s\">", lang == ND_LANG_ZH ? "en" : "zh-CN");
+    sb_str(&b, lang == ND_LANG_ZH ? "\" lang=\"en\">" : "\" lang=\"zh-CN\">");
     sb_esc(&b, W(lang, S_LANG_OTHER));
     sb_str(&b, "</a></header>\n");
 
     /* Status first: it is what the shopper came for. role=status so that a
      * screen reader announces it. */
-    sb_fmt(&b, "<section class=\"status %s\" role=\"status\" aria-live=\"polite\"><strong>",
-           state_class(it->state));
+    sb_str(&b, "<section class=\"status ");
+    sb_str(&b, state_class(it->state));
+    sb_str(&b, "\" role=\"status\" aria-live=\"polite\"><strong>");
     switch (it->state) {
     case ND_ITEM_GENUINE:
         sb_esc(&b, W(lang, S_GENUINE));
@@ -995,7 +1011,8 @@ hm_err nd_page_item_json_text(const nd_page_item *it, char **out, size_t *out_le
     for (uint32_t i = 0; ok && i < it->event_count && i < ND_PAGE_EVENTS_MAX; i++) {
         const nd_page_event *ev = &it->events[i];
         const char *label = nd_page_step_label(ev->biz_step, ND_LANG_EN);
-        sb_fmt(&b, "%s{\"time_ms\":%lld", i == 0 ? "" : ",", (long long)ev->time_ms);
+        sb_str(&b, i == 0 ? "{\"time_ms\":" : ",{\"time_ms\":");
+        sb_lld(&b, (long long)ev->time_ms);
         ok = ok && sb_json_field(&b, "biz_step", ev->biz_step);
         ok = ok && sb_json_field(&b, "label", label != NULL ? label : ev->biz_step);
         ok = ok && sb_json_field(&b, "location", ev->location);
@@ -1004,10 +1021,12 @@ hm_err nd_page_item_json_text(const nd_page_item *it, char **out, size_t *out_le
     sb_str(&b, "]");
     ok = ok && sb_json_field(&b, "image_url", it->image_url);
     if (it->registered_ms != 0) {
-        sb_fmt(&b, ",\"registered_ms\":%lld", (long long)it->registered_ms);
+        sb_str(&b, ",\"registered_ms\":");
+        sb_lld(&b, (long long)it->registered_ms);
     }
     if (it->state == ND_ITEM_CLAIMED) {
-        sb_fmt(&b, ",\"claimed_ms\":%lld", (long long)it->claimed_ms);
+        sb_str(&b, ",\"claimed_ms\":");
+        sb_lld(&b, (long long)it->claimed_ms);
     }
     if (it->state == ND_ITEM_RECALLED) {
         ok = ok && sb_json_field(&b, "recall_reason", it->recall_reason);
