@@ -32,7 +32,6 @@ struct nd_store {
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts_sync;
     rocksdb_writeoptions_t *wopts_nosync;
-    rocksdb_env_t *env; /* the process's default environment */
 };
 
 static const uint8_t KEY_TIP[] = "tip";
@@ -62,17 +61,6 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
     rocksdb_options_set_max_open_files(s->opts, 256);
     /* the node is one of several on a small machine */
     rocksdb_options_increase_parallelism(s->opts, 1);
-    /* Compactions (the low-priority pool) run at the lowest CPU priority:
-     * rewriting older tables can wait for a core the block pipeline leaves
-     * idle, and it must not take one from a commit that every validator
-     * waits on. Flushes keep the normal priority: a memtable that is not
-     * flushed in time stalls writes. Compaction is never starved for long:
-     * when level-0 files pile up RocksDB slows the writes down, and the
-     * pipeline's idle time goes to the compaction. The setting is on the
-     * process's default environment, which the node's one database uses. */
-    s->env = rocksdb_create_default_env();
-    rocksdb_env_lower_thread_pool_cpu_priority(s->env);
-    rocksdb_options_set_env(s->opts, s->env);
     /* One thread writes (the event loop); the hash memtable of the tx index
      * (below) does not take concurrent inserts. */
     rocksdb_options_set_allow_concurrent_memtable_write(s->opts, 0);
@@ -171,8 +159,6 @@ void nd_store_close(nd_store *s) {
         rocksdb_writeoptions_destroy(s->wopts_sync);
     if (s->wopts_nosync)
         rocksdb_writeoptions_destroy(s->wopts_nosync);
-    if (s->env)
-        rocksdb_env_destroy(s->env); /* the wrapper: the default environment stays */
     free(s);
 }
 
