@@ -751,26 +751,38 @@ static bool is_any_qualifier(const ai_def *key, const char *ai) {
     return qualifiers_allowed(key, (const char(*)[CT_GS1_AI_LEN_MAX + 1]) one, 1);
 }
 
+/* The stem a URI is generated under: NULL stands for GS1's own resolver; a
+ * trailing '/' is dropped (*len excludes it). */
+static hm_err stem_take(const char **stem, size_t *len, const char **reason) {
+    if (*stem == NULL) {
+        *stem = "https://id.gs1.org";
+    }
+    size_t n = strnlen(*stem, CT_GS1_DL_STEM_MAX + 1);
+    if (n > CT_GS1_DL_STEM_MAX) {
+        *reason = "the stem is too long";
+        return HM_ERR_TOO_LONG;
+    }
+    if (n > 0 && (*stem)[n - 1] == '/') {
+        n--;
+    }
+    *len = n;
+    return HM_OK;
+}
+
 hm_err ct_gs1_dl_generate(const char *stem, const ct_gs1_ai *ais, size_t ai_count, char *out,
                           size_t out_cap, const char **reason) {
     const char *reason_sink;
     if (reason == NULL) {
         reason = &reason_sink;
     }
-    if (stem == NULL) {
-        stem = "https://id.gs1.org";
-    }
     if (ai_count > CT_GS1_DL_AIS_MAX) {
         *reason = "too many AIs";
         return HM_ERR_TOO_LONG;
     }
-    size_t stem_len = strnlen(stem, CT_GS1_DL_STEM_MAX + 1);
-    if (stem_len > CT_GS1_DL_STEM_MAX) {
-        *reason = "the stem is too long";
-        return HM_ERR_TOO_LONG;
-    }
-    if (stem_len > 0 && stem[stem_len - 1] == '/') {
-        stem_len--;
+    size_t stem_len;
+    hm_err stem_err = stem_take(&stem, &stem_len, reason);
+    if (stem_err != HM_OK) {
+        return stem_err;
     }
     /* Drop exact duplicates; refuse conflicting ones; validate values. */
     size_t keep[CT_GS1_DL_AIS_MAX];
@@ -920,16 +932,10 @@ hm_err ct_gs1_dl_item_uri(const char *stem, const char *gtin, const char *serial
      * ct_gs1_dl_generate() would make of them (the key, then AI 21, its one
      * qualifier), written here without the generic qualifier search: this
      * runs for every consumer lookup. */
-    if (stem == NULL) {
-        stem = "https://id.gs1.org";
-    }
-    size_t stem_len = strnlen(stem, CT_GS1_DL_STEM_MAX + 1);
-    if (stem_len > CT_GS1_DL_STEM_MAX) {
-        *reason = "the stem is too long";
-        return HM_ERR_TOO_LONG;
-    }
-    if (stem_len > 0 && stem[stem_len - 1] == '/') {
-        stem_len--;
+    size_t stem_len;
+    err = stem_take(&stem, &stem_len, reason);
+    if (err != HM_OK) {
+        return err;
     }
     size_t pos = 0;
     if (out_cap == 0 || !append(out, out_cap, &pos, stem, stem_len) ||

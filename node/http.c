@@ -24,6 +24,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "lane.h"
 #include "nd_int.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -33,32 +34,14 @@ static void u64_text(uint64_t v, char *out) {
     out[hm_u64_decimal(v, out)] = '\0';
 }
 
-/* The Date header (RFC 9110 IMF-fixdate), formatted once per second: libevent
- * would format it for each answer (gmtime and a printf). Written with our own
- * day and month names, so the C library's locale never changes it. Per
- * thread, so no answer sees another thread's half-written text. */
+/* The Date header, formatted once a second by nd_answer_date (the resolver's
+ * text too): libevent would format it for each answer (gmtime and a
+ * printf). When the clock cannot be read, libevent adds its own. */
 static void add_date(struct evkeyvalq *h) {
-    static _Thread_local time_t shown = (time_t)-1;
-    static _Thread_local char text[32];
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t now = time(NULL);
-    if (now != shown) {
-        struct tm tm;
-        if (gmtime_r(&now, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
-            tm.tm_mon > 11) {
-            return; /* libevent adds its own */
-        }
-        int w = snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                         tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec);
-        if (w <= 0 || (size_t)w >= sizeof text) {
-            return;
-        }
-        shown = now;
+    const char *date = nd_answer_date();
+    if (date != NULL) {
+        evhttp_add_header(h, "Date", date);
     }
-    evhttp_add_header(h, "Date", text);
 }
 
 void nd_http_send(struct evhttp_request *req, int status, const char *reason,

@@ -200,8 +200,10 @@ const char *nd_answer_reason(int status) {
                           : "Server Error";
 }
 
-/* The same text as node/http.c's Date (formatted once a second, with our
- * own day and month names so that no locale changes it). */
+/* The Date text of both HTTP servers (the API's and this one), formatted
+ * once a second, with our own day and month names so that no locale
+ * changes it. Per thread, so no answer sees another thread's half-written
+ * text. */
 const char *nd_answer_date(void) {
     static _Thread_local time_t shown = (time_t)-1;
     static _Thread_local char text[32];

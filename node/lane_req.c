@@ -186,11 +186,6 @@ static nd_lane_parse_result field(const uint8_t *name, size_t name_len, nd_lane_
             keep = &r->connection;
         }
         break;
-    case 12:
-        if (name_is(name, name_len, "content-type")) {
-            keep = &r->content_type;
-        }
-        break;
     case 13:
         if (name_is(name, name_len, "if-none-match")) {
             keep = &r->if_none_match;

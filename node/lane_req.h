@@ -70,7 +70,6 @@ typedef struct {
     nd_lane_slice accept;
     nd_lane_slice accept_language;
     nd_lane_slice if_none_match;
-    nd_lane_slice content_type;
     nd_lane_slice connection;
     size_t header_count;
     size_t content_length;
