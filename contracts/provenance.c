@@ -12,7 +12,7 @@
  *   p/px/<prefix digits>                -> owner id(32)
  *   p/g/<gtin14>                        -> owner id(32) | product body
  *   p/i/<item>                          -> item value (see item_value_*)
- *   p/bi/<brand id(32)><item>           -> ""        brand's items
+ *   p/bb/<brand id(32)><u64 batch>      -> ""        brand's item batches
  *   p/bt/<tx id(32)>                    -> u64 batch number
  *   p/b/<u64 batch>                     -> batch meta: type, count, root, chunk roots
  *   p/c/<u64 batch><u32 chunk>          -> leaf hashes of <= 16 records
@@ -688,8 +688,8 @@ typedef struct {
     batch_item *items;    /* n, record order */
     uint32_t *order;      /* 2n: record numbers in key order, then scratch */
     uint8_t *vals;        /* item values, record order */
-    uint8_t *keys;        /* p/bi/ keys (key order), then p/c/ keys and values */
-    ct_write_ref *writes; /* 2n + chunks, key order */
+    uint8_t *keys;        /* the p/bb/ key, then p/c/ keys and values */
+    ct_write_ref *writes; /* 1 + chunks + n, key order */
 } batch_bufs;
 
 static void batch_bufs_free(batch_bufs *b) {
@@ -733,15 +733,15 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
 
     const size_t n = tx->record_count;
     const size_t chunks = ct_tx_records_chunks(tx);
-    const size_t bi_key_max = 5 + HM_PUBKEY_LEN + ITEM_KEY_MAX, chunk_key_len = 4 + 8 + 4;
+    const size_t bb_key_len = 5 + HM_PUBKEY_LEN + 8, chunk_key_len = 4 + 8 + 4;
     const size_t vals_cap = tx->records_len + n * ITEM_VALUE_FRESH_HEAD_MAX;
-    const size_t keys_cap = n * (bi_key_max + ITEM_KEY_MAX) + chunks * chunk_key_len;
+    const size_t keys_cap = bb_key_len + n * ITEM_KEY_MAX + chunks * chunk_key_len;
     batch_bufs b = {
         .items = malloc(n * sizeof *b.items),
         .order = malloc(2 * n * sizeof *b.order),
         .vals = malloc(vals_cap),
         .keys = malloc(keys_cap),
-        .writes = malloc((2 * n + chunks) * sizeof *b.writes),
+        .writes = malloc((1 + chunks + n) * sizeof *b.writes),
     };
     if (!b.items || !b.order || !b.vals || !b.keys || !b.writes) {
         batch_bufs_free(&b);
@@ -843,20 +843,21 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
         goto out;
     }
 
-    /* The writes in key order: "p/bi/" < "p/c/" < "p/i/", and within each
-     * the brand's index and the items follow the sort, the chunks their
-     * numbers. */
+    /* The writes in key order: "p/bb/" < "p/c/" < "p/i/"; the chunks
+     * follow their numbers, the items the sort. The brand's index names the
+     * batch, not each item (its chunks list the items): one row per item
+     * there cost a third of a validator's work per batch (the rows' keys
+     * were longer than the items' own, and each was one more memtable
+     * insert, flush and compaction entry). */
     size_t nw = 0, keys_len = 0;
-    for (size_t j = 0; j < n; j++) {
-        const batch_item *it = &b.items[b.order[j]];
-        uint8_t *key = b.keys + keys_len;
-        memcpy(key, "p/bi/", 5);
-        memcpy(key + 5, me.bytes, HM_PUBKEY_LEN);
-        memcpy(key + 5 + HM_PUBKEY_LEN, it->key + 4, it->key_len - 4u);
-        size_t key_len = 5 + HM_PUBKEY_LEN + it->key_len - 4u;
-        keys_len += key_len;
-        b.writes[nw++] = (ct_write_ref){.key = key, .key_len = key_len};
-    }
+    key_buf bk;
+    kb_init(&bk, "p/bb/");
+    kb_raw(&bk, me.bytes, HM_PUBKEY_LEN);
+    kb_u64(&bk, batch);
+    assert(bk.n == bb_key_len);
+    memcpy(b.keys, bk.b, bk.n);
+    keys_len += bk.n;
+    b.writes[nw++] = (ct_write_ref){.key = b.keys, .key_len = bk.n};
     for (size_t c = 0; c < chunks; c++) {
         /* What gives the chunk's leaves back: its item keys (without
          * "p/i/"), in record order (see batch_store). */
@@ -884,7 +885,7 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
                                         .val = b.vals + it->val_at,
                                         .val_len = it->val_len};
     }
-    assert(nw == 2 * n + chunks && keys_len <= keys_cap);
+    assert(nw == 1 + chunks + n && keys_len <= keys_cap);
     err = ct_state_put_sorted(x, b.writes, nw);
 out:
     batch_bufs_free(&b);
@@ -1961,7 +1962,6 @@ struct page {
     void *arg;
     const ct_event_filter *filter;
     ct_hash_visit_fn hash_visit;
-    ct_item_visit_fn item_visit;
     size_t prefix_len;
     uint8_t *next;
     size_t *next_len;
@@ -2066,24 +2066,100 @@ hm_err ct_query_item_history(const ct_store *s, const char *gtin14, const char *
     return page_run_prefix(&p, &start, after, after_len);
 }
 
-static bool row_brand_item(page *p, const uint8_t *key, size_t key_len, const uint8_t *val,
-                           size_t val_len, bool *emit) {
+/* A brand's items are listed batch by batch (p/bb/ names the brand's item
+ * batches in order), each batch's items in record order from its chunks
+ * (p/c/, the item keys). The cursor is the last item handed out: u64 batch ·
+ * u32 index, big-endian. */
+#define BRAND_CURSOR_LEN 12
+
+typedef struct {
+    uint64_t batch;
+    bool found;
+    hm_err err;
+} brand_batch;
+
+static bool visit_brand_batch(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                              size_t val_len) {
     (void)val;
     (void)val_len;
-    size_t off = 5 + HM_PUBKEY_LEN;
-    if (key_len < off + CT_GTIN_LEN + 1 || key[off + CT_GTIN_LEN] > CT_SERIAL_MAX ||
-        key_len != off + CT_GTIN_LEN + 1 + key[off + CT_GTIN_LEN]) {
-        p->err = HM_ERR_IO;
+    brand_batch *bb = arg;
+    if (key_len != 5 + HM_PUBKEY_LEN + 8) {
+        bb->err = HM_ERR_IO;
         return false;
     }
-    char gtin[CT_GTIN_LEN + 1], serial[CT_SERIAL_MAX + 1];
-    memcpy(gtin, key + off, CT_GTIN_LEN);
-    gtin[CT_GTIN_LEN] = '\0';
-    size_t n = key[off + CT_GTIN_LEN];
-    memcpy(serial, key + off + CT_GTIN_LEN + 1, n);
-    serial[n] = '\0';
-    *emit = true;
-    return p->item_visit(p->arg, gtin, serial);
+    bb->batch = be_u64(key + 5 + HM_PUBKEY_LEN);
+    bb->found = true;
+    return false; /* the first one is all that is asked for */
+}
+
+/* The brand's first item batch numbered `from` or later. */
+static hm_err brand_batch_next(const ct_src *src, const ct_member_id *brand, uint64_t from,
+                               brand_batch *out) {
+    key_buf start, end;
+    kb_init(&start, "p/bb/");
+    kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
+    end = start;
+    kb_past_prefix(&end);
+    kb_u64(&start, from);
+    memset(out, 0, sizeof *out);
+    hm_err err = ct_src_scan(src, start.b, start.n, end.b, end.n, visit_brand_batch, out);
+    return err != HM_OK ? err : out->err;
+}
+
+/* Where a listing of a brand's items stands: handing out (until limit or
+ * the visitor says stop), then looking for one more item to know whether a
+ * cursor is due. */
+typedef struct {
+    uint32_t limit, emitted;
+    bool stopped;
+    ct_item_visit_fn visit;
+    void *arg;
+    uint8_t *next;
+    size_t *next_len;
+    uint64_t last_batch;
+    uint32_t last_index;
+} brand_listing;
+
+/* Hands out the items of one chunk from index `from` on; false once the
+ * listing is over (its cursor then set). */
+static bool brand_chunk_items(brand_listing *l, uint64_t batch, uint32_t first, uint32_t from,
+                              const uint8_t *chunk, size_t chunk_len, hm_err *err) {
+    size_t pos = 0;
+    uint32_t index = first;
+    while (pos < chunk_len) {
+        size_t serial_len = chunk_len - pos > CT_GTIN_LEN ? chunk[pos + CT_GTIN_LEN] : 0;
+        size_t key_len = CT_GTIN_LEN + 1 + serial_len;
+        if (index - first == CT_CHUNK_LEAVES || serial_len == 0 || serial_len > CT_SERIAL_MAX ||
+            chunk_len - pos < key_len) {
+            *err = HM_ERR_IO;
+            return false;
+        }
+        if (index >= from) {
+            if (l->stopped) {
+                /* one more exists: the cursor is the last item handed out */
+                uint8_t *c = l->next;
+                for (int i = 0; i < 8; i++)
+                    c[i] = (uint8_t)(l->last_batch >> (56 - 8 * i));
+                for (int i = 0; i < 4; i++)
+                    c[8 + i] = (uint8_t)(l->last_index >> (24 - 8 * i));
+                *l->next_len = BRAND_CURSOR_LEN;
+                return false;
+            }
+            char gtin[CT_GTIN_LEN + 1], serial[CT_SERIAL_MAX + 1];
+            memcpy(gtin, chunk + pos, CT_GTIN_LEN);
+            gtin[CT_GTIN_LEN] = '\0';
+            memcpy(serial, chunk + pos + CT_GTIN_LEN + 1, serial_len);
+            serial[serial_len] = '\0';
+            bool go_on = l->visit(l->arg, gtin, serial);
+            l->emitted++;
+            l->last_batch = batch;
+            l->last_index = index;
+            l->stopped = !go_on || l->emitted == l->limit;
+        }
+        pos += key_len;
+        index++;
+    }
+    return true;
 }
 
 hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const uint8_t *after,
@@ -2091,19 +2167,58 @@ hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const 
                             uint8_t *next, size_t *next_len) {
     if (s == NULL || brand == NULL || visit == NULL || next == NULL || next_len == NULL)
         return HM_ERR_ARG;
-    ct_src from = {.x = NULL, .s = s};
-    key_buf start;
-    kb_init(&start, "p/bi/");
-    kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
-    page p = {.from = &from,
-              .limit = limit,
-              .visit_max = UINT32_MAX,
-              .row = row_brand_item,
-              .arg = arg,
-              .item_visit = visit,
-              .next = next,
-              .next_len = next_len};
-    return page_run_prefix(&p, &start, after, after_len);
+    if (limit == 0 || limit > CT_PAGE_MAX)
+        return HM_ERR_ARG;
+    /* The first item to hand out: (batch, index). */
+    uint64_t batch = 0;
+    uint32_t from = 0;
+    if (after != NULL && after_len > 0) {
+        if (after_len != BRAND_CURSOR_LEN)
+            return HM_ERR_ARG;
+        batch = be_u64(after);
+        uint32_t index = 0;
+        for (int i = 8; i < BRAND_CURSOR_LEN; i++)
+            index = (index << 8) | after[i];
+        if (index >= CT_BATCH_RECORDS_MAX)
+            return HM_ERR_ARG;
+        from = index + 1;
+    }
+    *next_len = 0;
+    ct_src src = {.x = NULL, .s = s};
+    brand_listing l = {
+        .limit = limit, .visit = visit, .arg = arg, .next = next, .next_len = next_len};
+    for (;;) {
+        brand_batch bb;
+        hm_err err = brand_batch_next(&src, brand, batch, &bb);
+        if (err != HM_OK || !bb.found)
+            return err;
+        if (bb.batch != batch)
+            from = 0;
+        /* A batch's chunks are numbered from 0 without gaps: the first
+         * missing one ends it. */
+        for (uint32_t chunk = from / CT_CHUNK_LEAVES;; chunk++) {
+            key_buf ck;
+            kb_init(&ck, "p/c/");
+            kb_u64(&ck, bb.batch);
+            kb_u32(&ck, chunk);
+            uint8_t *val = NULL;
+            size_t val_len = 0;
+            err = ct_src_get(&src, ck.b, ck.n, &val, &val_len);
+            if (err == HM_ERR_NOT_FOUND)
+                break;
+            if (err != HM_OK)
+                return err;
+            bool go_on =
+                brand_chunk_items(&l, bb.batch, chunk * CT_CHUNK_LEAVES, from, val, val_len, &err);
+            free(val);
+            if (!go_on)
+                return err;
+        }
+        if (bb.batch == UINT64_MAX)
+            return HM_OK;
+        batch = bb.batch + 1;
+        from = 0;
+    }
 }
 
 /* Rows of the time indexes end with <u64 time><hash>. A filter not served by

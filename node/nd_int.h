@@ -133,11 +133,14 @@ typedef struct {
 
 HM_MUST_USE hm_err nd_store_tip(nd_store *s, nd_chain_tip *tip);
 /* Writes block, cert, tx index, every write of x and the new tip in one
- * synced WriteBatch. x may be NULL (no state writes). */
+ * synced WriteBatch. x may be NULL (no state writes). proposed_id: the id
+ * under which nd_store_put_proposed kept these very block bytes at this
+ * height (the block is then not written again), or NULL. */
 HM_MUST_USE hm_err nd_store_commit(nd_store *s, const hm_block_header *h, const uint8_t *block,
-                                   size_t block_len, const hm_cert *cert,
-                                   const uint8_t (*tx_ids)[HM_HASH_LEN], uint32_t tx_count,
-                                   const ct_exec *x, const uint8_t state_root[HM_HASH_LEN]);
+                                   size_t block_len, const uint8_t *proposed_id,
+                                   const hm_cert *cert, const uint8_t (*tx_ids)[HM_HASH_LEN],
+                                   uint32_t tx_count, const ct_exec *x,
+                                   const uint8_t state_root[HM_HASH_LEN]);
 /* The encoded block / cert at height (malloc'd). HM_ERR_NOT_FOUND. */
 HM_MUST_USE hm_err nd_store_get_block(nd_store *s, uint64_t height, uint8_t **out, size_t *len);
 HM_MUST_USE hm_err nd_store_get_cert(nd_store *s, uint64_t height, hm_cert *cert);
@@ -297,6 +300,7 @@ typedef struct {
     bool pushed;  /* its bytes went to every peer once: re-gossip sends the
                    * proposal alone, and a peer that lacks the block asks */
     bool rebuilt; /* rebuilt from the mempool after a compact proposal */
+    bool saved;   /* its bytes are kept in the store as a proposal */
 } nd_pending_block;
 
 typedef struct {

@@ -357,14 +357,19 @@ static nd_pending_block *pending_load(nd_node *n, const uint8_t id[HM_HASH_LEN])
     pb->block = b;
     memcpy(pb->id, id, HM_HASH_LEN);
     pb->used = true;
+    pb->saved = true; /* read back from where it is kept */
     pb->seq = ++n->pending_seq;
     return pb;
 }
 
 /* Keeps a block we are about to vote for (or propose) across a restart. */
-static void pending_save(nd_node *n, const nd_pending_block *pb) {
+static void pending_save(nd_node *n, nd_pending_block *pb) {
+    if (pb->saved)
+        return; /* these very bytes are kept already */
     if (nd_store_put_proposed(n->store, pb->block.header.height, pb->id, pb->block.raw,
-                              pb->block.raw_len) != HM_OK)
+                              pb->block.raw_len) == HM_OK)
+        pb->saved = true;
+    else
         hm_log(HM_LOG_WARN, "proposal_save_failed", "height=%llu",
                (unsigned long long)pb->block.header.height);
 }
@@ -682,8 +687,9 @@ static hm_err commit_block(nd_node *n, nd_pending_block *pb, const hm_cert *cert
             return HM_ERR_IO;
     }
     const uint8_t(*ids)[HM_HASH_LEN] = (const uint8_t(*)[HM_HASH_LEN])pb->block.ids;
-    hm_err err = nd_store_commit(n->store, h, pb->block.raw, pb->block.raw_len, cert, ids, count,
-                                 pb->exec, h->state_root);
+    hm_err err =
+        nd_store_commit(n->store, h, pb->block.raw, pb->block.raw_len, pb->saved ? pb->id : NULL,
+                        cert, ids, count, pb->exec, h->state_root);
     if (err != HM_OK)
         return err;
     /* the record hashes admission kept, for the commit hooks (the consumer

@@ -38,6 +38,7 @@ pids=()
 cleanup() {
     ((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
+    rm -rf "$dir" # the chain a run builds is gigabytes
 }
 trap cleanup EXIT
 

@@ -67,6 +67,7 @@ stop() {
         kill -TERM "$nginx_pid" 2>/dev/null
         wait "$nginx_pid" 2>/dev/null
     fi
+    rm -rf "$work" # a million items: gigabytes
 }
 trap stop EXIT
 for _ in $(seq 1 100); do

@@ -71,8 +71,8 @@ static void run_block(ledger *l, const uint8_t *tx, size_t len, bool checked,
     memset(&cert, 0, sizeof cert);
     cert.height = h.height;
     /* the block's bytes are about the tx's: store the tx as the block */
-    if (nd_store_commit(g_store, &h, tx, len, &cert, (const uint8_t(*)[HM_HASH_LEN])d.id, 1, x,
-                        root) != HM_OK)
+    if (nd_store_commit(g_store, &h, tx, len, NULL, &cert, (const uint8_t(*)[HM_HASH_LEN])d.id, 1,
+                        x, root) != HM_OK)
         die("commit");
     uint64_t t2 = now_ns();
     ct_exec_free(x);

@@ -7,13 +7,20 @@
  *   - exec: records per second the provenance contract executes on one core
  *     (signature checked: one BIP340 verification per batch);
  *   - rocksdb x4: records per second RocksDB alone sustains for the very
- *     writes that execution produced, written as one synced WriteBatch into
- *     each of four databases in turn (four nodes on one machine);
+ *     writes a validator's commit makes for the batch: every state write
+ *     execution produced, the block that carries the batch (its bytes are
+ *     the tx's, as in bench_prov_node) and the tx's index row; written as one
+ *     synced WriteBatch into each of four databases in turn (four nodes on
+ *     one machine), default options;
+ *   - rocksdb x4, state only: the same without the block and its index row
+ *     (the ceiling before the brand's index shrank to one row per batch,
+ *     when the state writes were most of the bytes; printed for
+ *     comparison);
  *   - signature verifications per record (1/N: one per batch tx);
  *   - bytes stored per record (keys + values of every write / N), next to
  *     the record's canonical size.
- * One line per N: "prov_store n=N exec_rps=.. rocksdb4_rps=.. sigs_per_record=..
- * bytes_per_record=.. record_bytes=.. value_bytes_per_record=..".
+ * One line per N: "prov_store n=N exec_rps=.. rocksdb4_rps=.. rocksdb4_state_rps=..
+ * sigs_per_record=.. bytes_per_record=.. record_bytes=.. value_bytes_per_record=..".
  *
  * Layer: benchmarks (clock, files). Asserts nothing about speed. The
  * databases live in a folder beside the binary and are removed after. */
@@ -93,11 +100,42 @@ static bool collect(void *arg, const uint8_t *key, size_t key_len, const uint8_t
     return true;
 }
 
+/* Writes batch, synced, into four fresh databases in turn: the ns it took. */
+static uint64_t write_four(rocksdb_writebatch_t *batch, const char *dir) {
+    rocksdb_t *dbs[NODES];
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, 1);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(wo, 1);
+    char *err = NULL;
+    for (int node = 0; node < NODES; node++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/db%d", dir, node);
+        dbs[node] = rocksdb_open(o, path, &err);
+        if (dbs[node] == NULL)
+            die(err ? err : "rocksdb open");
+    }
+    uint64_t t0 = now_ns();
+    for (int node = 0; node < NODES; node++) {
+        rocksdb_write(dbs[node], wo, batch, &err);
+        if (err != NULL)
+            die(err);
+    }
+    uint64_t ns = now_ns() - t0;
+    for (int node = 0; node < NODES; node++)
+        rocksdb_close(dbs[node]);
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_options_destroy(o);
+    rm_tree(dir);
+    mkdir(dir, 0700);
+    return ns;
+}
+
 static void bench(uint32_t n, const char *dir) {
     hm_keypair admin, brand;
     key_of(1, &admin);
     key_of(2, &brand);
-    uint64_t exec_ns[RUNS_MAX], db_ns[RUNS_MAX];
+    uint64_t exec_ns[RUNS_MAX], db_ns[RUNS_MAX], state_ns[RUNS_MAX];
     double bytes_per_record = 0, value_per_record = 0, record_bytes = 0;
     const int runs = runs_for(n);
     for (int run = 0; run < runs; run++) {
@@ -121,47 +159,34 @@ static void bench(uint32_t n, const char *dir) {
         free(recs);
         free(lens);
         ct_exec *x = run_tx(&l, tx, len, true, &exec_ns[run]);
-        free(tx);
         write_collect c = {.batch = rocksdb_writebatch_create()};
         if (ct_exec_foreach_write(x, collect, &c) != HM_OK)
             die("writes");
         ct_exec_free(x);
         bytes_per_record = (double)c.bytes / n;
         value_per_record = (double)c.value_bytes / n;
-        /* four nodes: the same batch into four open databases, synced */
-        rocksdb_t *dbs[NODES];
-        rocksdb_options_t *o = rocksdb_options_create();
-        rocksdb_options_set_create_if_missing(o, 1);
-        rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-        rocksdb_writeoptions_set_sync(wo, 1);
-        char *err = NULL;
-        for (int node = 0; node < NODES; node++) {
-            char path[1024];
-            snprintf(path, sizeof path, "%s/db%d", dir, node);
-            dbs[node] = rocksdb_open(o, path, &err);
-            if (dbs[node] == NULL)
-                die(err ? err : "rocksdb open");
-        }
-        uint64_t t0 = now_ns();
-        for (int node = 0; node < NODES; node++) {
-            rocksdb_write(dbs[node], wo, c.batch, &err);
-            if (err != NULL)
-                die(err);
-        }
-        db_ns[run] = now_ns() - t0;
-        for (int node = 0; node < NODES; node++)
-            rocksdb_close(dbs[node]);
-        rocksdb_writeoptions_destroy(wo);
-        rocksdb_options_destroy(o);
+        /* four nodes: the same batch into four open databases, synced;
+         * first the state alone, then with the block and its index row */
+        state_ns[run] = write_four(c.batch, dir);
+        ct_tx d;
+        if (ct_tx_decode(tx, len, &d) != HM_OK)
+            die("decode");
+        uint8_t height[8] = {0}, where[12] = {0};
+        height[7] = 1;
+        rocksdb_writebatch_put(c.batch, (const char *)height, sizeof height, (const char *)tx, len);
+        rocksdb_writebatch_put(c.batch, (const char *)d.id, HM_HASH_LEN, (const char *)where,
+                               sizeof where);
+        db_ns[run] = write_four(c.batch, dir);
+        free(tx);
         rocksdb_writebatch_destroy(c.batch);
         ct_memstore_free(l.mem);
-        rm_tree(dir);
-        mkdir(dir, 0700);
     }
-    uint64_t e = median_u64(exec_ns, (size_t)runs), d = median_u64(db_ns, (size_t)runs);
-    printf("prov_store n=%u exec_rps=%.0f rocksdb4_rps=%.0f sigs_per_record=%.6f "
-           "bytes_per_record=%.1f record_bytes=%.1f value_bytes_per_record=%.1f\n",
-           n, n / (e / 1e9), n / (d / 1e9), 1.0 / n, bytes_per_record, record_bytes,
+    uint64_t e = median_u64(exec_ns, (size_t)runs), d = median_u64(db_ns, (size_t)runs),
+             st = median_u64(state_ns, (size_t)runs);
+    printf("prov_store n=%u exec_rps=%.0f rocksdb4_rps=%.0f rocksdb4_state_rps=%.0f "
+           "sigs_per_record=%.6f bytes_per_record=%.1f record_bytes=%.1f "
+           "value_bytes_per_record=%.1f\n",
+           n, n / (e / 1e9), n / (d / 1e9), n / (st / 1e9), 1.0 / n, bytes_per_record, record_bytes,
            value_per_record);
     fflush(stdout);
 }

@@ -11,6 +11,7 @@ set -euo pipefail
 build=${1:-build}
 export CLUSTER_BUILD="$PWD/$build"
 source "$(dirname "$0")/../cluster/node_common.sh"
+CL_REMOVE_ON_EXIT=1 # the chain a benchmark builds is gigabytes
 runs=${BENCH_SETTLE_RUNS:-3}
 count=${BENCH_SETTLE_COUNT:-6000}
 

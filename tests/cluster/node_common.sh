@@ -2,7 +2,8 @@
 #
 # A test calls cl_init NAME BASE_PORT [OBSERVERS] to create a fresh network
 # under $CLUSTER_BUILD/cluster/NAME, then cl_start/cl_kill9/cl_stop on nodes
-# (v1..v4, o1..). Every process a test starts is killed on exit. Ports: HTTP
+# (v1..v4, o1..). Every process a test starts is killed on exit (and the
+# network's folder removed when CL_REMOVE_ON_EXIT=1, as benchmarks set). Ports: HTTP
 # BASE+i, peers BASE+100+i, observers' HTTP BASE+50+j: give each test its own
 # BASE so tests never collide.
 set -euo pipefail
@@ -20,6 +21,9 @@ cl_cleanup() {
         kill -9 "${CL_PID[$n]}" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    # benchmarks leave gigabytes of chain behind otherwise; a test's network
+    # stays for its log to be read
+    if [ "${CL_REMOVE_ON_EXIT:-0}" = 1 ] && [ -n "$CL_DIR" ]; then rm -rf "$CL_DIR"; fi
 }
 trap cl_cleanup EXIT
 

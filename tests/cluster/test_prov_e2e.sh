@@ -133,6 +133,18 @@ for n in v3 o1; do
     j=$(curl -s "$(cl_url "$n")/v1/prov/items/$GTIN/S9999999" || true)
     echo "$j" | grep -q not_found || cl_fail "$n: unknown item: $j"
 done
+cl_log "the brand's items, in registration order, page by page"
+serials() { grep -o '"serial": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' || true; }
+page=$(curl -s --max-time 10 "$(cl_url v3)/v1/prov/brands/$B/items?limit=1000")
+echo "$page" | serials >"$CL_DIR/brand-page"
+first=$(sed -n 1p "$CL_DIR/brand-page")
+count=$(wc -l <"$CL_DIR/brand-page")
+next=$(echo "$page" | cl_field next)
+[ "$first" = S1 ] && [ "$count" = 1000 ] && [ -n "$next" ] || cl_fail "brand items page 1: $first $count $next"
+second=$(curl -s --max-time 10 "$(cl_url v3)/v1/prov/brands/$B/items?limit=2&after=$next" | serials | paste -sd,)
+[ "$second" = S1001,S1002 ] || cl_fail "brand items page 2: $second"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$(cl_url v3)/v1/prov/brands/$B/items?after=00ff")" = 400 ] ||
+    cl_fail "a cursor of the wrong shape is not 400"
 cl_log "query parameters too long or malformed are refused, never ignored"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$(cl_url v3)$1" || true; }
 long=$(printf 'x%.0s' $(seq 1 300))

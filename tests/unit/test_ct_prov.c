@@ -607,6 +607,152 @@ static void test_batch_proofs_and_all_or_nothing(void **state) {
     world_free(w);
 }
 
+/* ------------------------------------------------------- brand listings */
+
+typedef struct {
+    char items[64][CT_GTIN_LEN + 1 + CT_SERIAL_MAX + 1];
+    uint32_t n;
+    uint32_t stop_at; /* the visitor says stop after this many (0: never) */
+} item_list;
+
+static bool list_item(void *arg, const char *gtin14, const char *serial) {
+    item_list *l = arg;
+    assert_true(l->n < 64);
+    snprintf(l->items[l->n], sizeof l->items[l->n], "%s/%s", gtin14, serial);
+    l->n++;
+    return l->stop_at == 0 || l->n < l->stop_at;
+}
+
+/* Lists a brand's items in pages of `limit` into l; returns the pages. */
+static uint32_t list_brand(world *w, const ct_member_id *brand, uint32_t limit, item_list *l) {
+    uint8_t cursor[CT_KEY_MAX];
+    size_t cursor_len = 0;
+    uint32_t pages = 0;
+    for (;;) {
+        uint8_t next[CT_KEY_MAX];
+        size_t next_len = 99;
+        uint32_t before = l->n;
+        assert_int_equal(ct_query_brand_items(&w->e->store, brand, cursor_len ? cursor : NULL,
+                                              cursor_len, limit, list_item, l, next, &next_len),
+                         HM_OK);
+        pages++;
+        assert_true(l->n - before <= limit);
+        if (next_len == 0)
+            return pages;
+        assert_int_equal(l->n - before, limit); /* a cursor only after a full page */
+        memcpy(cursor, next, next_len);
+        cursor_len = next_len;
+    }
+}
+
+static void test_brand_items_listing(void **state) {
+    (void)state;
+    world *w = world_new();
+    /* brand A: 40 items (serials in falling order), brand B's batch, one
+     * item of A alone, then 17 of A (two chunks) */
+    records a1 = {0}, b1 = {0}, a3 = {0};
+    ct_item_record r;
+    char serial[CT_SERIAL_MAX + 1];
+    char want[64][CT_GTIN_LEN + 1 + CT_SERIAL_MAX + 1];
+    uint32_t nwant = 0;
+    for (uint32_t i = 0; i < 40; i++) {
+        snprintf(serial, sizeof serial, "A%03u", 39 - i);
+        item_rec(&r, GTIN_A, serial, "", w->product_hash, NULL);
+        records_add(&a1, &r);
+        snprintf(want[nwant++], sizeof want[0], "%s/%s", GTIN_A, serial);
+    }
+    uint8_t hash_b[HM_HASH_LEN];
+    EXPECT_OK(env_product_set(w->e, &w->brand2, w->gtin_b, "Other", hash_b));
+    for (uint32_t i = 0; i < 5; i++) {
+        snprintf(serial, sizeof serial, "K%u", i);
+        item_rec(&r, w->gtin_b, serial, "", hash_b, NULL);
+        records_add(&b1, &r);
+    }
+    for (uint32_t i = 0; i < 17; i++) {
+        snprintf(serial, sizeof serial, "C%02u", i);
+        item_rec(&r, GTIN_A, serial, "", w->product_hash, NULL);
+        records_add(&a3, &r);
+    }
+    EXPECT_OK(register_items(w, &w->brand, &a1));
+    EXPECT_OK(register_items(w, &w->brand2, &b1));
+    EXPECT_OK(register_one(w, &w->brand, GTIN_A, "Z1", "", NULL));
+    snprintf(want[nwant++], sizeof want[0], "%s/Z1", GTIN_A);
+    EXPECT_OK(register_items(w, &w->brand, &a3));
+    for (uint32_t i = 0; i < 17; i++)
+        snprintf(want[nwant++], sizeof want[0], "%s/C%02u", GTIN_A, i);
+    assert_int_equal(nwant, 58);
+
+    /* In registration order whatever the page size, no item twice. */
+    static const uint32_t limits[] = {1, 7, 16, 40, 41, 57, 58, 100};
+    for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+        item_list l = {.n = 0};
+        uint32_t pages = list_brand(w, &w->brand_id, limits[k], &l);
+        assert_int_equal(l.n, nwant);
+        assert_int_equal(pages, (nwant + limits[k] - 1) / limits[k]);
+        for (uint32_t i = 0; i < nwant; i++)
+            assert_string_equal(l.items[i], want[i]);
+    }
+    /* The other brand sees its own batch only; a member without items none. */
+    item_list lb = {.n = 0};
+    assert_int_equal(list_brand(w, &w->brand2_id, 10, &lb), 1);
+    assert_int_equal(lb.n, 5);
+    char k4[CT_GTIN_LEN + 4];
+    snprintf(k4, sizeof k4, "%s/K4", w->gtin_b);
+    assert_string_equal(lb.items[4], k4);
+    item_list none = {.n = 0};
+    assert_int_equal(list_brand(w, &w->auditor_id, 10, &none), 1);
+    assert_int_equal(none.n, 0);
+
+    /* A visitor that stops early still gets a cursor that resumes after
+     * the last item it took. */
+    item_list l = {.n = 0, .stop_at = 3};
+    uint8_t next[CT_KEY_MAX];
+    size_t next_len = 0;
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, NULL, 0, 10, list_item, &l,
+                                          next, &next_len),
+                     HM_OK);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(next_len, 12);
+    item_list rest = {.n = 0};
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, next, next_len, 1, list_item,
+                                          &rest, next, &next_len),
+                     HM_OK);
+    assert_int_equal(rest.n, 1);
+    assert_string_equal(rest.items[0], want[3]);
+
+    /* Cursors and limits are checked; a cursor past the end lists nothing. */
+    uint8_t bad[13] = {0};
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 11, 10, list_item, &rest,
+                                          next, &next_len),
+                     HM_ERR_ARG);
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 13, 10, list_item, &rest,
+                                          next, &next_len),
+                     HM_ERR_ARG);
+    uint32_t too_far = CT_BATCH_RECORDS_MAX;
+    for (int i = 0; i < 4; i++)
+        bad[8 + i] = (uint8_t)(too_far >> (24 - 8 * i));
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 12, 10, list_item, &rest,
+                                          next, &next_len),
+                     HM_ERR_ARG);
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, NULL, 0, 0, list_item, &rest,
+                                          next, &next_len),
+                     HM_ERR_ARG);
+    memset(bad, 0xff, 8);
+    memset(bad + 8, 0, 4);
+    rest.n = 0;
+    next_len = 99;
+    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 12, 10, list_item, &rest,
+                                          next, &next_len),
+                     HM_OK);
+    assert_int_equal(rest.n, 0);
+    assert_int_equal(next_len, 0);
+
+    records_free(&a1);
+    records_free(&b1);
+    records_free(&a3);
+    world_free(w);
+}
+
 /* -------------------------------------------------------------- claims */
 
 static ct_result claim(world *w, const char *gtin, const char *serial, const char *code) {
@@ -1194,6 +1340,7 @@ int main(void) {
         cmocka_unit_test(test_event_names_item_once),
         cmocka_unit_test(test_return_refund_needs_the_brand),
         cmocka_unit_test(test_prehash_binds_hash),
+        cmocka_unit_test(test_brand_items_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

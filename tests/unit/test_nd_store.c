@@ -1,6 +1,8 @@
 /* tests/unit/test_nd_store.c — the RocksDB store: a committed block with its
  * certificate, tx index and contract writes reads back, survives a reopen,
- * and the sign-state, vote records and saved proposals round-trip; state
+ * and the sign-state, vote records and saved proposals round-trip; a block
+ * committed by reference to the proposal this node kept reads back whole,
+ * and later commits keep it; state
  * reads give back exactly the bytes committed (empty and large values
  * included) and tell a missing key apart. */
 #include <setjmp.h>
@@ -115,7 +117,8 @@ static void test_commit_round_trip(void **state) {
     free(got);
 
     const uint8_t(*ids)[HM_HASH_LEN] = (const uint8_t(*)[HM_HASH_LEN])tx.id;
-    assert_int_equal(nd_store_commit(s, &h, raw, raw_len, &cert, ids, 1, x, h.state_root), HM_OK);
+    assert_int_equal(nd_store_commit(s, &h, raw, raw_len, NULL, &cert, ids, 1, x, h.state_root),
+                     HM_OK);
     ct_exec_free(x);
     assert_int_equal(nd_store_get_proposed(s, 1, block_id, &got, &got_len), HM_ERR_NOT_FOUND);
 
@@ -223,7 +226,7 @@ static void test_state_reads(void **state) {
     memset(&cert, 0, sizeof cert);
     cert.height = 1;
     const uint8_t raw[] = "block";
-    assert_int_equal(nd_store_commit(s, &h, raw, sizeof raw, &cert, NULL, 0, x, h.state_root),
+    assert_int_equal(nd_store_commit(s, &h, raw, sizeof raw, NULL, &cert, NULL, 0, x, h.state_root),
                      HM_OK);
     for (int round = 0; round < 2; round++) {
         state_check c = {.st = &st};
@@ -245,10 +248,107 @@ static void test_state_reads(void **state) {
     nd_store_close(s);
 }
 
+/* A fake block of height h and its id: len patterned bytes. */
+static void fake_block(uint64_t height, uint8_t seed, uint8_t *raw, size_t len, hm_block_header *h,
+                       uint8_t id[HM_HASH_LEN]) {
+    for (size_t i = 0; i < len; i++)
+        raw[i] = (uint8_t)(seed + i * 13);
+    memset(h, 0, sizeof *h);
+    strcpy(h->chain_id, "c");
+    h->height = height;
+    h->time_ms = 10 * height;
+    h->tx_root[0] = seed; /* blocks of one height differ */
+    assert_int_equal(hm_block_header_hash(h, id), HM_OK);
+}
+
+static void expect_block(nd_store *s, uint64_t height, const uint8_t *want, size_t want_len) {
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    assert_int_equal(nd_store_get_block(s, height, &got, &got_len), HM_OK);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+}
+
+static bool proposal_kept(nd_store *s, uint64_t height, const uint8_t id[HM_HASH_LEN]) {
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    hm_err err = nd_store_get_proposed(s, height, id, &got, &got_len);
+    free(got);
+    assert_true(err == HM_OK || err == HM_ERR_NOT_FOUND);
+    return err == HM_OK;
+}
+
+static void test_commit_by_reference(void **state) {
+    (void)state;
+    char err[256] = "", path[300];
+    snprintf(path, sizeof path, "%s/db", dir);
+    nd_store *s = NULL;
+    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    static uint8_t a[300], b[300], c[400], d[500], e[64];
+    hm_block_header ha, hb, hc, hd, he;
+    uint8_t ida[HM_HASH_LEN], idb[HM_HASH_LEN], idc[HM_HASH_LEN], idd[HM_HASH_LEN],
+        ide[HM_HASH_LEN];
+    fake_block(1, 1, a, sizeof a, &ha, ida);
+    fake_block(1, 2, b, sizeof b, &hb, idb); /* another proposal of height 1 */
+    fake_block(2, 3, c, sizeof c, &hc, idc);
+    fake_block(3, 4, d, sizeof d, &hd, idd);
+    fake_block(4, 5, e, sizeof e, &he, ide);
+    hm_cert cert;
+    memset(&cert, 0, sizeof cert);
+    assert_int_equal(nd_store_put_proposed(s, 1, ida, a, sizeof a), HM_OK);
+    assert_int_equal(nd_store_put_proposed(s, 1, idb, b, sizeof b), HM_OK);
+    assert_int_equal(nd_store_put_proposed(s, 2, idc, c, sizeof c), HM_OK);
+    assert_int_equal(nd_store_put_proposed(s, 3, idd, d, sizeof d), HM_OK);
+
+    /* height 1 by reference: its block reads back whole, the other
+     * proposal of its height is gone, the next height's stays */
+    cert.height = 1;
+    assert_int_equal(nd_store_commit(s, &ha, a, sizeof a, ida, &cert, NULL, 0, NULL, ha.state_root),
+                     HM_OK);
+    expect_block(s, 1, a, sizeof a);
+    assert_false(proposal_kept(s, 1, idb));
+    assert_true(proposal_kept(s, 2, idc));
+    /* height 2 by reference: the block of height 1 is still there */
+    cert.height = 2;
+    assert_int_equal(nd_store_commit(s, &hc, c, sizeof c, idc, &cert, NULL, 0, NULL, hc.state_root),
+                     HM_OK);
+    expect_block(s, 1, a, sizeof a);
+    expect_block(s, 2, c, sizeof c);
+    /* height 3 written whole (as after catch-up): its proposal is dropped */
+    cert.height = 3;
+    assert_int_equal(
+        nd_store_commit(s, &hd, d, sizeof d, NULL, &cert, NULL, 0, NULL, hd.state_root), HM_OK);
+    assert_false(proposal_kept(s, 3, idd));
+    expect_block(s, 3, d, sizeof d);
+    /* all of it after a reopen */
+    nd_store_close(s);
+    s = NULL;
+    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    expect_block(s, 1, a, sizeof a);
+    expect_block(s, 2, c, sizeof c);
+    expect_block(s, 3, d, sizeof d);
+    /* a reference to a proposal that is not there reads as damage; a block
+     * as short as a reference is refused */
+    cert.height = 4;
+    assert_int_equal(nd_store_commit(s, &he, e, sizeof e, ide, &cert, NULL, 0, NULL, he.state_root),
+                     HM_OK);
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    assert_int_equal(nd_store_get_block(s, 4, &got, &got_len), HM_ERR_IO);
+    cert.height = 5;
+    he.height = 5;
+    assert_int_equal(
+        nd_store_commit(s, &he, e, HM_HASH_LEN, NULL, &cert, NULL, 0, NULL, he.state_root),
+        HM_ERR_ARG);
+    nd_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_by_reference, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
