@@ -15,7 +15,8 @@
  *   p/bb/<brand id(32)><u64 batch>      -> ""        brand's item batches
  *   p/bt/<tx id(32)>                    -> u64 batch number
  *   p/b/<u64 batch>                     -> batch meta: type, count, root, chunk roots
- *   p/c/<u64 batch><u32 chunk>          -> leaf hashes of <= 16 records
+ *   p/c/<u64 batch><u32 chunk>          -> <= 16 records: events' leaf hashes,
+ *                                          items' keys (without "p/i/")
  *   p/e/<event hash(32)>                -> signer id | varint batch | varint index | record
  *   p/h/<item><u32 seq>                 -> event hash  (item history)
  *   p/pk/<child epc>                    -> parent epc  (packed in)
@@ -2072,44 +2073,13 @@ hm_err ct_query_item_history(const ct_store *s, const char *gtin14, const char *
  * u32 index, big-endian. */
 #define BRAND_CURSOR_LEN 12
 
-typedef struct {
-    uint64_t batch;
-    bool found;
-    hm_err err;
-} brand_batch;
-
-static bool visit_brand_batch(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
-                              size_t val_len) {
-    (void)val;
-    (void)val_len;
-    brand_batch *bb = arg;
-    if (key_len != 5 + HM_PUBKEY_LEN + 8) {
-        bb->err = HM_ERR_IO;
-        return false;
-    }
-    bb->batch = be_u64(key + 5 + HM_PUBKEY_LEN);
-    bb->found = true;
-    return false; /* the first one is all that is asked for */
-}
-
-/* The brand's first item batch numbered `from` or later. */
-static hm_err brand_batch_next(const ct_src *src, const ct_member_id *brand, uint64_t from,
-                               brand_batch *out) {
-    key_buf start, end;
-    kb_init(&start, "p/bb/");
-    kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
-    end = start;
-    kb_past_prefix(&end);
-    kb_u64(&start, from);
-    memset(out, 0, sizeof *out);
-    hm_err err = ct_src_scan(src, start.b, start.n, end.b, end.n, visit_brand_batch, out);
-    return err != HM_OK ? err : out->err;
-}
-
 /* Where a listing of a brand's items stands: handing out (until limit or
  * the visitor says stop), then looking for one more item to know whether a
  * cursor is due. */
 typedef struct {
+    const ct_src *src;
+    uint64_t from_batch; /* the cursor's batch: its items from from_index on */
+    uint32_t from_index;
     uint32_t limit, emitted;
     bool stopped;
     ct_item_visit_fn visit;
@@ -2118,12 +2088,17 @@ typedef struct {
     size_t *next_len;
     uint64_t last_batch;
     uint32_t last_index;
+    hm_err err;
 } brand_listing;
 
 /* Hands out the items of one chunk from index `from` on; false once the
- * listing is over (its cursor then set). */
+ * listing is over (its cursor then set) or the chunk is damaged. */
 static bool brand_chunk_items(brand_listing *l, uint64_t batch, uint32_t first, uint32_t from,
-                              const uint8_t *chunk, size_t chunk_len, hm_err *err) {
+                              const uint8_t *chunk, size_t chunk_len) {
+    if (chunk_len == 0) {
+        l->err = HM_ERR_IO; /* a stored chunk names at least one item */
+        return false;
+    }
     size_t pos = 0;
     uint32_t index = first;
     while (pos < chunk_len) {
@@ -2131,7 +2106,7 @@ static bool brand_chunk_items(brand_listing *l, uint64_t batch, uint32_t first, 
         size_t key_len = CT_GTIN_LEN + 1 + serial_len;
         if (index - first == CT_CHUNK_LEAVES || serial_len == 0 || serial_len > CT_SERIAL_MAX ||
             chunk_len - pos < key_len) {
-            *err = HM_ERR_IO;
+            l->err = HM_ERR_IO;
             return false;
         }
         if (index >= from) {
@@ -2162,6 +2137,41 @@ static bool brand_chunk_items(brand_listing *l, uint64_t batch, uint32_t first, 
     return true;
 }
 
+/* One of the brand's item batches (a p/bb/ row, in batch order): its items
+ * from its chunks. A batch's chunks are numbered from 0 without gaps: the
+ * first missing one ends it. */
+static bool visit_brand_batch(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                              size_t val_len) {
+    (void)val;
+    (void)val_len;
+    brand_listing *l = arg;
+    if (key_len != 5 + HM_PUBKEY_LEN + 8) {
+        l->err = HM_ERR_IO;
+        return false;
+    }
+    uint64_t batch = be_u64(key + 5 + HM_PUBKEY_LEN);
+    uint32_t from = batch == l->from_batch ? l->from_index : 0;
+    for (uint32_t chunk = from / CT_CHUNK_LEAVES;; chunk++) {
+        key_buf ck;
+        kb_init(&ck, "p/c/");
+        kb_u64(&ck, batch);
+        kb_u32(&ck, chunk);
+        uint8_t *stored = NULL;
+        size_t stored_len = 0;
+        hm_err err = ct_src_get(l->src, ck.b, ck.n, &stored, &stored_len);
+        if (err == HM_ERR_NOT_FOUND)
+            return true;
+        if (err != HM_OK) {
+            l->err = err;
+            return false;
+        }
+        bool go_on = brand_chunk_items(l, batch, chunk * CT_CHUNK_LEAVES, from, stored, stored_len);
+        free(stored);
+        if (!go_on)
+            return false;
+    }
+}
+
 hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const uint8_t *after,
                             size_t after_len, uint32_t limit, ct_item_visit_fn visit, void *arg,
                             uint8_t *next, size_t *next_len) {
@@ -2169,56 +2179,36 @@ hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const 
         return HM_ERR_ARG;
     if (limit == 0 || limit > CT_PAGE_MAX)
         return HM_ERR_ARG;
-    /* The first item to hand out: (batch, index). */
-    uint64_t batch = 0;
-    uint32_t from = 0;
+    ct_src src = {.x = NULL, .s = s};
+    brand_listing l = {.src = &src,
+                       .limit = limit,
+                       .visit = visit,
+                       .arg = arg,
+                       .next = next,
+                       .next_len = next_len,
+                       .err = HM_OK};
     if (after != NULL && after_len > 0) {
         if (after_len != BRAND_CURSOR_LEN)
             return HM_ERR_ARG;
-        batch = be_u64(after);
+        l.from_batch = be_u64(after);
         uint32_t index = 0;
         for (int i = 8; i < BRAND_CURSOR_LEN; i++)
             index = (index << 8) | after[i];
         if (index >= CT_BATCH_RECORDS_MAX)
             return HM_ERR_ARG;
-        from = index + 1;
+        l.from_index = index + 1;
     }
     *next_len = 0;
-    ct_src src = {.x = NULL, .s = s};
-    brand_listing l = {
-        .limit = limit, .visit = visit, .arg = arg, .next = next, .next_len = next_len};
-    for (;;) {
-        brand_batch bb;
-        hm_err err = brand_batch_next(&src, brand, batch, &bb);
-        if (err != HM_OK || !bb.found)
-            return err;
-        if (bb.batch != batch)
-            from = 0;
-        /* A batch's chunks are numbered from 0 without gaps: the first
-         * missing one ends it. */
-        for (uint32_t chunk = from / CT_CHUNK_LEAVES;; chunk++) {
-            key_buf ck;
-            kb_init(&ck, "p/c/");
-            kb_u64(&ck, bb.batch);
-            kb_u32(&ck, chunk);
-            uint8_t *val = NULL;
-            size_t val_len = 0;
-            err = ct_src_get(&src, ck.b, ck.n, &val, &val_len);
-            if (err == HM_ERR_NOT_FOUND)
-                break;
-            if (err != HM_OK)
-                return err;
-            bool go_on =
-                brand_chunk_items(&l, bb.batch, chunk * CT_CHUNK_LEAVES, from, val, val_len, &err);
-            free(val);
-            if (!go_on)
-                return err;
-        }
-        if (bb.batch == UINT64_MAX)
-            return HM_OK;
-        batch = bb.batch + 1;
-        from = 0;
-    }
+    /* One scan over the brand's batches from the cursor's on, the chunks
+     * read as each batch comes. */
+    key_buf start, end;
+    kb_init(&start, "p/bb/");
+    kb_raw(&start, brand->bytes, HM_PUBKEY_LEN);
+    end = start;
+    kb_past_prefix(&end);
+    kb_u64(&start, l.from_batch);
+    hm_err err = ct_src_scan(&src, start.b, start.n, end.b, end.n, visit_brand_batch, &l);
+    return err != HM_OK ? err : l.err;
 }
 
 /* Rows of the time indexes end with <u64 time><hash>. A filter not served by

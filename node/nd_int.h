@@ -135,7 +135,8 @@ HM_MUST_USE hm_err nd_store_tip(nd_store *s, nd_chain_tip *tip);
 /* Writes block, cert, tx index, every write of x and the new tip in one
  * synced WriteBatch. x may be NULL (no state writes). proposed_id: the id
  * under which nd_store_put_proposed kept these very block bytes at this
- * height (the block is then not written again), or NULL. */
+ * height (the block is then not written again; checked: bytes not kept
+ * there are written whole), or NULL. */
 HM_MUST_USE hm_err nd_store_commit(nd_store *s, const hm_block_header *h, const uint8_t *block,
                                    size_t block_len, const uint8_t *proposed_id,
                                    const hm_cert *cert, const uint8_t (*tx_ids)[HM_HASH_LEN],
@@ -147,7 +148,8 @@ HM_MUST_USE hm_err nd_store_get_cert(nd_store *s, uint64_t height, hm_cert *cert
 HM_MUST_USE hm_err nd_store_get_cert_raw(nd_store *s, uint64_t height, uint8_t **out, size_t *len);
 HM_MUST_USE hm_err nd_store_tx_locate(nd_store *s, const uint8_t id[HM_HASH_LEN], uint64_t *height,
                                       uint32_t *index);
-/* A proposed block kept until its height commits (see store.c). */
+/* A proposed block kept until its height commits, and after it when the
+ * commit refers to it (see store.c). */
 HM_MUST_USE hm_err nd_store_put_proposed(nd_store *s, uint64_t height,
                                          const uint8_t id[HM_HASH_LEN], const uint8_t *block,
                                          size_t len);

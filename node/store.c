@@ -8,10 +8,12 @@
  * height), consensus (sign-state and the record of signed votes); the
  * default family holds the chain tip.
  *
- * Must never write a committed block in more than one WriteBatch: after a
- * crash a block and its state are there whole or not at all. Writes that
- * guard against double signing are synced before returning. */
-#include <assert.h>
+ * A committed block and its state are there whole or not at all after a
+ * crash: the block's bytes are written before or in the synced WriteBatch
+ * that commits it (before: the proposal this validator kept, earlier in the
+ * same write-ahead log, which a synced write makes durable with everything
+ * logged before it). Writes that guard against double signing are synced
+ * before returning. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +288,26 @@ hm_err nd_store_commit(nd_store *s, const hm_block_header *h, const uint8_t *blo
     if (err != HM_OK) {
         hm_writer_free(&cw);
         return err;
+    }
+    if (proposed_id != NULL) {
+        /* The kept proposal must be these very bytes (compared where they
+         * lie, not copied), else the block is written whole: a wrong
+         * reference would be a block lost for good. */
+        uint8_t pkey[2 + 8 + HM_HASH_LEN];
+        pending_key(pkey, h->height, proposed_id);
+        char *rerr = NULL;
+        rocksdb_pinnableslice_t *kept = rocksdb_get_pinned_cf(
+            s->db, s->ropts, s->cf[CF_CONSENSUS], (const char *)pkey, sizeof pkey, &rerr);
+        if (rerr)
+            return rocks_failed("store_read_failed", rerr);
+        size_t kept_len = 0;
+        const char *kv = kept ? rocksdb_pinnableslice_value(kept, &kept_len) : NULL;
+        bool same = kv != NULL && kept_len == block_len && memcmp(kv, block, block_len) == 0;
+        rocksdb_pinnableslice_destroy(kept);
+        if (!same) {
+            hm_log(HM_LOG_WARN, "proposal_not_kept", "height=%llu", (unsigned long long)h->height);
+            proposed_id = NULL;
+        }
     }
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
     /* A block this node kept as a proposal (nd_store_put_proposed, in the

@@ -2,8 +2,9 @@
  * item records, phase by phase, over its real RocksDB store: admission
  * (decode, one signature check, the records hashed and their root checked,
  * the hashes kept), execution (over the RocksDB-backed state, with the
- * signature and record hashes of admission, the state root), and the commit (one synced WriteBatch
- * with the block, its certificate and every state write). Batches of distinct items follow one
+ * signature and record hashes of admission, the state root), and the commit (the block kept as
+ * the proposal a validator saves before voting, then one synced WriteBatch with its certificate,
+ * every state write and a reference to the kept block). Batches of distinct items follow one
  * another into the same database, as on a chain that keeps registering.
  *
  * Usage: bench_prov_node [N [BATCHES]] (default 100,000 and 5). Prints one
@@ -70,9 +71,15 @@ static void run_block(ledger *l, const uint8_t *tx, size_t len, bool checked,
     hm_cert cert;
     memset(&cert, 0, sizeof cert);
     cert.height = h.height;
-    /* the block's bytes are about the tx's: store the tx as the block */
-    if (nd_store_commit(g_store, &h, tx, len, NULL, &cert, (const uint8_t(*)[HM_HASH_LEN])d.id, 1,
-                        x, root) != HM_OK)
+    /* the block's bytes are about the tx's: store the tx as the block,
+     * kept first as the proposal a validator saves before voting, which
+     * the commit then refers to (as a validator's does) */
+    uint8_t block_id[HM_HASH_LEN];
+    if (hm_block_header_hash(&h, block_id) != HM_OK ||
+        nd_store_put_proposed(g_store, h.height, block_id, tx, len) != HM_OK)
+        die("proposal");
+    if (nd_store_commit(g_store, &h, tx, len, block_id, &cert, (const uint8_t(*)[HM_HASH_LEN])d.id,
+                        1, x, root) != HM_OK)
         die("commit");
     uint64_t t2 = now_ns();
     ct_exec_free(x);
