@@ -123,8 +123,12 @@ typedef struct {
     uint64_t generation;
     int status;
     char *body[ANSWER_KINDS];
+    /* The JSON's proof bundle, kept beside body[ANSWER_JSON] and sent after
+     * it as ,"proof":{...}} (NULL: no proof, body is the whole answer). */
+    char *proof;
+    size_t proof_len;
     size_t len[ANSWER_KINDS];
-    size_t lookups_at[ANSWER_KINDS];
+    nd_page_layout layout[ANSWER_KINDS];       /* JSON: lookups_at alone (after the '{') */
     uint8_t digest[ANSWER_KINDS][HM_HASH_LEN]; /* stands for body (answer_tag) */
 } answer_slot;
 
@@ -340,13 +344,12 @@ static_assert(CT_GS1_SERIAL_MAX <= CT_SERIAL_MAX, "a parsed serial fits a counte
 static_assert((LOOKUP_SLOTS & (LOOKUP_SLOTS - 1)) == 0, "the counter table is a power of two");
 static_assert(LOOKUP_SLOTS >= 2u * LOOKUP_ITEMS_MAX, "the counter table stays half empty");
 
-/* Counts one lookup of key; writes the count (this one included) and when
- * the code was first looked up here. Past LOOKUP_ITEMS_MAX codes, new codes
- * are served without a count (first 0). */
-static void lookup_count(consumer_api *api, const char *key, uint64_t *count, uint64_t *first) {
+/* Counts one lookup of the code whose key_hash is h; writes the count (this
+ * one included) and when the code was first looked up here. Past
+ * LOOKUP_ITEMS_MAX codes, new codes are served without a count (first 0). */
+static void lookup_count(consumer_api *api, uint64_t h, uint64_t *count, uint64_t *first) {
     *count = 1;
     *first = 0;
-    uint64_t h = key_hash(key);
     size_t j = h & (api->lookup_cap - 1);
     while (api->lookups[j].hash != 0) {
         if (api->lookups[j].hash == h) {
@@ -924,13 +927,15 @@ static hm_err item_load(consumer_api *api, const char *gtin14, const char *seria
  * port. The headers are listed in the order libevent's answers always
  * carried them. */
 
-/* A body in up to three pieces (a kept answer split around its counter). */
+/* A body in up to ND_ANSWER_PARTS pieces: a kept answer split around its
+ * counter and, for a page, around its static style sheet and script. */
 typedef struct {
     const uint8_t *data;
     size_t len;
 } body_part;
 
 #define BODY_PARTS ND_ANSWER_PARTS
+static_assert(BODY_PARTS >= ND_PAGE_PARTS, "a page's parts fit an answer");
 
 /* Sends a through libevent: its headers, then nd_http_send (Date,
  * Content-Length, HEAD without a body). The body is copied once, into one
@@ -1005,7 +1010,9 @@ static void answer_parts(nd_answer *a, const char *if_none_match, int status,
     if (given_digest != NULL) {
         memcpy(digest, given_digest, HM_HASH_LEN);
     } else {
-        assert(parts[1].len == 0 && parts[2].len == 0);
+        for (int i = 1; i < BODY_PARTS; i++) {
+            assert(parts[i].len == 0);
+        }
         hm_sha256(parts[0].data, parts[0].len, digest);
     }
     static_assert(sizeof a->etag == 2 + 2 * HM_HASH_LEN + 1, "an ETag is a quoted digest");
@@ -1042,7 +1049,7 @@ static void answer_bytes(nd_answer *a, int status, const char *content_type, con
 /* evhttp routes that reply with one tagged body (QR codes, proofs). */
 static void reply_tagged(struct evhttp_request *req, int status, const char *content_type,
                          const char *cache_control, const uint8_t *body, size_t len) {
-    body_part parts[BODY_PARTS] = {{body, len}, {NULL, 0}, {NULL, 0}};
+    body_part parts[BODY_PARTS] = {{body, len}};
     nd_answer a;
     nd_answer_init(&a);
     answer_parts(&a, evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match"),
@@ -1166,8 +1173,12 @@ static hm_err answer_build(consumer_api *api, nd_answer *ans, const ct_gs1_dl *d
     if (it->state == ND_ITEM_UNKNOWN || (have_bundle && b->entry_count == 0)) {
         have_bundle = false;
     }
+    /* The page's claim form is the only reader of the item's own path
+     * (the JSON and a page without the form never show it). */
     char self[CT_GS1_DL_URI_MAX];
-    if (ct_gs1_dl_item_uri("", dl->gtin, dl->serial, self, sizeof self, NULL) != HM_OK) {
+    self[0] = '\0';
+    if (kind != ANSWER_JSON && it->claimable &&
+        ct_gs1_dl_item_uri("", dl->gtin, dl->serial, self, sizeof self, NULL) != HM_OK) {
         self[0] = '\0';
     }
     it->self_path = self;
@@ -1194,31 +1205,23 @@ static hm_err answer_build(consumer_api *api, nd_answer *ans, const ct_gs1_dl *d
             json_decref(j);
             text_len = text != NULL ? strlen(text) : 0;
         }
-        /* The proof is appended as "proof":{...} before the closing '}'. */
-        char *body = text != NULL && text_len >= 2 && text[text_len - 1] == '}'
-                         ? malloc(text_len + bundle_len + 16)
-                         : NULL;
-        if (body == NULL) {
+        /* The proof goes out as ,"proof":{...} before the closing '}', in
+         * parts (serve_item): kept as rendered, not copied together. */
+        if (text == NULL || text_len < 2 || text[text_len - 1] != '}') {
             err = HM_ERR_NOMEM;
+            free(text);
         } else {
-            size_t len = text_len - 1;
-            memcpy(body, text, len);
-            if (bundle_text != NULL) {
-                memcpy(body + len, ",\"proof\":", 9);
-                len += 9;
-                memcpy(body + len, bundle_text, bundle_len);
-                len += bundle_len;
-            }
-            body[len++] = '}';
-            body[len] = '\0';
-            slot->body[kind] = body;
-            slot->len[kind] = len;
-            slot->lookups_at[kind] = 1;
+            slot->body[kind] = text;
+            slot->len[kind] = text_len;
+            slot->layout[kind] = (nd_page_layout){.lookups_at = 1, .js_at = 1};
+            assert(slot->proof == NULL); /* set with body[ANSWER_JSON] only */
+            slot->proof = bundle_text;
+            slot->proof_len = bundle_len;
+            bundle_text = NULL; /* the slot's now */
         }
-        free(text);
     } else {
         err = nd_page_render_html_split(it, (nd_lang)kind, &slot->body[kind], &slot->len[kind],
-                                        &slot->lookups_at[kind]);
+                                        &slot->layout[kind]);
     }
     if (err != HM_OK) {
         nd_answer_error(ans, 500, "internal", "out of memory");
@@ -1233,6 +1236,7 @@ static void answer_clear(answer_slot *slot) {
     for (int k = 0; k < ANSWER_KINDS; k++) {
         free(slot->body[k]);
     }
+    free(slot->proof);
     memset(slot, 0, sizeof *slot);
 }
 
@@ -1285,23 +1289,42 @@ static void serve_item(consumer_api *api, const nd_consumer_request *q, const ct
         return;
     }
     uint64_t count, first_ms;
-    lookup_count(api, key, &count, &first_ms);
+    lookup_count(api, h, &count, &first_ms); /* h: the key's hash, as above */
     /* The counter's text lives in the answer: the body points at it. */
     static_assert(sizeof ans->counter >= ND_PAGE_LOOKUPS_MAX, "the counter fits the answer");
     char *counter = ans->counter;
     size_t n;
     if (json) {
-        int w = snprintf(counter, sizeof ans->counter,
-                         "\"lookups\":{\"count\":%llu,\"since_ms\":%llu},",
-                         (unsigned long long)count, (unsigned long long)first_ms);
-        n = w > 0 && (size_t)w < sizeof ans->counter ? (size_t)w : 0;
+        n = nd_page_json_lookups(count, first_ms, counter, sizeof ans->counter);
     } else {
         n = nd_page_render_lookups(count, first_ms, lang, counter, sizeof ans->counter);
     }
-    size_t len = slot->len[kind], at = slot->lookups_at[kind];
+    size_t len = slot->len[kind], at = slot->layout[kind].lookups_at;
     const uint8_t *kept = (const uint8_t *)slot->body[kind];
-    body_part parts[BODY_PARTS] = {
-        {kept, at}, {(const uint8_t *)counter, n}, {kept + at, len - at}};
+    body_part parts[BODY_PARTS] = {{NULL, 0}};
+    if (json) {
+        /* {, the counter, the item's fields, and when there is a proof the
+         * text's closing '}' after it. */
+        size_t fields_end = slot->proof != NULL ? len - 1 : len;
+        assert(at <= fields_end);
+        parts[0] = (body_part){kept, at};
+        parts[1] = (body_part){(const uint8_t *)counter, n};
+        parts[2] = (body_part){kept + at, fields_end - at};
+        if (slot->proof != NULL) {
+            static const char proof_key[] = ",\"proof\":";
+            parts[3] = (body_part){(const uint8_t *)proof_key, sizeof proof_key - 1};
+            parts[4] = (body_part){(const uint8_t *)slot->proof, slot->proof_len};
+            parts[5] = (body_part){kept + len - 1, 1};
+        }
+    } else {
+        /* The page's fixed style sheet and script go out from static
+         * memory, beside the kept rendering's pieces and the counter. */
+        nd_page_part page[ND_PAGE_PARTS];
+        (void)nd_page_parts(slot->body[kind], len, &slot->layout[kind], counter, n, page);
+        for (int i = 0; i < ND_PAGE_PARTS; i++) {
+            parts[i] = (body_part){(const uint8_t *)page[i].data, page[i].len};
+        }
+    }
     /* Strong ETag without hashing the body per lookup: SHA-256 of (the kept
      * rendering's tag || count || first lookup time). The counter's text is
      * written from those two alone (in the rendering's kind, which its tag

@@ -246,11 +246,17 @@ static void put_text(uint8_t **w, const char *s) {
 static size_t head_write(const nd_answer *a, uint8_t minor, bool echo_keepalive, bool echo_close,
                          size_t body_len, uint8_t *dst) {
     size_t need = 64 + 32 + 40 + 48;
+    /* Each length measured once, for the bound and for the copy. */
+    size_t name_len[ND_ANSWER_HEADERS_MAX], value_len[ND_ANSWER_HEADERS_MAX];
+    assert(a->header_count <= ND_ANSWER_HEADERS_MAX);
     for (uint32_t i = 0; i < a->header_count; i++) {
-        need += strlen(a->headers[i].name) + strlen(a->headers[i].value) + 4;
+        name_len[i] = strlen(a->headers[i].name);
+        value_len[i] = strlen(a->headers[i].value);
+        need += name_len[i] + value_len[i] + 4;
     }
     const char *reason = a->reason != NULL ? a->reason : nd_answer_reason(a->status);
-    need += strlen(reason);
+    size_t reason_len = strlen(reason);
+    need += reason_len;
     if (need > LANE_HEAD_BYTES || a->status < 100 || a->status > 999) {
         return 0;
     }
@@ -260,12 +266,12 @@ static size_t head_write(const nd_answer *a, uint8_t minor, bool echo_keepalive,
                     (char)('0' + a->status % 10)};
     put(&w, code, 3);
     put(&w, " ", 1);
-    put_text(&w, reason);
+    put(&w, reason, reason_len);
     put(&w, "\r\n", 2);
     for (uint32_t i = 0; i < a->header_count; i++) {
-        put_text(&w, a->headers[i].name);
+        put(&w, a->headers[i].name, name_len[i]);
         put(&w, ": ", 2);
-        put_text(&w, a->headers[i].value);
+        put(&w, a->headers[i].value, value_len[i]);
         put(&w, "\r\n", 2);
     }
     const char *date = nd_answer_date();

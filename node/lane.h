@@ -21,7 +21,9 @@
 #include "nd.h"
 
 #define ND_ANSWER_HEADERS_MAX 8
-#define ND_ANSWER_PARTS 3
+/* A kept page split around its counter, style sheet and script (node/page.h
+ * ND_PAGE_PARTS). */
+#define ND_ANSWER_PARTS 7
 
 typedef struct {
     const char *name;
@@ -30,10 +32,11 @@ typedef struct {
 
 /* One answer: status, headers in the order they are sent (Date and
  * Content-Length follow them, as nd_http_send adds them), and a body in up
- * to three pieces (a kept rendering split around its lookup counter). The
- * pieces point at memory that stays valid until the answer is sent: the
- * consumer's kept renderings, the answer's own text (owned), or counter
- * text inside the answer. */
+ * to ND_ANSWER_PARTS pieces (a kept rendering split around its lookup
+ * counter and the page's static style sheet and script). The pieces point
+ * at memory that stays valid until the answer is sent: the consumer's kept
+ * renderings, static text, the answer's own text (owned), or counter text
+ * inside the answer. */
 typedef struct {
     int status;
     const char *reason; /* NULL: the standard phrase */

@@ -23,32 +23,46 @@ typedef struct {
     char *buf;
     size_t len;
     size_t cap;
+    size_t first_cap; /* the first allocation; 0: room for a page */
     bool failed;
 } sbuf;
 
-static void sb_add(sbuf *b, const char *text, size_t len) {
+/* Makes room for len more bytes and the NUL; false (and b failed) when
+ * memory runs out. Out of line: sb_add's common case is the copy alone. */
+static bool sb_grow(sbuf *b, size_t len) {
     if (b->failed) {
-        return;
+        return false;
     }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384; /* a page is about 11 KB */
-        while (cap < b->len + len + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->buf, cap);
-        if (grown == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->buf = grown;
-        b->cap = cap;
+    /* a whole page is about 11 KB, one kept without its style sheet and
+     * script about 5 KB */
+    size_t cap = b->cap ? b->cap : b->first_cap ? b->first_cap : 16384;
+    while (cap < b->len + len + 1) {
+        cap *= 2;
+    }
+    char *grown = realloc(b->buf, cap);
+    if (grown == NULL) {
+        b->failed = true;
+        return false;
+    }
+    b->buf = grown;
+    b->cap = cap;
+    return true;
+}
+
+/* Inline, so that the copy of a literal (most of a page's pieces) is a few
+ * moves rather than a call. A failed buffer stays failed: sb_grow refuses
+ * it. */
+static inline __attribute__((always_inline)) void sb_add(sbuf *b, const char *text, size_t len) {
+    if ((b->len + len + 1 > b->cap || b->failed) && !sb_grow(b, len)) {
+        return;
     }
     memcpy(b->buf + b->len, text, len);
     b->len += len;
     b->buf[b->len] = '\0';
 }
 
-static void sb_str(sbuf *b, const char *text) {
+/* Inline for the same reason: a literal's length is then known at once. */
+static inline __attribute__((always_inline)) void sb_str(sbuf *b, const char *text) {
     sb_add(b, text, strlen(text));
 }
 
@@ -398,19 +412,60 @@ static void subst(char *out, size_t cap, const char *template, const char *value
     put_text(out, cap, &used, mark + 2, strlen(mark + 2));
 }
 
+/* Seconds before 10000-01-01 00:00 UTC: below it the date is computed
+ * here, at and above it gmtime_r is asked (a year of five or more digits). */
+#define CIVIL_SECONDS_MAX 253402300800ull
+
+/* The UTC calendar date and time of t seconds after the epoch (t below
+ * CIVIL_SECONDS_MAX), as gmtime_r gives it, without gmtime_r: glibc's
+ * takes the time zone lock and converts through the zone's rules on every
+ * call, which cost more than the rest of the counter paragraph. Proleptic
+ * Gregorian, days counted from 0000-03-01 so that a leap day ends its year
+ * (H. Hinnant's civil_from_days). */
+static void civil_utc(uint64_t t, int *year, int *mon, int *mday, int *hour, int *min) {
+    assert(t < CIVIL_SECONDS_MAX);
+    uint64_t days = t / 86400, secs = t % 86400;
+    uint64_t z = days + 719468;                                           /* from 0000-03-01 */
+    uint64_t era = z / 146097;                                            /* 400-year cycles */
+    uint64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    uint64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    uint64_t m = mp < 10 ? mp + 3 : mp - 9;
+    *year = (int)(yoe + era * 400 + (m <= 2 ? 1 : 0));
+    *mon = (int)m;
+    *mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *hour = (int)(secs / 3600);
+    *min = (int)(secs % 3600 / 60);
+}
+
 /* "2026-11-28 10:15 UTC", as strftime("%Y-%m-%d %H:%M UTC") writes it,
  * written by hand: the counter paragraph carries one on every lookup. */
 static void format_time(uint64_t ms, char *out, size_t cap) {
-    time_t t = (time_t)(ms / 1000);
+    uint64_t secs = ms / 1000;
+    time_t t = (time_t)secs;
     struct tm tm;
     char text[64];
     size_t n = 0;
-    if (gmtime_r(&t, &tm) == NULL) {
+    int year = 0, mon = 0, mday = 0, hour = 0, min = 0;
+    bool known = true;
+    if (secs < CIVIL_SECONDS_MAX) {
+        civil_utc(secs, &year, &mon, &mday, &hour, &min);
+    } else if (gmtime_r(&t, &tm) != NULL) {
+        assert(tm.tm_year >= 70); /* t >= 0 */
+        year = tm.tm_year + 1900;
+        mon = tm.tm_mon + 1;
+        mday = tm.tm_mday;
+        hour = tm.tm_hour;
+        min = tm.tm_min;
+    } else {
+        known = false;
+    }
+    if (!known) {
         text[n++] = '?';
     } else {
-        assert(tm.tm_year >= 70); /* t >= 0 */
-        n = hm_u64_decimal((uint64_t)tm.tm_year + 1900, text);
-        const int fields[4] = {tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min};
+        n = hm_u64_decimal((uint64_t)year, text);
+        const int fields[4] = {mon, mday, hour, min};
         const char seps[4] = {'-', '-', ' ', ':'};
         for (int i = 0; i < 4; i++) {
             text[n++] = seps[i];
@@ -544,7 +599,9 @@ static const char *state_class(nd_item_state s) {
     }
 }
 
-static void page_head(sbuf *b, nd_lang lang, const char *title) {
+/* inline_css false: the style sheet is left out, where the caller sends
+ * page_css from its static memory (nd_page_parts). Returns where it goes. */
+static size_t page_head_css(sbuf *b, nd_lang lang, const char *title, bool inline_css) {
     /* fixed text around the one variable part, without printf: every
      * consumer page starts here */
     sb_str(b, "<!DOCTYPE html>\n<html lang=\"");
@@ -554,8 +611,16 @@ static void page_head(sbuf *b, nd_lang lang, const char *title) {
               "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
     sb_esc(b, title);
     sb_str(b, "</title>\n<style>");
-    sb_str(b, page_css);
+    size_t css_at = b->len;
+    if (inline_css) {
+        sb_add(b, page_css, sizeof page_css - 1);
+    }
     sb_str(b, "</style>\n</head>\n<body>\n<main>\n");
+    return css_at;
+}
+
+static void page_head(sbuf *b, nd_lang lang, const char *title) {
+    (void)page_head_css(b, lang, title, true);
 }
 
 /* A monogram instead of a remote image: the page loads nothing from
@@ -613,13 +678,44 @@ size_t nd_page_render_lookups(uint64_t count, uint64_t first_ms, nd_lang lang, c
     return n;
 }
 
+size_t nd_page_json_lookups(uint64_t count, uint64_t first_ms, char *out, size_t out_cap) {
+    static const char open[] = "\"lookups\":{\"count\":";
+    static const char mid[] = ",\"since_ms\":";
+    static const char close[] = "},";
+    char a[24], b[24];
+    size_t a_len = hm_u64_decimal(count, a);
+    size_t b_len = hm_u64_decimal(first_ms, b);
+    size_t n = sizeof open - 1 + a_len + sizeof mid - 1 + b_len + sizeof close - 1;
+    if (n >= out_cap) {
+        return 0;
+    }
+    char *w = out;
+    memcpy(w, open, sizeof open - 1);
+    w += sizeof open - 1;
+    memcpy(w, a, a_len);
+    w += a_len;
+    memcpy(w, mid, sizeof mid - 1);
+    w += sizeof mid - 1;
+    memcpy(w, b, b_len);
+    w += b_len;
+    memcpy(w, close, sizeof close); /* with its NUL */
+    return n;
+}
+
+static hm_err render_page(const nd_page_item *it, nd_lang lang, bool inline_fixed, char **out,
+                          size_t *out_len, nd_page_layout *layout);
+
 hm_err nd_page_render_html(const nd_page_item *it, nd_lang lang, char **out, size_t *out_len) {
     char *page = NULL;
     size_t len = 0, at = 0;
-    hm_err err = nd_page_render_html_split(it, lang, &page, &len, &at);
+    /* Style sheet and script written in place: the whole page in one
+     * buffer, and a rendering independent of nd_page_parts' assembly. */
+    nd_page_layout layout;
+    hm_err err = render_page(it, lang, true, &page, &len, &layout);
     if (err != HM_OK) {
         return err;
     }
+    at = layout.lookups_at;
     char lookups[ND_PAGE_LOOKUPS_MAX];
     size_t n =
         nd_page_render_lookups(it->lookups, it->first_lookup_ms, lang, lookups, sizeof lookups);
@@ -638,10 +734,35 @@ hm_err nd_page_render_html(const nd_page_item *it, nd_lang lang, char **out, siz
 }
 
 hm_err nd_page_render_html_split(const nd_page_item *it, nd_lang lang, char **out, size_t *out_len,
-                                 size_t *lookups_at) {
+                                 nd_page_layout *layout) {
+    return render_page(it, lang, false, out, out_len, layout);
+}
+
+size_t nd_page_parts(const char *kept, size_t kept_len, const nd_page_layout *layout,
+                     const char *counter, size_t counter_len, nd_page_part parts[ND_PAGE_PARTS]) {
+    assert(layout->css_at <= layout->lookups_at && layout->lookups_at <= layout->js_at &&
+           layout->js_at <= kept_len);
+    size_t js_len = layout->has_script ? sizeof page_js - 1 : 0;
+    parts[0] = (nd_page_part){kept, layout->css_at};
+    parts[1] = (nd_page_part){page_css, sizeof page_css - 1};
+    parts[2] = (nd_page_part){kept + layout->css_at, layout->lookups_at - layout->css_at};
+    parts[3] = (nd_page_part){counter, counter_len};
+    parts[4] = (nd_page_part){kept + layout->lookups_at, layout->js_at - layout->lookups_at};
+    parts[5] = (nd_page_part){page_js, js_len};
+    parts[6] = (nd_page_part){kept + layout->js_at, kept_len - layout->js_at};
+    return kept_len + (sizeof page_css - 1) + counter_len + js_len;
+}
+
+/* The page without its counter paragraph (layout->lookups_at says where it
+ * goes). inline_fixed: the style sheet and the script are written in
+ * place; else they are left out, and layout says where they go. */
+static hm_err render_page(const nd_page_item *it, nd_lang lang, bool inline_fixed, char **out,
+                          size_t *out_len, nd_page_layout *layout) {
     sbuf b = {0};
     char when[64];
-    page_head(&b, lang, W(lang, S_TITLE));
+    *layout = (nd_page_layout){0};
+    size_t css_at = page_head_css(&b, lang, W(lang, S_TITLE), inline_fixed);
+    layout->css_at = inline_fixed ? 0 : css_at;
     sb_str(&b, "<header class=\"top\"><h1>");
     sb_esc(&b, W(lang, S_TITLE));
     sb_str(&b, "</h1><a href=\"?lang=");
@@ -778,7 +899,8 @@ hm_err nd_page_render_html_split(const nd_page_item *it, nd_lang lang, char **ou
 
     /* The lookup counter goes here; the caller inserts it (it is the one
      * part that changes with every lookup). */
-    *lookups_at = b.len;
+    layout->lookups_at = b.len;
+    layout->js_at = b.len;
 
     if (it->claimable && it->self_path != NULL) {
         sb_str(&b, "<section class=\"card\" aria-labelledby=\"claim-h\"><h2 id=\"claim-h\">");
@@ -815,7 +937,12 @@ hm_err nd_page_render_html_split(const nd_page_item *it, nd_lang lang, char **ou
         sb_str(&b, "</summary><pre id=\"proof\">");
         sb_esc_text(&b, it->bundle_json);
         sb_str(&b, "</pre></details></section>\n<script>");
-        sb_str(&b, page_js);
+        if (inline_fixed) {
+            sb_add(&b, page_js, sizeof page_js - 1);
+        } else {
+            layout->js_at = b.len;
+            layout->has_script = true;
+        }
         sb_str(&b, "</script>\n");
     }
     sb_str(&b, "</main>\n</body>\n</html>\n");
@@ -897,61 +1024,67 @@ json_t *nd_page_item_json(const nd_page_item *it) {
     return j;
 }
 
-/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF), the rule jansson applies to every string. */
-static bool utf8_valid(const unsigned char *p, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < n || p[i + 1] < lo || p[i + 1] > hi) {
-            return false;
-        }
-        for (size_t k = 2; k <= n; k++) {
-            if (p[i + k] < 0x80 || p[i + k] > 0xbf) {
-                return false;
-            }
-        }
-        i += n + 1;
+/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF, the rule jansson applies to
+ * every string) that starts with the byte at p (>= 0x80) of a NUL-terminated
+ * text; 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p) {
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
     }
-    return true;
+    /* The NUL that ends the text is below every range: a sequence cut short
+     * fails here, and no byte past the NUL is read. */
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (size_t k = 2; k <= n; k++) {
+        if (p[k] < 0x80 || p[k] > 0xbf) {
+            return 0;
+        }
+    }
+    return n + 1;
 }
 
 /* A JSON string as jansson's compact dump writes it: '"', '\\' and control
  * characters escaped, everything else (UTF-8 included) as it is. false for
- * text that is not valid UTF-8 (jansson refuses it too). */
+ * text that is not valid UTF-8 (jansson refuses it too); what was written
+ * before is then to be dropped (the caller drops the whole text). One pass:
+ * the item's JSON has a dozen short fields, and measuring, checking and
+ * escaping each in three passes cost more than the rest of the text. */
 static bool sb_json_str(sbuf *b, const char *text) {
-    size_t len = strlen(text);
-    if (!utf8_valid((const unsigned char *)text, len)) {
-        return false;
-    }
+    const unsigned char *p = (const unsigned char *)text;
     sb_add(b, "\"", 1);
-    const char *p = text;
     for (;;) {
-        size_t run = 0;
-        while (p[run] != '\0' && p[run] != '"' && p[run] != '\\' && (unsigned char)p[run] >= 0x20) {
-            run++;
+        const unsigned char *run = p;
+        for (;;) {
+            unsigned char c = *p;
+            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+                p++;
+            } else if (c >= 0x80) {
+                size_t n = utf8_seq(p);
+                if (n == 0) {
+                    return false;
+                }
+                p += n;
+            } else {
+                break; /* the NUL, a control character, '"' or '\\' */
+            }
         }
-        sb_add(b, p, run);
-        p += run;
-        unsigned char c = (unsigned char)*p;
+        sb_add(b, (const char *)run, (size_t)(p - run));
+        unsigned char c = *p;
         if (c == '\0') {
             break;
         }
@@ -987,10 +1120,10 @@ static bool sb_json_str(sbuf *b, const char *text) {
     return true;
 }
 
-static bool sb_json_field(sbuf *b, const char *key, const char *value) {
-    sb_add(b, ",\"", 2);
-    sb_str(b, key);
-    sb_add(b, "\":", 2);
+/* ,"key": and the value; key_text is that literal, written at once. */
+#define sb_json_field(b, key_text, value) sb_json_field_n(b, key_text, sizeof key_text - 1, value)
+static bool sb_json_field_n(sbuf *b, const char *key_text, size_t key_len, const char *value) {
+    sb_add(b, key_text, key_len);
     return sb_json_str(b, value);
 }
 
@@ -998,28 +1131,30 @@ hm_err nd_page_item_json_text(const nd_page_item *it, char **out, size_t *out_le
     static const char *const names[] = {"", "genuine", "recalled", "claimed", "not_registered"};
     nd_item_state state =
         it->state >= ND_ITEM_GENUINE && it->state <= ND_ITEM_UNKNOWN ? it->state : ND_ITEM_UNKNOWN;
-    sbuf b = {0};
+    /* An item's fields are a few hundred bytes; the text is kept with the
+     * answer, so it does not start at a page's size. */
+    sbuf b = {.first_cap = 1024};
     sb_str(&b, "{\"status\":");
     bool ok = sb_json_str(&b, names[state]);
-    ok = ok && sb_json_field(&b, "gtin", it->gtin);
-    ok = ok && sb_json_field(&b, "serial", it->serial);
-    ok = ok && sb_json_field(&b, "lot", it->lot);
-    ok = ok && sb_json_field(&b, "brand", it->brand);
-    ok = ok && sb_json_field(&b, "product", it->product);
-    ok = ok && sb_json_field(&b, "description", it->description);
+    ok = ok && sb_json_field(&b, ",\"gtin\":", it->gtin);
+    ok = ok && sb_json_field(&b, ",\"serial\":", it->serial);
+    ok = ok && sb_json_field(&b, ",\"lot\":", it->lot);
+    ok = ok && sb_json_field(&b, ",\"brand\":", it->brand);
+    ok = ok && sb_json_field(&b, ",\"product\":", it->product);
+    ok = ok && sb_json_field(&b, ",\"description\":", it->description);
     sb_str(&b, ",\"timeline\":[");
     for (uint32_t i = 0; ok && i < it->event_count && i < ND_PAGE_EVENTS_MAX; i++) {
         const nd_page_event *ev = &it->events[i];
         const char *label = nd_page_step_label(ev->biz_step, ND_LANG_EN);
         sb_str(&b, i == 0 ? "{\"time_ms\":" : ",{\"time_ms\":");
         sb_lld(&b, (long long)ev->time_ms);
-        ok = ok && sb_json_field(&b, "biz_step", ev->biz_step);
-        ok = ok && sb_json_field(&b, "label", label != NULL ? label : ev->biz_step);
-        ok = ok && sb_json_field(&b, "location", ev->location);
+        ok = ok && sb_json_field(&b, ",\"biz_step\":", ev->biz_step);
+        ok = ok && sb_json_field(&b, ",\"label\":", label != NULL ? label : ev->biz_step);
+        ok = ok && sb_json_field(&b, ",\"location\":", ev->location);
         sb_str(&b, "}");
     }
     sb_str(&b, "]");
-    ok = ok && sb_json_field(&b, "image_url", it->image_url);
+    ok = ok && sb_json_field(&b, ",\"image_url\":", it->image_url);
     if (it->registered_ms != 0) {
         sb_str(&b, ",\"registered_ms\":");
         sb_lld(&b, (long long)it->registered_ms);
@@ -1029,7 +1164,7 @@ hm_err nd_page_item_json_text(const nd_page_item *it, char **out, size_t *out_le
         sb_lld(&b, (long long)it->claimed_ms);
     }
     if (it->state == ND_ITEM_RECALLED) {
-        ok = ok && sb_json_field(&b, "recall_reason", it->recall_reason);
+        ok = ok && sb_json_field(&b, ",\"recall_reason\":", it->recall_reason);
     }
     sb_str(&b, it->claimable ? ",\"claimable\":true}" : ",\"claimable\":false}");
     if (!ok) {

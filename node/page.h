@@ -62,16 +62,48 @@ const char *nd_page_step_label(const char *biz_step, nd_lang lang);
  * HM_ERR_NOMEM only. */
 HM_MUST_USE hm_err nd_page_render_html(const nd_page_item *item, nd_lang lang, char **out,
                                        size_t *out_len);
-/* The same page without its lookup-counter paragraph, and the offset where
- * that paragraph goes: the rest of the page can be kept while the chain
- * does not change, and only the counter is written per lookup. */
+/* Where the pieces a split rendering leaves out go, as offsets into it
+ * (css_at <= lookups_at <= js_at <= its length). */
+typedef struct {
+    size_t css_at;     /* the style sheet, the same on every page */
+    size_t lookups_at; /* the lookup-counter paragraph, new on every lookup */
+    size_t js_at;      /* the check script, the same on every page that has one */
+    bool has_script;   /* the page shows a proof bundle, and so the script */
+} nd_page_layout;
+
+/* The same page without its lookup-counter paragraph, its style sheet and
+ * its script, and where they go: the rest of the page can be kept while the
+ * chain does not change, the counter is written per lookup, and the fixed
+ * style sheet and script (6 KB of an 11 KB page) are sent from static
+ * memory rather than copied into every rendering (nd_page_parts). */
 HM_MUST_USE hm_err nd_page_render_html_split(const nd_page_item *item, nd_lang lang, char **out,
-                                             size_t *out_len, size_t *lookups_at);
+                                             size_t *out_len, nd_page_layout *layout);
 #define ND_PAGE_LOOKUPS_MAX 512
+
+/* A piece of a page as it is sent. */
+typedef struct {
+    const char *data;
+    size_t len; /* may be 0 */
+} nd_page_part;
+
+#define ND_PAGE_PARTS 7
+/* The whole page, in order, as parts pointing into kept (a split rendering
+ * of kept_len bytes and its layout), the counter paragraph and the static
+ * style sheet and script; their concatenation is byte for byte what
+ * nd_page_render_html writes for the same item and counter. Returns the
+ * page's length. */
+size_t nd_page_parts(const char *kept, size_t kept_len, const nd_page_layout *layout,
+                     const char *counter, size_t counter_len, nd_page_part parts[ND_PAGE_PARTS]);
 /* The lookup-counter paragraph into out (capacity at least
  * ND_PAGE_LOOKUPS_MAX); returns its length (0 if it did not fit). */
 size_t nd_page_render_lookups(uint64_t count, uint64_t first_ms, nd_lang lang, char *out,
                               size_t out_cap);
+
+/* The JSON answer's counter, "lookups":{"count":N,"since_ms":T}, and the
+ * comma after it (it goes right after the opening '{'), as printf's %llu
+ * writes the numbers, into out (NUL-terminated); returns its length (0 if
+ * it did not fit in out_cap). */
+size_t nd_page_json_lookups(uint64_t count, uint64_t first_ms, char *out, size_t out_cap);
 
 /* The result page after a claim form was submitted: accepted (the claim is
  * in the mempool) or refused with reason. */

@@ -244,9 +244,26 @@ static void test_json_text(void **state) {
     snprintf(it->recall_reason, sizeof it->recall_reason, "\t\"x\"\n");
     snprintf(it->events[1].location, sizeof it->events[1].location, "\\\\server");
     assert_json_text_same(it);
+    /* The edges of each UTF-8 form, kept as they are. */
+    snprintf(it->brand, sizeof it->brand,
+             "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4"
+             "\x8f\xbf\xbf");
+    assert_json_text_same(it);
     /* Not UTF-8 (a lone continuation byte, an overlong form, a surrogate):
      * refused, as jansson refuses it. */
-    const char *bad[] = {"x\x80", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xb8"};
+    const char *bad[] = {"x\x80",
+                         "\xc0\xaf",
+                         "\xed\xa0\x80",
+                         "\xf4\x90\x80\x80",
+                         "\xe4\xb8",
+                         "\xe0\x9f\xbf",
+                         "\xf0\x8f\xbf\xbf",
+                         "\xf5\x80\x80\x80",
+                         "ok\xf0\x9f\x98",
+                         "\xc2",
+                         "\xff",
+                         "\xe4\xb8\xadx\xc1\xbf",
+                         "\xf0\x9f\x98\x80\x80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(it->brand, sizeof it->brand, "%s", bad[i]);
         char *got = NULL;
@@ -336,6 +353,128 @@ static void test_lookups_paragraph(void **state) {
     }
 }
 
+/* The JSON counter, written without printf, is what printf wrote; too
+ * small a buffer gets nothing. */
+static void test_json_lookups(void **state) {
+    (void)state;
+    const uint64_t values[] = {0, 1, 9, 10, 99, 1234567, 1795903033000ull, UINT64_MAX};
+    size_t count_n = sizeof values / sizeof values[0];
+    for (size_t c = 0; c < count_n; c++) {
+        for (size_t t = 0; t < count_n; t++) {
+            char want[256];
+            snprintf(want, sizeof want, "\"lookups\":{\"count\":%llu,\"since_ms\":%llu},",
+                     (unsigned long long)values[c], (unsigned long long)values[t]);
+            char got[512];
+            size_t n = nd_page_json_lookups(values[c], values[t], got, sizeof got);
+            assert_int_equal(n, strlen(want));
+            assert_string_equal(got, want);
+            assert_int_equal(nd_page_json_lookups(values[c], values[t], got, n), 0);
+            assert_int_equal(nd_page_json_lookups(values[c], values[t], got, n + 1), n);
+        }
+    }
+}
+
+/* A page sent in parts (the kept rendering without counter, style sheet
+ * and script, with those three between its pieces) is byte for byte the
+ * page rendered whole, in every state, both languages, with and without a
+ * proof bundle, claim form and events; and the kept rendering holds neither
+ * the style sheet nor the script (they are sent from static memory). */
+static void test_page_parts(void **state) {
+    (void)state;
+    const nd_item_state states[] = {ND_ITEM_GENUINE, ND_ITEM_RECALLED, ND_ITEM_CLAIMED,
+                                    ND_ITEM_UNKNOWN};
+    for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
+        for (int lang = ND_LANG_EN; lang <= ND_LANG_ZH; lang++) {
+            for (int variant = 0; variant < 4; variant++) {
+                nd_page_item *it = sample(states[s]);
+                if (variant & 1) {
+                    it->bundle_json = NULL;
+                }
+                if (variant & 2) {
+                    it->claimable = !it->claimable;
+                    it->event_count = 0;
+                    it->first_lookup_ms = 0;
+                }
+                char *whole = render(it, (nd_lang)lang);
+                char *kept = NULL;
+                size_t kept_len = 0;
+                nd_page_layout layout;
+                assert_int_equal(
+                    nd_page_render_html_split(it, (nd_lang)lang, &kept, &kept_len, &layout), HM_OK);
+                assert_int_equal(strlen(kept), kept_len);
+                assert_lacks(kept, "box-sizing");
+                assert_lacks(kept, "crypto.subtle");
+                assert_true(layout.has_script == (it->bundle_json != NULL));
+                char counter[ND_PAGE_LOOKUPS_MAX];
+                size_t n = nd_page_render_lookups(it->lookups, it->first_lookup_ms, (nd_lang)lang,
+                                                  counter, sizeof counter);
+                assert_true(n > 0);
+                nd_page_part parts[ND_PAGE_PARTS];
+                size_t total = nd_page_parts(kept, kept_len, &layout, counter, n, parts);
+                char *sent = malloc(total + 1);
+                assert_non_null(sent);
+                size_t at = 0;
+                for (int i = 0; i < ND_PAGE_PARTS; i++) {
+                    memcpy(sent + at, parts[i].data, parts[i].len);
+                    at += parts[i].len;
+                }
+                sent[at] = '\0';
+                assert_int_equal(at, total);
+                assert_string_equal(sent, whole);
+                free(sent);
+                free(kept);
+                free(whole);
+                free(it);
+            }
+        }
+    }
+}
+
+/* The dates of the counter paragraph, written without gmtime_r below the
+ * year 10000, are the ones strftime writes: every day from 1970 to 2600
+ * (each at a different time of day, so that hours and minutes move too),
+ * then every 97th day to 9999, then the last seconds before 10000 and the
+ * first ones after it, where gmtime_r takes over. */
+static void check_date(uint64_t secs) {
+    char when[64] = "";
+    time_t t = (time_t)secs;
+    struct tm tm;
+    assert_non_null(gmtime_r(&t, &tm));
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    char want[512];
+    snprintf(want, sizeof want,
+             "<p class=\"muted\" id=\"lookups\">This code has been looked up 2 times since "
+             "%s</p>\n",
+             when);
+    char got[ND_PAGE_LOOKUPS_MAX];
+    /* ms just under the next second: only whole seconds are shown */
+    size_t n = nd_page_render_lookups(2, secs * 1000 + 999, ND_LANG_EN, got, sizeof got);
+    if (n != strlen(want) || strcmp(got, want) != 0) {
+        fail_msg("at %llu s: got %s want %s", (unsigned long long)secs, got, want);
+    }
+}
+
+static void test_lookups_dates(void **state) {
+    (void)state;
+    const uint64_t day = 86400, end = 253402300800ull; /* 10000-01-01 00:00 */
+    uint64_t d = 0;
+    for (; d * day < 19723ull * day; d++) { /* to 2024-01-01 */
+        check_date(d * day + (d * 7919) % day);
+    }
+    for (; d < 230000; d++) { /* to about 2599 */
+        check_date(d * day + (d * 7919) % day);
+        check_date(d * day); /* midnight */
+    }
+    for (; d * day < end; d += 97) {
+        check_date(d * day + (d * 104729) % day);
+    }
+    for (uint64_t s = end - 3 * day; s < end + 3 * day; s += 59) {
+        check_date(s);
+    }
+    check_date(end - 1);
+    check_date(end);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_states_english), cmocka_unit_test(test_chinese),
@@ -343,6 +482,8 @@ int main(void) {
         cmocka_unit_test(test_step_labels),    cmocka_unit_test(test_json_and_claim_page),
         cmocka_unit_test(test_bad_code_page),  cmocka_unit_test(test_qr_svg),
         cmocka_unit_test(test_json_text),      cmocka_unit_test(test_lookups_paragraph),
+        cmocka_unit_test(test_lookups_dates),  cmocka_unit_test(test_page_parts),
+        cmocka_unit_test(test_json_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
