@@ -265,6 +265,26 @@ static bool put_write(void *arg, const uint8_t *key, size_t key_len, const uint8
 
 static void pending_key(uint8_t key[2 + 8 + HM_HASH_LEN], uint64_t height,
                         const uint8_t id[HM_HASH_LEN]);
+static hm_err scan_cf(nd_store *s, int cf, const uint8_t *start, size_t start_len,
+                      const uint8_t *end, size_t end_len, ct_visit_fn visit, void *arg);
+
+/* Deletes, in b, each key it visits but the kept one. */
+typedef struct {
+    rocksdb_writebatch_t *b;
+    rocksdb_column_family_handle_t *cf;
+    uint8_t kept[2 + 8 + HM_HASH_LEN];
+    bool has_kept;
+} proposal_sweep;
+
+static bool sweep_visit(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len) {
+    (void)val;
+    (void)val_len;
+    proposal_sweep *sw = arg;
+    if (!(sw->has_kept && key_len == sizeof sw->kept && memcmp(key, sw->kept, key_len) == 0))
+        rocksdb_writebatch_delete_cf(sw->b, sw->cf, (const char *)key, key_len);
+    return true;
+}
 
 hm_err nd_store_commit(nd_store *s, const hm_block_header *h, const uint8_t *block,
                        size_t block_len, const uint8_t *proposed_id, const hm_cert *cert,
@@ -345,21 +365,21 @@ hm_err nd_store_commit(nd_store *s, const hm_block_header *h, const uint8_t *blo
     }
     /* The other proposals (and logged messages) of this height are of no
      * use any more; lower heights were cleared by their own commits. The
-     * committed block's own key is kept when the height refers to it. */
+     * committed block's own key is kept when the height refers to it. Point
+     * deletes of the keys found, not a range deletion: the blocks kept here
+     * are read, and RocksDB (7.8) sorts a memtable's range deletions anew
+     * for every read of their column family. */
     uint8_t pstart[2 + 8] = {'p', '/'}, pend[2 + 8] = {'p', '/'};
     put_be64(pstart + 2, h->height);
     put_be64(pend + 2, h->height + 1);
-    if (proposed_id != NULL) {
-        uint8_t kept[2 + 8 + HM_HASH_LEN + 1];
-        pending_key(kept, h->height, proposed_id);
-        kept[sizeof kept - 1] = 0; /* the least key after the kept one */
-        rocksdb_writebatch_delete_range_cf(b, s->cf[CF_CONSENSUS], (const char *)pstart,
-                                           sizeof pstart, (const char *)kept, sizeof kept - 1);
-        rocksdb_writebatch_delete_range_cf(b, s->cf[CF_CONSENSUS], (const char *)kept, sizeof kept,
-                                           (const char *)pend, sizeof pend);
-    } else {
-        rocksdb_writebatch_delete_range_cf(b, s->cf[CF_CONSENSUS], (const char *)pstart,
-                                           sizeof pstart, (const char *)pend, sizeof pend);
+    proposal_sweep sw = {.b = b, .cf = s->cf[CF_CONSENSUS]};
+    if (proposed_id != NULL)
+        pending_key(sw.kept, h->height, proposed_id);
+    sw.has_kept = proposed_id != NULL;
+    err = scan_cf(s, CF_CONSENSUS, pstart, sizeof pstart, pend, sizeof pend, sweep_visit, &sw);
+    if (err != HM_OK) {
+        rocksdb_writebatch_destroy(b);
+        return err;
     }
     uint8_t tip[8 + 32 + 32 + 8];
     put_be64(tip, h->height);
