@@ -64,6 +64,10 @@ for _ in $(seq 1 300); do
     for pid in "${pids[@]}"; do
         kill -0 "$pid" 2>/dev/null || {
             echo "run-local: a node exited; see $run/v*/node.log" >&2
+            if grep -qs "earlier version" "$run"/v*/node.log; then
+                echo "run-local: $run/ holds a chain from an earlier version of Hallmark;" \
+                    "remove it (rm -rf $run) and make run again for a new one" >&2
+            fi
             exit 1
         }
     done
