@@ -135,6 +135,20 @@ typedef struct {
                    size_t end_len, ct_visit_fn visit, void *arg);
 } ct_store;
 
+/* memcmp order, shorter first on a common prefix. */
+int ct_key_compare(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
+/* A visit that records that a row exists (arg: bool *, set true) and stops. */
+bool ct_visit_found(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                    size_t val_len);
+
+/* The state's per-tx rows: "t/" | tx id (its result) and "n/" | tx id (a
+ * note). Every tx writes one or two, at a random place in the key order;
+ * they are read only by whole key and no contract scans them, so a store
+ * may keep them apart (the node keeps them where its tx index is). */
+#define CT_PER_TX_PREFIXES 2
+extern const char ct_per_tx_prefix[CT_PER_TX_PREFIXES][3];
+bool ct_key_is_per_tx(const uint8_t *key, size_t key_len);
+
 /* An in-memory ct_store for tests, tools and the simulator. */
 typedef struct ct_memstore ct_memstore;
 HM_MUST_USE hm_err ct_memstore_new(ct_memstore **out);

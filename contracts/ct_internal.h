@@ -53,8 +53,6 @@ typedef struct {
 
 typedef bool (*ct_bytemap_walk_fn)(void *arg, const ct_bytemap_node *n);
 
-/* memcmp order, shorter first on a common prefix. */
-int ct_key_compare(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
 void ct_bytemap_init(ct_bytemap *m);
 /* A map for a short life (one block's overlay): nodes, and values stored
  * with ct_bytemap_value_copy, are carved from large blocks freed all at once

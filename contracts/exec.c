@@ -65,8 +65,18 @@ struct ct_exec {
     unsigned base_cache_next; /* the slot replaced next */
 };
 
-static const char TX_RESULT_PREFIX[] = "t/";
-static const char NOTE_PREFIX[] = "n/";
+const char ct_per_tx_prefix[CT_PER_TX_PREFIXES][3] = {"t/", "n/"};
+#define TX_RESULT_PREFIX (ct_per_tx_prefix[0])
+#define NOTE_PREFIX (ct_per_tx_prefix[1])
+
+bool ct_key_is_per_tx(const uint8_t *key, size_t key_len) {
+    if (key_len != 2 + HM_HASH_LEN)
+        return false;
+    for (int i = 0; i < CT_PER_TX_PREFIXES; i++)
+        if (memcmp(key, ct_per_tx_prefix[i], 2) == 0)
+            return true;
+    return false;
+}
 
 hm_err ct_refuse(ct_result *res, hm_err code, uint32_t rule, uint32_t index, const char *fmt, ...) {
     assert(code != HM_OK);

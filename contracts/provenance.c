@@ -426,16 +426,6 @@ static hm_err batch_hashes_get(ct_exec *x, const ct_tx *tx, batch_hashes *h) {
 
 /* ------------------------------------------------------ prefix, product */
 
-static bool visit_found(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
-                        size_t val_len) {
-    (void)key;
-    (void)key_len;
-    (void)val;
-    (void)val_len;
-    *(bool *)arg = true;
-    return false;
-}
-
 static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer, ct_result *res) {
     ct_prefix_assign_body b;
     hm_err err = ct_prefix_assign_decode(tx->body, tx->body_len, &b);
@@ -472,7 +462,7 @@ static hm_err apply_prefix(ct_exec *x, const ct_tx *tx, const ct_member *signer,
     kb_init(&start, "p/px/");
     kb_raw(&start, b.prefix, len);
     bool found = false;
-    err = scan_prefix(&from, &start, visit_found, &found);
+    err = scan_prefix(&from, &start, ct_visit_found, &found);
     if (err != HM_OK)
         return err;
     if (found)
@@ -2014,7 +2004,7 @@ static hm_err page_run(page *p, const uint8_t *start, size_t start_len, const ui
         key_buf probe;
         kb_after(&probe, p->next, *p->next_len);
         bool more = false;
-        err = ct_src_scan(p->from, probe.b, probe.n, end, end_len, visit_found, &more);
+        err = ct_src_scan(p->from, probe.b, probe.n, end, end_len, ct_visit_found, &more);
         if (err != HM_OK)
             return err;
         if (!more)
@@ -2112,12 +2102,12 @@ static bool brand_chunk_items(brand_listing *l, uint64_t batch, uint32_t first, 
         if (index >= from) {
             if (l->stopped) {
                 /* one more exists: the cursor is the last item handed out */
-                uint8_t *c = l->next;
-                for (int i = 0; i < 8; i++)
-                    c[i] = (uint8_t)(l->last_batch >> (56 - 8 * i));
-                for (int i = 0; i < 4; i++)
-                    c[8 + i] = (uint8_t)(l->last_index >> (24 - 8 * i));
-                *l->next_len = BRAND_CURSOR_LEN;
+                key_buf c = {.n = 0};
+                kb_u64(&c, l->last_batch);
+                kb_u32(&c, l->last_index);
+                assert(c.n == BRAND_CURSOR_LEN);
+                memcpy(l->next, c.b, c.n);
+                *l->next_len = c.n;
                 return false;
             }
             char gtin[CT_GTIN_LEN + 1], serial[CT_SERIAL_MAX + 1];
@@ -2190,10 +2180,10 @@ hm_err ct_query_brand_items(const ct_store *s, const ct_member_id *brand, const 
     if (after != NULL && after_len > 0) {
         if (after_len != BRAND_CURSOR_LEN)
             return HM_ERR_ARG;
-        l.from_batch = be_u64(after);
-        uint32_t index = 0;
-        for (int i = 8; i < BRAND_CURSOR_LEN; i++)
-            index = (index << 8) | after[i];
+        hm_reader r;
+        hm_reader_init(&r, after, after_len);
+        l.from_batch = hm_get_u64(&r);
+        uint32_t index = hm_get_u32(&r);
         if (index >= CT_BATCH_RECORDS_MAX)
             return HM_ERR_ARG;
         l.from_index = index + 1;

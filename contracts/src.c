@@ -8,6 +8,16 @@
 
 #include <stdlib.h>
 
+bool ct_visit_found(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                    size_t val_len) {
+    (void)key;
+    (void)key_len;
+    (void)val;
+    (void)val_len;
+    *(bool *)arg = true;
+    return false;
+}
+
 hm_err ct_src_get(const ct_src *from, const uint8_t *key, size_t key_len, uint8_t **val,
                   size_t *val_len) {
     assert((from->x == NULL) != (from->s == NULL));

@@ -1688,16 +1688,6 @@ static void route_proofs(nd_node *n, struct evhttp_request *req, const char *res
     ct_bundle_clear(&b);
 }
 
-static bool any_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
-                      size_t val_len) {
-    (void)key;
-    (void)key_len;
-    (void)val;
-    (void)val_len;
-    *(bool *)arg = true;
-    return false;
-}
-
 /* After each commit: a block that wrote state may have changed an item's
  * status, so every kept answer is dropped (lazily, by generation). Empty
  * blocks keep them. A block that wrote state may hold batch txs: their
@@ -1707,7 +1697,7 @@ static void on_commit(nd_node *n, const hm_block_header *header, const nd_block_
     (void)n;
     consumer_api *api = arg;
     bool wrote = false;
-    if (ct_exec_foreach_write(exec, any_write, &wrote) != HM_OK || wrote) {
+    if (ct_exec_foreach_write(exec, ct_visit_found, &wrote) != HM_OK || wrote) {
         api->generation++;
         warm_block(api, header->height, txs);
     }

@@ -60,16 +60,6 @@ static uint64_t get_be64(const uint8_t in[8]) {
 static hm_err scan_cf(nd_store *s, int cf, const uint8_t *start, size_t start_len,
                       const uint8_t *end, size_t end_len, ct_visit_fn visit, void *arg);
 
-static bool visit_any(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
-                      size_t val_len) {
-    (void)key;
-    (void)key_len;
-    (void)val;
-    (void)val_len;
-    *(bool *)arg = true;
-    return false;
-}
-
 hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap) {
     nd_store *s = calloc(1, sizeof *s);
     if (!s)
@@ -154,10 +144,10 @@ hm_err nd_store_open(const char *dir, nd_store **out, char *err, size_t err_cap)
      * from the txs family they would be missing (a tx id would be usable
      * again). Such a directory is refused, not half read. */
     bool old_layout = false;
-    static const uint8_t prefixes[2][3] = {"t/", "n/"};
-    for (int i = 0; i < 2 && !old_layout; i++) {
-        const uint8_t end[2] = {prefixes[i][0], (uint8_t)(prefixes[i][1] + 1)};
-        if (scan_cf(s, CF_STATE, prefixes[i], 2, end, 2, visit_any, &old_layout) != HM_OK)
+    for (int i = 0; i < CT_PER_TX_PREFIXES && !old_layout; i++) {
+        const uint8_t *prefix = (const uint8_t *)ct_per_tx_prefix[i];
+        const uint8_t end[2] = {prefix[0], (uint8_t)(prefix[1] + 1)};
+        if (scan_cf(s, CF_STATE, prefix, 2, end, 2, ct_visit_found, &old_layout) != HM_OK)
             old_layout = true;
     }
     if (old_layout) {
@@ -279,16 +269,12 @@ hm_err nd_store_tip(nd_store *s, nd_chain_tip *tip) {
     return HM_OK;
 }
 
-/* The contract state's per-tx rows ("t/" | id, "n/" | id: every tx writes
- * one or two, at random places in the key order) live in the txs family,
- * whose hash memtable inserts random keys without a skip list's descent
- * through cache-cold nodes (7% of a validator's CPU per signed tx at
- * saturation). They are only ever read by whole key: no contract scans
- * them (state_scan refuses a range that reaches them). */
-static bool per_tx_row(const uint8_t *key, size_t key_len) {
-    return key_len == 2 + HM_HASH_LEN && (key[0] == 't' || key[0] == 'n') && key[1] == '/';
-}
-
+/* The contract state's per-tx rows (ct_key_is_per_tx: every tx writes one
+ * or two, at random places in the key order) live in the txs family, whose
+ * hash memtable inserts random keys without a skip list's descent through
+ * cache-cold nodes (7% of a validator's CPU per signed tx at saturation).
+ * They are only ever read by whole key (state_scan refuses a range that
+ * reaches them). */
 typedef struct {
     rocksdb_writebatch_t *b;
     rocksdb_column_family_handle_t *cf, *txs;
@@ -297,7 +283,7 @@ typedef struct {
 static bool put_write(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
                       size_t val_len) {
     write_visit *wv = arg;
-    rocksdb_column_family_handle_t *cf = per_tx_row(key, key_len) ? wv->txs : wv->cf;
+    rocksdb_column_family_handle_t *cf = ct_key_is_per_tx(key, key_len) ? wv->txs : wv->cf;
     if (val)
         rocksdb_writebatch_put_cf(wv->b, cf, (const char *)key, key_len, (const char *)val,
                                   val_len);
@@ -563,12 +549,8 @@ static hm_err scan_cf(nd_store *s, int cf, const uint8_t *start, size_t start_le
     for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t klen = 0, vlen = 0;
         const char *k = rocksdb_iter_key(it, &klen);
-        if (end) {
-            size_t m = klen < end_len ? klen : end_len;
-            int c = memcmp(k, end, m);
-            if (c > 0 || (c == 0 && klen >= end_len))
-                break;
-        }
+        if (end && ct_key_compare((const uint8_t *)k, klen, end, end_len) >= 0)
+            break;
         const char *v = rocksdb_iter_value(it, &vlen);
         if (!visit(arg, (const uint8_t *)k, klen, (const uint8_t *)v, vlen))
             break;
@@ -590,32 +572,25 @@ hm_err nd_store_scan_votes(nd_store *s, uint64_t from_height, ct_visit_fn visit,
 
 static hm_err state_get(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
                         size_t *val_len) {
-    return get_cf(ctx, per_tx_row(key, key_len) ? CF_TXS : CF_STATE, key, key_len, val, val_len);
+    return get_cf(ctx, ct_key_is_per_tx(key, key_len) ? CF_TXS : CF_STATE, key, key_len, val,
+                  val_len);
 }
 
-/* Byte order of two keys (a NULL or empty end: past every key). */
-static int key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len) {
-    size_t m = a_len < b_len ? a_len : b_len;
-    int c = m > 0 ? memcmp(a, b, m) : 0;
-    return c != 0 ? c : (a_len > b_len) - (a_len < b_len);
-}
-
-/* Whether [start, end) reaches keys that begin with prefix (2 bytes). */
+/* Whether [start, end) reaches a key that begins with the 2-byte prefix (a
+ * NULL or empty end: no upper bound). */
 static bool range_reaches(const uint8_t *start, size_t start_len, const uint8_t *end,
-                          size_t end_len, const char prefix[2]) {
-    const uint8_t lo[2] = {(uint8_t)prefix[0], (uint8_t)prefix[1]};
-    const uint8_t hi[2] = {(uint8_t)prefix[0], (uint8_t)(prefix[1] + 1)};
-    bool below_hi = key_cmp(start, start_len, hi, 2) < 0;
-    bool above_lo = end == NULL || end_len == 0 || key_cmp(end, end_len, lo, 2) > 0;
-    return below_hi && above_lo;
+                          size_t end_len, const uint8_t prefix[2]) {
+    const uint8_t past[2] = {prefix[0], (uint8_t)(prefix[1] + 1)};
+    return ct_key_compare(start, start_len, past, 2) < 0 &&
+           (end == NULL || end_len == 0 || ct_key_compare(end, end_len, prefix, 2) > 0);
 }
 
 static hm_err state_scan(void *ctx, const uint8_t *start, size_t start_len, const uint8_t *end,
                          size_t end_len, ct_visit_fn visit, void *arg) {
-    /* the per-tx rows are elsewhere (per_tx_row): a scan would miss them */
-    if (range_reaches(start, start_len, end, end_len, "t/") ||
-        range_reaches(start, start_len, end, end_len, "n/"))
-        return HM_ERR_ARG;
+    /* the per-tx rows are elsewhere (put_write): a scan would miss them */
+    for (int i = 0; i < CT_PER_TX_PREFIXES; i++)
+        if (range_reaches(start, start_len, end, end_len, (const uint8_t *)ct_per_tx_prefix[i]))
+            return HM_ERR_ARG;
     return scan_cf(ctx, CF_STATE, start, start_len, end, end_len, visit, arg);
 }
 
