@@ -85,19 +85,27 @@ static inline void key_of(uint8_t seed, hm_keypair *kp) {
 }
 
 /* The encoded record of item i of the product: serial `serial_prefix` then
- * i, lot LOT(i / 10000), expiry 301231; its length goes to len. */
-static inline uint8_t *item_record(const uint8_t product_hash[32], const char *serial_prefix,
-                                   uint32_t i, size_t *len) {
+ * i, lot `lot_prefix` then i / 10000, expiry 301231; its length goes to
+ * len. */
+static inline uint8_t *item_record_lot(const uint8_t product_hash[32], const char *serial_prefix,
+                                       const char *lot_prefix, uint32_t i, size_t *len) {
     ct_item_record r = {.gtin = GTIN, .expiry = "301231"};
     if (snprintf(r.serial, sizeof r.serial, "%s%u", serial_prefix, i) >= (int)sizeof r.serial)
         die("serial too long");
-    snprintf(r.lot, sizeof r.lot, "LOT%u", i / 10000);
+    if (snprintf(r.lot, sizeof r.lot, "%s%u", lot_prefix, i / 10000) >= (int)sizeof r.lot)
+        die("lot too long");
     memcpy(r.product_hash, product_hash, 32);
     hm_writer w;
     hm_writer_init_growable(&w, CT_RECORD_MAX);
     if (ct_item_record_encode(&r, &w) != HM_OK)
         die("record");
     return hm_writer_take(&w, len);
+}
+
+/* The same with lot LOT(i / 10000). */
+static inline uint8_t *item_record(const uint8_t product_hash[32], const char *serial_prefix,
+                                   uint32_t i, size_t *len) {
+    return item_record_lot(product_hash, serial_prefix, "LOT", i, len);
 }
 
 /* A signed tx of `type` carrying `body` and, when n > 0, the n records. */
