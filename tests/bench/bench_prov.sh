@@ -39,9 +39,10 @@
 #     writes, its bytes and its txs' index rows synced into four databases
 #     in turn (four nodes on one machine) that persist across all sizes, as
 #     the nodes' chains do (~4.5 million items each by the end). So it pays
-#     the memtable flushes and L0 compactions the nodes pay, and no more
-#     synced commits than they can; each run's figure and their median are
-#     printed, as for the network.
+#     memtable flushes and compactions as the nodes do (those of RocksDB's
+#     default options in one column family; the nodes' families and options
+#     differ), and no more synced commits than they can; each run's figure
+#     and their median are printed, as for the network.
 #   - RocksDB alone x4, one batch into empty databases: the same writes of
 #     ONE batch of N into four fresh databases, a burst that never pays a
 #     flush or a compaction (higher, and not what a network sustains);
@@ -71,9 +72,19 @@ store_bench="$CLUSTER_BUILD/bench/bench_prov_store"
 ((runs >= 1 && runs <= 21)) || cl_fail "BENCH_PROV_RUNS must be 1..21"
 ((sustained_records >= 1 && sustained_records <= 1000000)) ||
     cl_fail "BENCH_PROV_SUSTAINED_RECORDS must be 1..1000000"
-# the sustained ceiling's four databases: gigabytes, removed on any exit
+seen=" "
+for n in $sizes; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] && ((n <= 100000)) || cl_fail "BENCH_PROV_SIZES: $n is not 1..100000"
+    [[ $seen != *" $n "* ]] || cl_fail "BENCH_PROV_SIZES: $n given twice"
+    seen+="$n "
+done
+(($(wc -w <<<"$sizes") <= 16)) || cl_fail "BENCH_PROV_SIZES: at most 16 sizes"
+# the sustained ceiling's four databases: gigabytes, removed on any exit (the
+# ceiling stopped first, so that nothing writes there any more)
 sus_dir="$CLUSTER_BUILD/bench/prov-sustained.$$"
-trap 'rm -rf "$sus_dir"; cl_cleanup' EXIT
+sus_pid=
+trap 'if [ -n "$sus_pid" ]; then kill "$sus_pid" 2>/dev/null; wait "$sus_pid"; fi
+rm -rf "$sus_dir" || true; cl_cleanup' EXIT
 GTIN=10614141073464
 VALIDATORS="v1 v2 v3 v4"
 
@@ -263,7 +274,12 @@ done
 for v in $VALIDATORS; do conn_close "$v"; done
 # shellcheck disable=SC2086 # a list of names
 cl_stop $VALIDATORS
-"$store_bench" --sustained "$sus_dir" "$runs" "${specs[@]}" >"$CL_DIR/ceiling-sustained"
+# their chains (gigabytes) are of no more use: the figures are in CL_DIR
+for v in $VALIDATORS; do rm -rf "${CL_DIR:?}/$v/data"; done
+"$store_bench" --sustained "$sus_dir" "$runs" "${specs[@]}" >"$CL_DIR/ceiling-sustained" &
+sus_pid=$!
+wait "$sus_pid" || cl_fail "the sustained ceiling failed"
+sus_pid=
 rm -rf "$sus_dir"
 
 for n in $sizes; do
