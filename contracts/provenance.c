@@ -111,6 +111,27 @@ static void kb_item(key_buf *k, const char *gtin14, const char *serial) {
     kb_lenstr(k, serial);
 }
 
+/* The key of a batch's chunk: p/c/ u64 batch · u32 chunk. */
+static void kb_chunk(key_buf *k, uint64_t batch, uint32_t chunk) {
+    kb_init(k, "p/c/");
+    kb_u64(k, batch);
+    kb_u32(k, chunk);
+}
+
+/* The length of the item key (gtin14 · u8 serial length · serial, without
+ * "p/i/") at pos (< chunk_len) of an item batch's chunk; 0 where the chunk
+ * is malformed. */
+static size_t chunk_item_key_len(const uint8_t *chunk, size_t chunk_len, size_t pos) {
+    assert(pos < chunk_len);
+    if (chunk_len - pos < CT_GTIN_LEN + 1)
+        return 0;
+    size_t serial_len = chunk[pos + CT_GTIN_LEN];
+    size_t key_len = CT_GTIN_LEN + 1 + serial_len;
+    if (serial_len == 0 || serial_len > CT_SERIAL_MAX || chunk_len - pos < key_len)
+        return 0;
+    return key_len;
+}
+
 static uint64_t be_u64(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -389,9 +410,7 @@ static hm_err batch_store(ct_exec *x, const ct_tx *tx, const batch_hashes *h, bo
         if (!leaf_chunks)
             continue;
         key_buf k;
-        kb_init(&k, "p/c/");
-        kb_u64(&k, batch);
-        kb_u32(&k, c);
+        kb_chunk(&k, batch, c);
         err = ct_state_put(x, k.b, k.n, h->leaves[first], (size_t)count * HM_HASH_LEN);
     }
     if (err == HM_OK)
@@ -853,9 +872,7 @@ static hm_err apply_items(ct_exec *x, const ct_tx *tx, const ct_member *signer, 
         /* What gives the chunk's leaves back: its item keys (without
          * "p/i/"), in record order (see batch_store). */
         key_buf ck;
-        kb_init(&ck, "p/c/");
-        kb_u64(&ck, batch);
-        kb_u32(&ck, (uint32_t)c);
+        kb_chunk(&ck, batch, (uint32_t)c);
         assert(ck.n == chunk_key_len);
         uint8_t *key = b.keys + keys_len;
         memcpy(key, ck.b, ck.n);
@@ -1778,12 +1795,8 @@ static hm_err chunk_leaves(const ct_src *from, uint8_t type, const uint8_t *chun
     }
     size_t pos = 0;
     while (pos < chunk_len) {
-        /* item key: gtin14 | u8 serial length | serial */
-        if (*count == CT_CHUNK_LEAVES || chunk_len - pos < CT_GTIN_LEN + 1)
-            return HM_ERR_IO;
-        size_t serial_len = chunk[pos + CT_GTIN_LEN];
-        size_t key_len = CT_GTIN_LEN + 1 + serial_len;
-        if (serial_len == 0 || serial_len > CT_SERIAL_MAX || chunk_len - pos < key_len)
+        size_t key_len = chunk_item_key_len(chunk, chunk_len, pos);
+        if (*count == CT_CHUNK_LEAVES || key_len == 0)
             return HM_ERR_IO;
         key_buf k;
         kb_init(&k, "p/i/");
@@ -1834,9 +1847,7 @@ static hm_err record_proof_by_batch(const ct_src *from, uint64_t batch, uint32_t
     }
     const uint8_t(*chunk_roots)[HM_HASH_LEN] = (const uint8_t(*)[HM_HASH_LEN])(meta + r.pos);
     uint32_t chunk = index / CT_CHUNK_LEAVES;
-    kb_init(&k, "p/c/");
-    kb_u64(&k, batch);
-    kb_u32(&k, chunk);
+    kb_chunk(&k, batch, chunk);
     uint8_t *stored = NULL;
     size_t stored_len = 0;
     err = ct_src_get(from, k.b, k.n, &stored, &stored_len);
@@ -2092,13 +2103,12 @@ static bool brand_chunk_items(brand_listing *l, uint64_t batch, uint32_t first, 
     size_t pos = 0;
     uint32_t index = first;
     while (pos < chunk_len) {
-        size_t serial_len = chunk_len - pos > CT_GTIN_LEN ? chunk[pos + CT_GTIN_LEN] : 0;
-        size_t key_len = CT_GTIN_LEN + 1 + serial_len;
-        if (index - first == CT_CHUNK_LEAVES || serial_len == 0 || serial_len > CT_SERIAL_MAX ||
-            chunk_len - pos < key_len) {
+        size_t key_len = chunk_item_key_len(chunk, chunk_len, pos);
+        if (index - first == CT_CHUNK_LEAVES || key_len == 0) {
             l->err = HM_ERR_IO;
             return false;
         }
+        size_t serial_len = key_len - CT_GTIN_LEN - 1;
         if (index >= from) {
             if (l->stopped) {
                 /* one more exists: the cursor is the last item handed out */
@@ -2143,9 +2153,7 @@ static bool visit_brand_batch(void *arg, const uint8_t *key, size_t key_len, con
     uint32_t from = batch == l->from_batch ? l->from_index : 0;
     for (uint32_t chunk = from / CT_CHUNK_LEAVES;; chunk++) {
         key_buf ck;
-        kb_init(&ck, "p/c/");
-        kb_u64(&ck, batch);
-        kb_u32(&ck, chunk);
+        kb_chunk(&ck, batch, chunk);
         uint8_t *stored = NULL;
         size_t stored_len = 0;
         hm_err err = ct_src_get(l->src, ck.b, ck.n, &stored, &stored_len);

@@ -702,35 +702,14 @@ size_t nd_page_json_lookups(uint64_t count, uint64_t first_ms, char *out, size_t
     return n;
 }
 
-static hm_err render_page(const nd_page_item *it, nd_lang lang, bool inline_fixed, char **out,
+static hm_err render_page(const nd_page_item *it, nd_lang lang, bool whole, char **out,
                           size_t *out_len, nd_page_layout *layout);
 
 hm_err nd_page_render_html(const nd_page_item *it, nd_lang lang, char **out, size_t *out_len) {
-    char *page = NULL;
-    size_t len = 0, at = 0;
-    /* Style sheet and script written in place: the whole page in one
-     * buffer, and a rendering independent of nd_page_parts' assembly. */
+    /* Style sheet, counter and script written in place: the whole page in
+     * one buffer, a rendering independent of nd_page_parts' assembly. */
     nd_page_layout layout;
-    hm_err err = render_page(it, lang, true, &page, &len, &layout);
-    if (err != HM_OK) {
-        return err;
-    }
-    at = layout.lookups_at;
-    char lookups[ND_PAGE_LOOKUPS_MAX];
-    size_t n =
-        nd_page_render_lookups(it->lookups, it->first_lookup_ms, lang, lookups, sizeof lookups);
-    char *full = malloc(len + n + 1);
-    if (full == NULL) {
-        free(page);
-        return HM_ERR_NOMEM;
-    }
-    memcpy(full, page, at);
-    memcpy(full + at, lookups, n);
-    memcpy(full + at + n, page + at, len - at + 1);
-    free(page);
-    *out = full;
-    *out_len = len + n;
-    return HM_OK;
+    return render_page(it, lang, true, out, out_len, &layout);
 }
 
 hm_err nd_page_render_html_split(const nd_page_item *it, nd_lang lang, char **out, size_t *out_len,
@@ -753,16 +732,16 @@ size_t nd_page_parts(const char *kept, size_t kept_len, const nd_page_layout *la
     return kept_len + (sizeof page_css - 1) + counter_len + js_len;
 }
 
-/* The page without its counter paragraph (layout->lookups_at says where it
- * goes). inline_fixed: the style sheet and the script are written in
- * place; else they are left out, and layout says where they go. */
-static hm_err render_page(const nd_page_item *it, nd_lang lang, bool inline_fixed, char **out,
+/* whole: the page with its style sheet, counter paragraph and script
+ * written in place. Else the page without them, and layout says where they
+ * go. */
+static hm_err render_page(const nd_page_item *it, nd_lang lang, bool whole, char **out,
                           size_t *out_len, nd_page_layout *layout) {
     sbuf b = {0};
     char when[64];
     *layout = (nd_page_layout){0};
-    size_t css_at = page_head_css(&b, lang, W(lang, S_TITLE), inline_fixed);
-    layout->css_at = inline_fixed ? 0 : css_at;
+    size_t css_at = page_head_css(&b, lang, W(lang, S_TITLE), whole);
+    layout->css_at = whole ? 0 : css_at;
     sb_str(&b, "<header class=\"top\"><h1>");
     sb_esc(&b, W(lang, S_TITLE));
     sb_str(&b, "</h1><a href=\"?lang=");
@@ -897,9 +876,15 @@ static hm_err render_page(const nd_page_item *it, nd_lang lang, bool inline_fixe
         sb_str(&b, "</section>\n");
     }
 
-    /* The lookup counter goes here; the caller inserts it (it is the one
-     * part that changes with every lookup). */
+    /* The lookup counter goes here; unless whole, the caller inserts it
+     * (it is the one part that changes with every lookup). */
     layout->lookups_at = b.len;
+    if (whole) {
+        char lookups[ND_PAGE_LOOKUPS_MAX];
+        sb_add(&b, lookups,
+               nd_page_render_lookups(it->lookups, it->first_lookup_ms, lang, lookups,
+                                      sizeof lookups));
+    }
     layout->js_at = b.len;
 
     if (it->claimable && it->self_path != NULL) {
@@ -937,7 +922,7 @@ static hm_err render_page(const nd_page_item *it, nd_lang lang, bool inline_fixe
         sb_str(&b, "</summary><pre id=\"proof\">");
         sb_esc_text(&b, it->bundle_json);
         sb_str(&b, "</pre></details></section>\n<script>");
-        if (inline_fixed) {
+        if (whole) {
             sb_add(&b, page_js, sizeof page_js - 1);
         } else {
             layout->js_at = b.len;

@@ -80,22 +80,32 @@ static int runs_for(uint32_t n) {
     return n >= 10000 ? 7 : RUNS_MAX;
 }
 
-static ct_exec *run_tx(ledger *l, const uint8_t *tx, size_t len, bool keep, uint64_t *ns) {
+/* Executes the k txs in the next block over l (each must be accepted):
+ * the block's ct_exec, ended; the ns the txs took in *ns (if given). */
+static ct_exec *exec_block(ledger *l, const uint8_t *const *txs, const size_t *lens, uint32_t k,
+                           uint64_t *ns) {
     l->ctx.height++;
     l->ctx.time_ms += 1000;
     ct_exec *x = NULL;
     if (ct_exec_new(&l->store, &l->ctx, &x) != HM_OK)
         die("exec");
-    ct_result res;
     uint64_t t0 = now_ns();
-    if (ct_exec_tx(x, tx, len, false, &res) != HM_OK || res.code != HM_OK) {
-        fprintf(stderr, "refused: %s\n", res.message);
-        die("tx refused");
+    for (uint32_t i = 0; i < k; i++) {
+        ct_result res;
+        if (ct_exec_tx(x, txs[i], lens[i], false, &res) != HM_OK || res.code != HM_OK) {
+            fprintf(stderr, "refused: %s\n", res.message);
+            die("tx refused");
+        }
     }
     if (ns != NULL)
         *ns = now_ns() - t0;
     if (ct_exec_end_block(x) != HM_OK)
         die("end block");
+    return x;
+}
+
+static ct_exec *run_tx(ledger *l, const uint8_t *tx, size_t len, bool keep, uint64_t *ns) {
+    ct_exec *x = exec_block(l, &tx, &len, 1, ns);
     if (!keep) {
         if (ct_exec_apply_to_memstore(x, l->mem) != HM_OK)
             die("apply");
@@ -128,32 +138,56 @@ static bool collect(void *arg, const uint8_t *key, size_t key_len, const uint8_t
     return true;
 }
 
-/* Writes batch, synced, into four fresh databases in turn: the ns it took. */
-static uint64_t write_four(rocksdb_writebatch_t *batch, const char *dir) {
+/* Four databases, one per validator: open through the sustained ceiling, as
+ * the validators' stores are; fresh for each write of the one-batch one. */
+typedef struct {
     rocksdb_t *dbs[NODES];
-    rocksdb_options_t *o = rocksdb_options_create();
-    rocksdb_options_set_create_if_missing(o, 1);
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(wo, 1);
+    rocksdb_options_t *opts;
+    rocksdb_writeoptions_t *wo;
+} four_dbs;
+
+static void four_open(four_dbs *f, const char *dir) {
+    f->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(f->opts, 1);
+    f->wo = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(f->wo, 1);
     char *err = NULL;
     for (int node = 0; node < NODES; node++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/db%d", dir, node);
-        dbs[node] = rocksdb_open(o, path, &err);
-        if (dbs[node] == NULL)
+        if (snprintf(path, sizeof path, "%s/db%d", dir, node) >= (int)sizeof path)
+            die("folder name too long");
+        f->dbs[node] = rocksdb_open(f->opts, path, &err);
+        if (f->dbs[node] == NULL)
             die(err ? err : "rocksdb open");
     }
-    uint64_t t0 = now_ns();
+}
+
+static void four_close(four_dbs *f) {
+    for (int node = 0; node < NODES; node++)
+        rocksdb_close(f->dbs[node]);
+    rocksdb_writeoptions_destroy(f->wo);
+    rocksdb_options_destroy(f->opts);
+}
+
+/* One batch, synced, into each of the four databases in turn (a commit on
+ * each validator). */
+static void four_write(four_dbs *f, rocksdb_writebatch_t *batch) {
+    char *err = NULL;
     for (int node = 0; node < NODES; node++) {
-        rocksdb_write(dbs[node], wo, batch, &err);
+        rocksdb_write(f->dbs[node], f->wo, batch, &err);
         if (err != NULL)
             die(err);
     }
+}
+
+/* Writes batch, synced, into four fresh databases in turn: the ns it took. */
+static uint64_t write_four(rocksdb_writebatch_t *batch, const char *dir) {
+    four_dbs f;
+    four_open(&f, dir);
+    uint64_t t0 = now_ns();
+    four_write(&f, batch);
     uint64_t ns = now_ns() - t0;
-    for (int node = 0; node < NODES; node++)
-        rocksdb_close(dbs[node]);
-    rocksdb_writeoptions_destroy(wo);
-    rocksdb_options_destroy(o);
+    four_close(&f);
     rm_tree(dir);
     mkdir(dir, 0700);
     return ns;
@@ -228,47 +262,6 @@ typedef struct {
     uint32_t n, m;
 } size_spec;
 
-/* Four databases that stay open, as the four validators' stores do. */
-typedef struct {
-    rocksdb_t *dbs[NODES];
-    rocksdb_options_t *opts;
-    rocksdb_writeoptions_t *wo;
-} four_dbs;
-
-static void four_open(four_dbs *f, const char *dir) {
-    f->opts = rocksdb_options_create();
-    rocksdb_options_set_create_if_missing(f->opts, 1);
-    f->wo = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(f->wo, 1);
-    char *err = NULL;
-    for (int node = 0; node < NODES; node++) {
-        char path[1024];
-        if (snprintf(path, sizeof path, "%s/db%d", dir, node) >= (int)sizeof path)
-            die("folder name too long");
-        f->dbs[node] = rocksdb_open(f->opts, path, &err);
-        if (f->dbs[node] == NULL)
-            die(err ? err : "rocksdb open");
-    }
-}
-
-static void four_close(four_dbs *f) {
-    for (int node = 0; node < NODES; node++)
-        rocksdb_close(f->dbs[node]);
-    rocksdb_writeoptions_destroy(f->wo);
-    rocksdb_options_destroy(f->opts);
-}
-
-/* One batch, synced, into each of the four databases in turn (a commit on
- * each validator). */
-static void four_write(four_dbs *f, rocksdb_writebatch_t *batch) {
-    char *err = NULL;
-    for (int node = 0; node < NODES; node++) {
-        rocksdb_write(f->dbs[node], f->wo, batch, &err);
-        if (err != NULL)
-            die(err);
-    }
-}
-
 /* The chain the sustained ceiling executes: the ledger holds only the rows
  * later executions read (see keep_small), batch is the number of the last
  * batch built. */
@@ -335,22 +328,10 @@ static uint8_t *next_tx(chain *c, uint32_t n, size_t *len) {
 static rocksdb_writebatch_t *block_writes(chain *c, uint8_t *const *txs, const size_t *lens,
                                           uint32_t k) {
     ledger *l = &c->l;
-    l->ctx.height++;
-    l->ctx.time_ms += 1000;
-    ct_exec *x = NULL;
-    if (ct_exec_new(&l->store, &l->ctx, &x) != HM_OK)
-        die("exec");
+    ct_exec *x = exec_block(l, (const uint8_t *const *)txs, lens, k, NULL);
     size_t block_len = 0;
-    for (uint32_t i = 0; i < k; i++) {
-        ct_result res;
-        if (ct_exec_tx(x, txs[i], lens[i], false, &res) != HM_OK || res.code != HM_OK) {
-            fprintf(stderr, "refused: %s\n", res.message);
-            die("tx refused");
-        }
+    for (uint32_t i = 0; i < k; i++)
         block_len += lens[i];
-    }
-    if (ct_exec_end_block(x) != HM_OK)
-        die("end block");
     write_collect wc = {.batch = rocksdb_writebatch_create()};
     if (ct_exec_foreach_write(x, collect, &wc) != HM_OK)
         die("writes");

@@ -623,6 +623,14 @@ static bool list_item(void *arg, const char *gtin14, const char *serial) {
     return l->stop_at == 0 || l->n < l->stop_at;
 }
 
+/* One page of the brand's items of world w from cursor `after` into l. */
+static hm_err brand_page(world *w, const ct_member_id *brand, const uint8_t *after,
+                         size_t after_len, uint32_t limit, item_list *l, uint8_t *next,
+                         size_t *next_len) {
+    return ct_query_brand_items(&w->e->store, brand, after, after_len, limit, list_item, l, next,
+                                next_len);
+}
+
 /* Lists a brand's items in pages of `limit` into l; returns the pages. */
 static uint32_t list_brand(world *w, const ct_member_id *brand, uint32_t limit, item_list *l) {
     uint8_t cursor[CT_KEY_MAX];
@@ -632,9 +640,9 @@ static uint32_t list_brand(world *w, const ct_member_id *brand, uint32_t limit, 
         uint8_t next[CT_KEY_MAX];
         size_t next_len = 99;
         uint32_t before = l->n;
-        assert_int_equal(ct_query_brand_items(&w->e->store, brand, cursor_len ? cursor : NULL,
-                                              cursor_len, limit, list_item, l, next, &next_len),
-                         HM_OK);
+        assert_int_equal(
+            brand_page(w, brand, cursor_len ? cursor : NULL, cursor_len, limit, l, next, &next_len),
+            HM_OK);
         pages++;
         assert_true(l->n - before <= limit);
         if (next_len == 0)
@@ -708,42 +716,28 @@ static void test_brand_items_listing(void **state) {
     item_list l = {.n = 0, .stop_at = 3};
     uint8_t next[CT_KEY_MAX];
     size_t next_len = 0;
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, NULL, 0, 10, list_item, &l,
-                                          next, &next_len),
-                     HM_OK);
+    assert_int_equal(brand_page(w, &w->brand_id, NULL, 0, 10, &l, next, &next_len), HM_OK);
     assert_int_equal(l.n, 3);
     assert_int_equal(next_len, 12);
     item_list rest = {.n = 0};
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, next, next_len, 1, list_item,
-                                          &rest, next, &next_len),
-                     HM_OK);
+    assert_int_equal(brand_page(w, &w->brand_id, next, next_len, 1, &rest, next, &next_len), HM_OK);
     assert_int_equal(rest.n, 1);
     assert_string_equal(rest.items[0], want[3]);
 
     /* Cursors and limits are checked; a cursor past the end lists nothing. */
     uint8_t bad[13] = {0};
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 11, 10, list_item, &rest,
-                                          next, &next_len),
-                     HM_ERR_ARG);
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 13, 10, list_item, &rest,
-                                          next, &next_len),
-                     HM_ERR_ARG);
+    assert_int_equal(brand_page(w, &w->brand_id, bad, 11, 10, &rest, next, &next_len), HM_ERR_ARG);
+    assert_int_equal(brand_page(w, &w->brand_id, bad, 13, 10, &rest, next, &next_len), HM_ERR_ARG);
     uint32_t too_far = CT_BATCH_RECORDS_MAX;
     for (int i = 0; i < 4; i++)
         bad[8 + i] = (uint8_t)(too_far >> (24 - 8 * i));
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 12, 10, list_item, &rest,
-                                          next, &next_len),
-                     HM_ERR_ARG);
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, NULL, 0, 0, list_item, &rest,
-                                          next, &next_len),
-                     HM_ERR_ARG);
+    assert_int_equal(brand_page(w, &w->brand_id, bad, 12, 10, &rest, next, &next_len), HM_ERR_ARG);
+    assert_int_equal(brand_page(w, &w->brand_id, NULL, 0, 0, &rest, next, &next_len), HM_ERR_ARG);
     memset(bad, 0xff, 8);
     memset(bad + 8, 0, 4);
     rest.n = 0;
     next_len = 99;
-    assert_int_equal(ct_query_brand_items(&w->e->store, &w->brand_id, bad, 12, 10, list_item, &rest,
-                                          next, &next_len),
-                     HM_OK);
+    assert_int_equal(brand_page(w, &w->brand_id, bad, 12, 10, &rest, next, &next_len), HM_OK);
     assert_int_equal(rest.n, 0);
     assert_int_equal(next_len, 0);
 

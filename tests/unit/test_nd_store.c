@@ -36,6 +36,20 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The test's database folder. */
+static void db_path(char path[300]) {
+    snprintf(path, 300, "%s/db", dir);
+}
+
+/* Opens (or reopens) the store of the test's folder, which must succeed. */
+static nd_store *store_open(void) {
+    char err[256] = "", path[300];
+    db_path(path);
+    nd_store *s = NULL;
+    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    return s;
+}
+
 static bool count_visit(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
                         size_t val_len) {
     (void)key;
@@ -48,10 +62,7 @@ static bool count_visit(void *arg, const uint8_t *key, size_t key_len, const uin
 
 static void test_commit_round_trip(void **state) {
     (void)state;
-    char err[256] = "", path[300];
-    snprintf(path, sizeof path, "%s/db", dir);
-    nd_store *s = NULL;
-    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    nd_store *s = store_open();
     nd_chain_tip tip;
     assert_int_equal(nd_store_tip(s, &tip), HM_OK);
     assert_int_equal(tip.height, 0);
@@ -132,7 +143,7 @@ static void test_commit_round_trip(void **state) {
     nd_store_close(s);
 
     /* everything is there after a reopen */
-    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    s = store_open();
     assert_int_equal(nd_store_tip(s, &tip), HM_OK);
     assert_int_equal(tip.height, 1);
     assert_int_equal(tip.time_ms, 10);
@@ -210,10 +221,7 @@ static bool check_write(void *arg, const uint8_t *key, size_t key_len, const uin
 
 static void test_state_reads(void **state) {
     (void)state;
-    char err[256] = "", path[300];
-    snprintf(path, sizeof path, "%s/db", dir);
-    nd_store *s = NULL;
-    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    nd_store *s = store_open();
     ct_store st = nd_store_state(s);
     ct_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -256,7 +264,7 @@ static void test_state_reads(void **state) {
                          HM_ERR_NOT_FOUND);
         /* the same reads from the files after a reopen */
         nd_store_close(s);
-        assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+        s = store_open();
         st = nd_store_state(s);
     }
     ct_exec_free(x);
@@ -296,10 +304,7 @@ static bool proposal_kept(nd_store *s, uint64_t height, const uint8_t id[HM_HASH
 
 static void test_commit_by_reference(void **state) {
     (void)state;
-    char err[256] = "", path[300];
-    snprintf(path, sizeof path, "%s/db", dir);
-    nd_store *s = NULL;
-    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    nd_store *s = store_open();
     static uint8_t a[300], b[300], c[400], d[500], e[64];
     hm_block_header ha, hb, hc, hd, he;
     uint8_t ida[HM_HASH_LEN], idb[HM_HASH_LEN], idc[HM_HASH_LEN], idd[HM_HASH_LEN],
@@ -339,7 +344,7 @@ static void test_commit_by_reference(void **state) {
     /* all of it after a reopen */
     nd_store_close(s);
     s = NULL;
-    assert_int_equal(nd_store_open(path, &s, err, sizeof err), HM_OK);
+    s = store_open();
     expect_block(s, 1, a, sizeof a);
     expect_block(s, 2, c, sizeof c);
     expect_block(s, 3, d, sizeof d);
@@ -372,7 +377,7 @@ static void test_commit_by_reference(void **state) {
 static void test_old_layout_refused(void **state) {
     (void)state;
     char err[256] = "", path[300];
-    snprintf(path, sizeof path, "%s/db", dir);
+    db_path(path);
     rocksdb_options_t *o = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(o, 1);
     rocksdb_options_set_create_missing_column_families(o, 1);
